@@ -1,0 +1,184 @@
+"""The `harness` command. Heavy imports (torch, transformers) happen only inside commands that need them.
+
+Exit codes: 0 complete; 3 complete but some samples are error records (re-run to retry them);
+1 fatal error; 2 usage error; 130 interrupted (finished records are kept; re-run to resume).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from harness.types import HarnessError
+
+app = typer.Typer(
+    name="harness",
+    help="Benchmark audio and multimodal LLMs: official-rule scores, per-group breakdowns with 95% "
+    "intervals, resumable run folders.\n\nStart with `harness run` (the built-in demo), then "
+    "`harness tasks` and `harness models`.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+EXIT_ERRORS = 3
+
+
+def fail(message: str, code: int) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def unexpected(e: BaseException, folder: Path | None) -> None:
+    """One readable line for the user; the traceback goes to a log file that the line names."""
+    where = folder / "harness.log" if folder and folder.is_dir() else Path(tempfile.gettempdir()) / "harness-error.log"
+    try:
+        with open(where, "a", encoding="utf-8") as f:
+            f.write(traceback.format_exc())
+    except OSError:
+        where = None
+    from harness.runner import one_line
+
+    tail = f" (traceback in {where})" if where else ""
+    fail(f"unexpected {one_line(e)}{tail}", 1)
+
+
+def _sigterm(*_: object) -> None:
+    raise KeyboardInterrupt  # a polite kill stops like Ctrl-C: finished records kept, exit 130
+
+
+@app.command()
+def run(
+    task: Annotated[str, typer.Option("--task", "-t", help="Task name (see `harness tasks`) or file:PATH.jsonl|.csv")]
+    = "demo",
+    model: Annotated[str, typer.Option("--model", "-m", help="Model name, alias or spec (see `harness models`)")]
+    = "demo",
+    task_arg: Annotated[list[str] | None, typer.Option("--task-arg", help="Task option key=value (repeatable)")]
+    = None,
+    model_arg: Annotated[list[str] | None, typer.Option("--model-arg", help="Model option key=value (repeatable), "
+                                                         "e.g. dtype=bfloat16")] = None,
+    strategy: Annotated[str, typer.Option(help="Prompting: zero-shot, few-shot or cot")] = "zero-shot",
+    shots: Annotated[int, typer.Option(help="Examples per prompt for --strategy few-shot")] = 0,
+    mode: Annotated[str | None, typer.Option(help="generate (free text, parsed) or score (choice "
+                                             "log-likelihoods); default: the task's or the model's")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for few-shot draws, baselines and bootstrap intervals")] = 0,
+    limit: Annotated[int | None, typer.Option(help="Only the first N samples")] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Results folder")] = Path("results"),
+    fresh: Annotated[bool, typer.Option(help="Discard this run's saved records and start over")] = False,
+    batch_size: Annotated[int, typer.Option(help="Requests per model call")] = 8,
+    group_by: Annotated[list[str] | None, typer.Option("--group-by", help="Extra metadata key to break "
+                                                       "scores down by (repeatable)")] = None,
+    workers: Annotated[int, typer.Option(help="Threads decoding media ahead of the model")] = 2,
+) -> None:
+    """Evaluate a model on a task; re-running the same command resumes where it stopped.
+
+    Leaves results/<task>/<model>/<run-id>/ with run.json, samples.jsonl, summary.json and harness.log.
+    Exit codes: 0 done, 3 done with error records, 1 fatal, 2 usage, 130 interrupted.
+    """
+    from harness.registry import parse_kv
+    from harness.runner import RunConfig, Runner
+
+    runner = None
+    signal.signal(signal.SIGTERM, _sigterm)
+    try:
+        if limit is not None and limit < 1:
+            fail("--limit must be at least 1", 2)
+        if batch_size < 1:
+            fail("--batch-size must be at least 1", 2)
+        cfg = RunConfig(task=task, model=model, task_args=parse_kv(task_arg, "--task-arg"),
+                        model_args=parse_kv(model_arg, "--model-arg"), strategy=strategy, shots=shots,
+                        mode=mode, seed=seed, limit=limit, output=output, fresh=fresh, batch_size=batch_size,
+                        group_by=group_by or [], workers=workers)
+        runner = Runner(cfg)
+        result = runner.run()
+    except HarnessError as e:
+        fail(str(e), e.exit_code)
+    except KeyboardInterrupt:
+        fail("interrupted before any sample finished; re-run the same command to resume", 130)
+    except typer.Exit:
+        raise
+    except Exception as e:
+        unexpected(e, runner.folder if runner else None)
+    from harness.report import notes, table
+
+    typer.echo(table(result.summary))
+    records = _read_records(result.folder)
+    extra = notes(records)
+    if extra:
+        typer.echo(extra)
+    done = "no model calls: every sample was already done" if result.new == 0 else f"{result.new} samples answered"
+    typer.echo(f"run folder: {result.folder}  ({done})")
+    if result.errors:
+        typer.echo(f"{result.errors} samples are error records; re-run the same command to retry them", err=True)
+        raise typer.Exit(EXIT_ERRORS)
+
+
+def _read_records(folder: Path) -> list[dict]:
+    from harness.store import RunStore
+
+    return list(RunStore(folder).records().values())
+
+
+@app.command()
+def show(run_dir: Annotated[Path, typer.Argument(help="A run folder (holding summary.json)")],
+         examples: Annotated[int, typer.Option(help="How many errors/unparsed outputs to list")] = 3) -> None:
+    """Print a run's summary table and its first errors and unparsed outputs."""
+    from harness.report import notes, table
+
+    summary_path = run_dir / "summary.json"
+    if not summary_path.is_file():
+        fail(f"no summary.json in {run_dir} (is it a run folder? runs live in results/<task>/<model>/<run-id>)", 1)
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        typer.echo(table(summary))
+    except (json.JSONDecodeError, KeyError) as e:
+        fail(f"{summary_path} is not a harness summary ({type(e).__name__}: {e})", 1)
+    extra = notes(_read_records(run_dir), limit=examples)
+    if extra:
+        typer.echo(extra)
+    info_path = run_dir / "run.json"
+    if info_path.is_file():
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+        typer.echo(f"status: {info.get('status')}  started {info.get('started')}  finished {info.get('finished')}")
+
+
+@app.command("tasks")
+def list_tasks() -> None:
+    """List the tasks you can run."""
+    import tasks
+
+    _print_rows(tasks.listing())
+
+
+@app.command("models")
+def list_models() -> None:
+    """List model adapters and aliases."""
+    import model_adapters
+
+    _print_rows(model_adapters.listing())
+
+
+def _print_rows(rows: list[tuple[str, str]]) -> None:
+    width = max(len(n) for n, _ in rows)
+    for name, desc in rows:
+        typer.echo(f"{name.ljust(width)}  {desc}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("error: interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,355 @@
+"""Metrics for harness results: accuracy with bootstrap or Wilson intervals, label-set F1, binary
+precision/recall, EER and ROC-AUC, and `Breakdown`, a streaming accumulator over result records.
+
+Memory: `Breakdown` keeps integer counters per cell (overall, and one per group value) plus, for
+label-set tasks, a (gold, prediction) confusion table that is bounded by the label set (free-text wrong
+answers are folded away, see `_fold`). It keeps nothing per record, with one exception: EER and ROC-AUC
+need every score, so when `positive` is set and records carry a numeric "score", each cell keeps a
+float64 array of scores and a byte per score for its label (9 bytes per scored record per cell).
+
+Zero division (an empty denominator in precision, recall or F1) gives 0.0, like sklearn's
+zero_division=0; quantities with no data at all (accuracy of zero scored records) are None in summaries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import numbers
+from array import array
+from collections.abc import Callable, Mapping, Sequence
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+
+NONE_GROUP = "(none)"  # group of a record whose metadata lacks the key (or has None / an empty list)
+MAX_AUTO_LABELS = 50  # more distinct golds than this and no `labels`: not a label-set task, no F1
+_MAX_CONF_KEYS = 4096  # confusion keys in a cell before it is folded onto the label set
+
+Confusion = Mapping[tuple[str | None, str | None], int]
+_F1_KEYS = ("macro_f1", "weighted_f1", "macro_precision", "macro_recall", "weighted_precision",
+            "weighted_recall", "per_label")
+_NAN_PAIR = (math.nan, math.nan)
+
+
+def _div(a: float, b: float) -> float:
+    return a / b if b else 0.0  # zero_division=0
+
+
+def _percentile_ci(draws: np.ndarray, level: float) -> tuple[float, float]:
+    alpha = (1.0 - level) / 2.0
+    lo, hi = np.quantile(draws, [alpha, 1.0 - alpha])
+    return float(lo), float(hi)
+
+
+def bootstrap_accuracy_ci(correct: int, n: int, seed: int = 0, n_boot: int = 2000,
+                          level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval for an accuracy of `correct` out of `n`. The mean of n 0/1 values
+    resampled with replacement is exactly a Binomial(n, k/n)/n draw, so no per-sample data is needed.
+    The same seed gives the same interval in any process. n == 0 -> (nan, nan)."""
+    if n == 0:
+        return _NAN_PAIR
+    if not 0 <= correct <= n:
+        raise ValueError(f"correct={correct} is outside [0, n={n}]")
+    draws = np.random.default_rng(seed).binomial(n, correct / n, size=n_boot) / n
+    return _percentile_ci(draws, level)
+
+
+def bootstrap_ci(values_fn: Callable[[np.ndarray], float], n: int, seed: int = 0, n_boot: int = 2000,
+                 level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap of any statistic: `values_fn` gets one resample of range(n) as an index array
+    and returns the statistic (e.g. the EER of those scores). Non-finite results (a resample that lost a
+    class) are dropped; none left, or n == 0 -> (nan, nan)."""
+    if n == 0:
+        return _NAN_PAIR
+    rng = np.random.default_rng(seed)
+    draws = np.array([values_fn(rng.integers(0, n, size=n)) for _ in range(n_boot)], dtype=np.float64)
+    draws = draws[np.isfinite(draws)]
+    return _percentile_ci(draws, level) if draws.size else _NAN_PAIR
+
+
+def wilson_ci(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for k successes out of n: closed form, no resampling. n == 0 -> (nan, nan)."""
+    if n == 0:
+        return _NAN_PAIR
+    z = NormalDist().inv_cdf(0.5 + level / 2.0)
+    p, z2 = k / n, z * z
+    denom = 1.0 + z2 / n
+    centre = (p + z2 / (2 * n)) / denom
+    half = z * math.sqrt(p * (1.0 - p) / n + z2 / (4 * n * n)) / denom
+    # The bounds are exactly 0 / 1 at k = 0 / n; don't let rounding leave 1e-17 there.
+    return (0.0 if k == 0 else centre - half), (1.0 if k == n else centre + half)
+
+
+def f1_report(confusion: Confusion, labels: Sequence[str] | None = None) -> dict[str, Any]:
+    """Per-label and averaged precision/recall/F1 from confusion[(gold, pred)] = count.
+
+    A pred of None (unparsed) or outside `labels` is a miss for its gold label and a false positive for
+    no label; a gold outside `labels` (or None) only contributes false positives to its pred. `labels`
+    None -> the golds present, sorted (unlike sklearn, stray predictions do not become zero-support
+    labels). Macro = unweighted mean over labels; weighted = weighted by gold support. An empty
+    denominator gives 0.0 (sklearn's zero_division=0)."""
+    if labels is None:
+        labels = sorted({g for g, _ in confusion if g is not None})
+    labels = list(dict.fromkeys(labels))
+    tp, n_gold, n_pred = (dict.fromkeys(labels, 0) for _ in range(3))
+    for (gold, pred), count in confusion.items():
+        if gold in n_gold:
+            n_gold[gold] += count
+            if pred == gold:
+                tp[gold] += count
+        if pred in n_pred:
+            n_pred[pred] += count
+    per_label = {}
+    for label in labels:
+        t, g, p = tp[label], n_gold[label], n_pred[label]
+        per_label[label] = {"precision": _div(t, p), "recall": _div(t, g), "f1": _div(2 * t, p + g),
+                            "support": g}
+    total = sum(n_gold.values())
+    report: dict[str, Any] = {}
+    for metric in ("f1", "precision", "recall"):
+        values = [per_label[lb][metric] for lb in labels]
+        report[f"macro_{metric}"] = _div(sum(values), len(values))
+        weighted = sum(v * n_gold[lb] for v, lb in zip(values, labels, strict=True))
+        report[f"weighted_{metric}"] = _div(weighted, total)
+    report["per_label"] = per_label
+    return report
+
+
+def binary_report(confusion: Confusion, positive: str) -> dict[str, Any]:
+    """Precision, recall, F1 and support of the `positive` label (other labels are all "negative")."""
+    return f1_report(confusion, [positive])["per_label"][positive]
+
+
+def _tally(scores: Sequence[float], labels: Sequence[bool]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unique scores ascending, with the count of positives and of negatives at each."""
+    s = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(labels, dtype=bool)
+    if s.ndim != 1 or s.shape != y.shape:
+        raise ValueError("scores and labels must be 1-d and of the same length")
+    if not np.isfinite(s).all():
+        raise ValueError("scores must be finite")
+    if y.all() or not y.any():
+        raise ValueError("both classes (positive and negative labels) are needed")
+    uniq, inv = np.unique(s, return_inverse=True)
+    return uniq, np.bincount(inv[y], minlength=uniq.size), np.bincount(inv[~y], minlength=uniq.size)
+
+
+def equal_error_rate(scores: Sequence[float], labels: Sequence[bool]) -> tuple[float, float]:
+    """(EER, threshold) for scores where higher means positive (labels True, e.g. bona fide).
+
+    Every unique score t is a threshold accepting scores >= t: FRR = positives below t, FAR = negatives
+    at or above t. As in ASVspoof's compute_eer, the EER is the mean of FAR and FRR at the threshold
+    minimising |FAR - FRR| (the lowest such threshold on ties); on tie-free scores this equals
+    compute_eer exactly. Separable -> 0.0; all scores identical -> 0.5. ValueError if a class is absent."""
+    uniq, pos, neg = _tally(scores, labels)
+    frr = (np.cumsum(pos) - pos) / pos.sum()
+    far = (neg.sum() - (np.cumsum(neg) - neg)) / neg.sum()
+    # Rejecting everything (FRR 1, FAR 0) is left out: it never beats t = min score (FRR 0, FAR 1).
+    i = int(np.argmin(np.abs(frr - far)))
+    return float((frr[i] + far[i]) / 2.0), float(uniq[i])
+
+
+def roc_auc(scores: Sequence[float], labels: Sequence[bool]) -> float:
+    """ROC-AUC as the Mann-Whitney U statistic: the share of (positive, negative) pairs in which the
+    positive scores higher, a tie counting 0.5. ValueError if a class is absent."""
+    _, pos, neg = _tally(scores, labels)
+    neg_below = np.cumsum(neg) - neg
+    wins = float(np.sum(pos * (neg_below + 0.5 * neg)))
+    return wins / (float(pos.sum()) * float(neg.sum()))
+
+
+def _cell_seed(seed: int, name: str) -> int:
+    # A stable hash (not the salted built-in hash) so intervals are the same in every process.
+    return int.from_bytes(hashlib.blake2b(f"{seed}\x1f{name}".encode(), digest_size=8).digest(), "little")
+
+
+def _group_values(value: Any) -> list[str]:
+    if isinstance(value, (list, tuple, set, frozenset)):
+        # A record is counted once per distinct listed value (tags ["a", "a"] count once).
+        return list(dict.fromkeys(NONE_GROUP if v is None else str(v) for v in value)) or [NONE_GROUP]
+    return [NONE_GROUP if value is None else str(value)]
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+class _Cell:
+    __slots__ = ("n", "errors", "correct", "unparsed", "conf", "limit", "scores", "is_pos", "sums")
+
+    def __init__(self) -> None:
+        self.n = self.errors = self.correct = self.unparsed = 0
+        self.sums: dict[str, list[float]] = {}  # mean_fields: field -> [sum, count]
+        self.conf: dict[tuple[str | None, str | None], int] = {}
+        self.limit = _MAX_CONF_KEYS
+        self.scores: array[float] | None = None  # created on the first scored record only
+        self.is_pos: bytearray | None = None
+
+
+class Breakdown:
+    """Streaming accumulator over records: overall + per group key + per group value.
+
+    `labels` (a label-set task) or `positive` turns on F1; without either, F1 is reported when the golds
+    look like a small label set (at most MAX_AUTO_LABELS distinct golds, each seen twice on average).
+    Each cell averages over the labels occurring in it; a prediction equal to a label up to case and
+    spacing counts as that label (a scorer's `correct` flag still decides whether it is a hit).
+    `positive` also adds the positive class's precision/recall/F1, balanced accuracy (mean recall over
+    the gold classes present) and, from records with a numeric "score", EER and ROC-AUC."""
+
+    def __init__(self, group_by: Sequence[str] = (), labels: Sequence[str] | None = None,
+                 positive: str | None = None, mean_fields: Sequence[str] = ()) -> None:
+        self.group_by = tuple(group_by)
+        self.mean_fields = tuple(mean_fields)  # numeric record fields averaged per cell (e.g. "chance")
+        self.labels = list(dict.fromkeys(labels)) if labels is not None else None
+        if self.labels is not None and positive is not None and positive not in self.labels:
+            raise ValueError(f"positive label {positive!r} is not among labels {self.labels}")
+        self.positive = positive
+        self._forced = labels is not None or positive is not None
+        self._golds: set[str] = set()  # distinct golds, when the label set is not given
+        self._track = True  # whether confusion tables are kept (off once golds are clearly not labels)
+        self.overall = _Cell()
+        self.groups: dict[str, dict[str, _Cell]] = {key: {} for key in self.group_by}
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        cells = [self.overall]
+        metadata = record.get("metadata") or {}
+        for key in self.group_by:
+            groups = self.groups[key]
+            for value in _group_values(metadata.get(key)):
+                if value not in groups:
+                    groups[value] = _Cell()
+                cells.append(groups[value])
+        is_error = record.get("error") is not None
+        gold, answer = record.get("gold"), record.get("answer")
+        correct = not is_error and record.get("correct") is True
+        key = None
+        if not is_error and gold is not None and self._track:
+            gold = str(gold)
+            if self.labels is None and gold not in self._golds:
+                self._golds.add(gold)
+                if not self._forced and len(self._golds) > MAX_AUTO_LABELS:
+                    self._stop_tracking()
+            if self._track:
+                # `correct` is authoritative, so F1 and accuracy agree: pred == gold exactly iff correct.
+                pred = gold if correct else None if answer is None or str(answer) == gold else str(answer)
+                key = (gold, pred)
+        score = record.get("score")
+        has_score = (self.positive is not None and not is_error and gold is not None
+                     and isinstance(score, numbers.Real) and not isinstance(score, bool)
+                     and math.isfinite(score))
+        means = [(f, float(v)) for f in self.mean_fields
+                 if isinstance(v := record.get(f), numbers.Real) and math.isfinite(v)]
+        for cell in cells:
+            cell.n += 1
+            for f, v in means:
+                acc = cell.sums.setdefault(f, [0.0, 0])
+                acc[0] += v
+                acc[1] += 1
+            if is_error:
+                cell.errors += 1
+                continue
+            cell.correct += correct
+            cell.unparsed += answer is None
+            if key is not None:
+                cell.conf[key] = cell.conf.get(key, 0) + 1
+                if len(cell.conf) > cell.limit:
+                    self._compact(cell)
+            if has_score:
+                if cell.scores is None:
+                    cell.scores, cell.is_pos = array("d"), bytearray()
+                cell.scores.append(float(score))
+                cell.is_pos.append(str(gold) == self.positive)
+
+    def _cells(self) -> list[_Cell]:
+        return [self.overall] + [c for groups in self.groups.values() for c in groups.values()]
+
+    def _stop_tracking(self) -> None:
+        self._track = False
+        for cell in self._cells():
+            cell.conf = {}
+
+    def _universe(self) -> list[str]:
+        if self.labels is not None:
+            return self.labels
+        return sorted(self._golds | ({self.positive} if self.positive is not None else set()))
+
+    def _fold(self, conf: Confusion, universe: Sequence[str]) -> dict[tuple[str | None, str | None], int]:
+        """Map golds and preds onto the label set: a pred matching a label up to case and spacing counts
+        as that label, anything else outside it becomes None (a plain miss). This bounds the table by
+        the label set; only a free-text pred that becomes a gold label later in the stream is lost."""
+        labels = set(universe)
+        index: dict[str, str] = {}
+        for label in universe:
+            index.setdefault(_norm(label), label)
+        folded: dict[tuple[str | None, str | None], int] = {}
+        for (gold, pred), count in conf.items():
+            g = gold if gold in labels else None
+            if pred is None or pred == gold:
+                p = g if pred is not None else None
+            else:
+                p = pred if pred in labels else index.get(_norm(pred))
+                if p == gold:  # looks like the gold but was scored wrong: a miss, as accuracy says
+                    p = None
+            folded[(g, p)] = folded.get((g, p), 0) + count
+        return folded
+
+    def _compact(self, cell: _Cell) -> None:
+        cell.conf = self._fold(cell.conf, self._universe())
+        cell.limit = max(_MAX_CONF_KEYS, 2 * len(cell.conf))  # no refolding on every add for huge label sets
+
+    def _report_labels(self) -> list[str] | None:
+        if not self._track:
+            return None
+        if self._forced:
+            return self._universe()
+        n_gold = sum(self.overall.conf.values())
+        if self._golds and n_gold >= 2 * len(self._golds):
+            return self._universe()
+        return None
+
+    def _cell_summary(self, cell: _Cell, name: str, labels: list[str] | None, seed: int,
+                      n_boot: int) -> dict[str, Any]:
+        scored = cell.n - cell.errors
+        out: dict[str, Any] = {"n": cell.n, "errors": cell.errors, "scored": scored, "correct": cell.correct,
+                               "unparsed": cell.unparsed, "accuracy": None, "ci95": None}
+        for f in self.mean_fields:
+            total, count = cell.sums.get(f, (0.0, 0))
+            out[f] = total / count if count else None
+        if scored:
+            out["accuracy"] = cell.correct / scored
+            out["ci95"] = list(bootstrap_accuracy_ci(cell.correct, scored, _cell_seed(seed, name), n_boot))
+        if labels is not None:
+            folded = self._fold(cell.conf, labels)
+            # Like sklearn's default on this cell's records: the labels that occur in it (as gold or as
+            # prediction), so a group missing a label is not averaged with a 0.0 for it.
+            present = {x for key in folded for x in key}
+            out.update(f1_report(folded, [lb for lb in labels if lb in present]) if folded
+                       else dict.fromkeys(_F1_KEYS))
+            if self.positive is not None:
+                pos = binary_report(folded, self.positive) if folded else {}
+                for metric in ("precision", "recall", "f1"):
+                    out[metric] = pos.get(metric)
+                recalls = [v["recall"] for v in (out["per_label"] or {}).values() if v["support"]]
+                out["balanced_accuracy"] = sum(recalls) / len(recalls) if recalls else None
+        if cell.scores is not None and cell.is_pos is not None:
+            y = np.array(cell.is_pos, dtype=bool)  # copies: a live view would block later appends
+            if y.any() and not y.all():
+                s = np.array(cell.scores, dtype=np.float64)
+                out["eer"], out["eer_threshold"] = equal_error_rate(s, y)
+                out["roc_auc"] = roc_auc(s, y)
+        return out
+
+    def summary(self, seed: int = 0, n_boot: int = 2000) -> dict[str, Any]:
+        """JSON-serialisable summary (no NaN: missing values are None); group values sorted as strings.
+        Each cell's bootstrap seed is derived from `seed` and the cell's name, so it is reproducible."""
+        labels = self._report_labels()
+        return {
+            "overall": self._cell_summary(self.overall, "overall", labels, seed, n_boot),
+            "groups": {
+                key: {value: self._cell_summary(cell, f"{key}\x1f{value}", labels, seed, n_boot)
+                      for value, cell in sorted(groups.items())}
+                for key, groups in self.groups.items()
+            },
+        }

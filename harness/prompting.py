@@ -1,0 +1,103 @@
+"""Prompting strategies: turn a Sample into a chat Request for zero-shot, few-shot or chain-of-thought."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+from harness.extract import letter
+from harness.types import Message, Part, Request, Sample, UsageError
+
+STRATEGIES = ("zero-shot", "few-shot", "cot")
+
+LETTER_INSTRUCTION = "Answer with the option's letter from the given choices directly."
+LABEL_INSTRUCTION = "Answer with one label from the list only."
+COT_INSTRUCTION = (
+    "Think step by step, then give your final answer on the last line in the form 'ANSWER: {form}'."
+)
+
+
+def check_strategy(strategy: str, mode: str, shots: int) -> None:
+    if strategy not in STRATEGIES:
+        raise UsageError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+    if strategy == "cot" and mode == "score":
+        raise UsageError("chain-of-thought needs generation; use --mode generate with --strategy cot")
+    if strategy == "few-shot" and shots < 1:
+        raise UsageError("--strategy few-shot needs --shots K with K >= 1")
+
+
+def options_text(sample: Sample) -> str:
+    if sample.lettered:
+        return "\n".join(f"{letter(i)}. {c}" for i, c in enumerate(sample.choices))
+    return "Labels: " + ", ".join(sample.choices)
+
+
+def user_message(sample: Sample, mode: str, strategy: str, instruction: str | None) -> Message:
+    """Media first (as the Qwen audio/vision chat formats expect), then context, question, options."""
+    parts = [Part(type=m.kind, media=m) for m in sample.media]
+    lines = [sample.context] if sample.context else []
+    if mode == "score":
+        # Log-likelihood scoring ranks the choice texts themselves; listing options would only add noise.
+        lines.append(f"Question: {sample.question}")
+    else:
+        lines.append(sample.question)
+        if sample.choices:
+            lines.append(options_text(sample))
+        if strategy == "cot":
+            form = "<letter>" if sample.lettered and sample.choices else "<answer>"
+            lines.append(COT_INSTRUCTION.format(form=form))
+        elif sample.choices:
+            lines.append(instruction or (LETTER_INSTRUCTION if sample.lettered else LABEL_INSTRUCTION))
+    parts.append(Part(type="text", text="\n".join(lines)))
+    return Message("user", parts)
+
+
+def gold_reply(sample: Sample, mode: str, strategy: str) -> str:
+    """How a few-shot example is answered: the form we ask the model itself to answer in."""
+    answer = sample.answer or ""
+    if mode != "score" and sample.lettered and answer in sample.choices:
+        answer = letter(sample.choices.index(answer))
+    return f"ANSWER: {answer}" if strategy == "cot" else answer
+
+
+def pick_shots(sample: Sample, pool: Sequence[Sample], shots: int, seed: int) -> list[Sample]:
+    """Deterministic per (seed, sample id), independent of run order, never the sample itself."""
+    others = [s for s in pool if s.id != sample.id and s.answer is not None]
+    rng = random.Random(f"{seed}:{sample.id}")  # str seeds hash with sha512: stable across processes
+    return rng.sample(others, min(shots, len(others)))
+
+
+def build_request(
+    sample: Sample,
+    *,
+    mode: str = "generate",
+    strategy: str = "zero-shot",
+    shots: int = 0,
+    pool: Sequence[Sample] = (),
+    seed: int = 0,
+    instruction: str | None = None,
+) -> Request:
+    messages: list[Message] = []
+    if strategy == "few-shot":
+        for ex in pick_shots(sample, pool, shots, seed):
+            messages.append(user_message(ex, mode, strategy, instruction))
+            messages.append(Message("assistant", [Part(type="text", text=gold_reply(ex, mode, strategy))]))
+    messages.append(user_message(sample, mode, strategy, instruction))
+    return Request(id=sample.id, messages=messages, choices=list(sample.choices))
+
+
+def render(request: Request, root: str | None = None) -> str:
+    """The prompt as text for the record: media named by their path (relative to the dataset root)."""
+    out = []
+    for m in request.messages:
+        chunks = []
+        for p in m.parts:
+            if p.media is not None:
+                path = p.media.path
+                if root and path.startswith(root.rstrip("/") + "/"):
+                    path = path[len(root.rstrip("/")) + 1 :]
+                chunks.append(f"<{p.type}: {path}>")
+            else:
+                chunks.append(p.text or "")
+        out.append(f"[{m.role}] " + "\n".join(chunks))
+    return "\n".join(out)

@@ -1,0 +1,60 @@
+"""Plain-text tables of a run's summary (what `harness run` and `harness show` print)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}"
+
+
+def ci(c: list[float] | None) -> str:
+    return "-" if not c or c[0] is None else f"[{100 * c[0]:.1f}, {100 * c[1]:.1f}]"
+
+
+EXTRA = (("macro_f1", "macro-F1"), ("weighted_f1", "wF1"), ("balanced_accuracy", "bal.acc"),
+         ("eer", "EER"), ("roc_auc", "AUC"))
+
+
+def table(summary: dict[str, Any]) -> str:
+    metrics = summary["metrics"]
+    cells: list[tuple[str, dict[str, Any]]] = [("overall", metrics["overall"])]
+    for key, groups in metrics.get("groups", {}).items():
+        cells.append((key, {}))
+        for value in sorted(groups, key=str):
+            cells.append((f"  {value}", groups[value]))
+    extra = [(k, h) for k, h in EXTRA if any(c.get(k) is not None for _, c in cells)]
+    head = ["", "n", "accuracy", "95% CI", "chance", *[h for _, h in extra], "unparsed", "errors"]
+    rows = [head]
+    for name, c in cells:
+        if not c:
+            rows.append([name] + [""] * (len(head) - 1))
+            continue
+        rows.append([name, str(c["n"]), pct(c.get("accuracy")), ci(c.get("ci95")), pct(c.get("chance")),
+                     *[pct(c.get(k)) for k, _ in extra], str(c.get("unparsed", 0)), str(c.get("errors", 0))])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = []
+    for r in rows:
+        first = r[0].ljust(widths[0])
+        rest = [v.rjust(w) for v, w in zip(r[1:], widths[1:], strict=True)]
+        lines.append("  ".join([first, *rest]).rstrip())
+    title = (f"{summary['task']} · {summary['model']} · {summary['mode']}, {summary['strategy']}"
+             + (f" ({summary['shots']} shots)" if summary.get("shots") else "") + f" · run {summary['run_id']}")
+    return title + "\n" + "\n".join(lines)
+
+
+def notes(records: list[dict[str, Any]], limit: int = 3) -> str:
+    """The first few errors and unparsed outputs, so a user sees what went wrong without opening files."""
+    errors = [r for r in records if r.get("error")]
+    unparsed = [r for r in records if not r.get("error") and r.get("answer") is None]
+    out = []
+    if errors:
+        out.append(f"errors ({len(errors)}):")
+        out += [f"  {r['id']}: {r['error']}" for r in errors[:limit]]
+    if unparsed:
+        out.append(f"unparsed outputs ({len(unparsed)}, counted as wrong):")
+        for r in unparsed[:limit]:
+            text = (r.get("output") or "").replace("\n", " ")
+            out.append(f"  {r['id']}: {text[:100]!r}")
+    return "\n".join(out)

@@ -1,0 +1,315 @@
+"""One run: task -> batches of requests -> model -> records -> store -> summary (docs/DESIGN.md)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import time
+import traceback
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness import provenance
+from harness.metrics import Breakdown
+from harness.progress import Progress
+from harness.prompting import build_request, check_strategy, render
+from harness.scoring import score_output
+from harness.store import RunStore, check_writable
+from harness.task import Task
+from harness.types import HarnessError, MediaError, ModelAdapter, Output, Request, Sample
+
+log = logging.getLogger("harness")
+
+
+@dataclass
+class RunConfig:
+    task: str = "demo"
+    model: str = "demo"
+    task_args: dict[str, Any] = field(default_factory=dict)
+    model_args: dict[str, Any] = field(default_factory=dict)
+    strategy: str = "zero-shot"
+    shots: int = 0
+    mode: str | None = None
+    seed: int = 0
+    limit: int | None = None
+    output: Path = Path("results")
+    fresh: bool = False
+    batch_size: int = 8
+    group_by: list[str] = field(default_factory=list)
+    prefetch: int = 2  # batches decoded ahead of the model
+    workers: int = 2  # decoding threads
+
+
+@dataclass
+class RunResult:
+    folder: Path
+    summary: dict[str, Any]
+    selected: int
+    errors: int
+    new: int  # samples answered by this invocation
+    interrupted: bool = False
+
+
+class Interrupted(HarnessError):
+    exit_code = 130
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_.")[:80] or "x"
+
+
+def one_line(e: BaseException) -> str:
+    msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return f"{type(e).__name__}: {msg}"[:500] if not isinstance(e, HarnessError) else msg[:500]
+
+
+def run_identity(cfg: RunConfig, task: Task, model_spec: str, mode: str) -> dict[str, Any]:
+    """Everything that changes answers (and nothing that doesn't: --limit, --output, batch size)."""
+    return {
+        "task": task.name, "task_version": task.version, "task_args": task.args,
+        "model": model_spec, "model_args": cfg.model_args, "mode": mode,
+        "strategy": cfg.strategy, "shots": cfg.shots if cfg.strategy == "few-shot" else 0,
+        "seed": cfg.seed, "instruction": task.instruction,
+    }
+
+
+def run_id(identity: dict[str, Any]) -> str:
+    blob = json.dumps(identity, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:10]
+
+
+def chunks(items: Sequence[Sample], size: int) -> Iterator[list[Sample]]:
+    for i in range(0, len(items), size):
+        yield list(items[i : i + size])
+
+
+class Runner:
+    def __init__(self, cfg: RunConfig, progress_stream: Any = None):
+        import model_adapters
+        import tasks
+
+        self.cfg = cfg
+        self.task = tasks.get(cfg.task, cfg.task_args)  # a malformed dataset fails here, before any model
+        self.model_spec, _, _ = model_adapters.split_spec(cfg.model)
+        self.mode = cfg.mode or self.task.mode or model_adapters.default_mode(cfg.model)
+        if self.mode not in ("generate", "score"):
+            from harness.types import UsageError
+
+            raise UsageError(f"--mode must be generate or score, got {self.mode!r}")
+        check_strategy(cfg.strategy, self.mode, cfg.shots)
+        self.samples = self.task.samples()
+        self.selection = self.samples[: cfg.limit] if cfg.limit is not None else self.samples
+        self.identity = run_identity(cfg, self.task, self.model_spec, self.mode)
+        self.run_id = run_id(self.identity)
+        self.folder = Path(cfg.output) / slug(self.task.name) / slug(self.model_spec) / self.run_id
+        self.progress_stream = progress_stream
+        self.group_by = list(dict.fromkeys([*self.task.group_by, *cfg.group_by]))
+        self.model: ModelAdapter | None = None
+
+    # -- set-up -------------------------------------------------------------------------------------
+    def _open_store(self) -> RunStore:
+        check_writable(Path(self.cfg.output))
+        store = RunStore(self.folder)
+        store.open()
+        if self.cfg.fresh:
+            for name in ("samples.jsonl", "summary.json", "run.json", "harness.log"):
+                (self.folder / name).unlink(missing_ok=True)
+        handler = logging.FileHandler(self.folder / "harness.log", encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.handlers = [handler]
+        log.setLevel(logging.INFO)
+        log.propagate = False
+        return store
+
+    def _load_model(self) -> ModelAdapter:
+        import model_adapters
+
+        model = model_adapters.load(self.cfg.model, self.cfg.model_args, seed=self.cfg.seed)
+        fit = getattr(model, "fit", None)
+        if callable(fit):
+            fit(self.samples)
+        return model
+
+    # -- the loop -----------------------------------------------------------------------------------
+    def _prepare(self, batch: list[Sample]) -> list[tuple[Sample, Request, str | None]]:
+        """Build requests and decode their media (in a worker thread, ahead of the model)."""
+        rate = getattr(self.model, "audio_rate", 16000)
+        out = []
+        for s in batch:
+            req = build_request(s, mode=self.mode, strategy=self.cfg.strategy, shots=self.cfg.shots,
+                                pool=self.samples, seed=self.cfg.seed, instruction=self.task.instruction)
+            err = None
+            try:
+                from harness.media import decode
+
+                for part in req.media_parts():
+                    part.data = decode(part.media, audio_rate=rate)
+            except MediaError as e:
+                err = str(e)
+            except Exception as e:  # a decoder bug must not end the run: it is this sample's error
+                err = f"cannot decode media for {s.id}: {one_line(e)}"
+                log.error("decode failed for %s\n%s", s.id, traceback.format_exc())
+            out.append((s, req, err))
+        return out
+
+    def _call(self, requests: list[Request]) -> list[Output]:
+        """One bad sample must not sink its batch: on failure, retry each request alone."""
+        assert self.model is not None
+        fn = self.model.score_choices if self.mode == "score" else self.model.generate
+        try:
+            outs = fn(requests)
+            if len(outs) != len(requests):
+                raise RuntimeError(f"model returned {len(outs)} outputs for {len(requests)} requests")
+            return outs
+        except KeyboardInterrupt:
+            raise
+        except Exception as e:
+            log.error("batch of %d failed: %s\n%s", len(requests), one_line(e), traceback.format_exc())
+            if len(requests) == 1:
+                return [Output(error=f"model failed on {requests[0].id}: {one_line(e)}")]
+            return [self._call([r])[0] for r in requests]
+
+    def _record(self, sample: Sample, req: Request, out: Output, latency: float) -> dict[str, Any]:
+        rec: dict[str, Any] = {
+            "id": sample.id,
+            "prompt": render(req, str(self.task.root) if self.task.root else None),
+            "output": out.text,
+            "scores": out.scores,
+            "answer": None, "method": None, "gold": sample.answer, "correct": None,
+            "error": out.error,
+            "latency_s": round(latency, 4),
+            "tokens_in": out.tokens_in, "tokens_out": out.tokens_out,
+            "chance": 1 / len(sample.choices) if sample.choices else None,
+            "metadata": sample.metadata,
+        }
+        if out.extra:
+            rec["extra"] = out.extra
+        if out.error is None:
+            scorer = self.task.scorer
+            fields = (scorer(sample, out, self.mode) if scorer
+                      else score_output(sample, out, self.mode, self.task.positive))
+            rec.update(fields)
+        return rec
+
+    def _batches(self, todo: list[Sample], pool: ThreadPoolExecutor) -> Iterator[list[tuple]]:
+        pending: deque[Future] = deque()
+        it = chunks(todo, max(1, self.cfg.batch_size))
+        for batch in it:
+            pending.append(pool.submit(self._prepare, batch))
+            if len(pending) > self.cfg.prefetch:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+    def _loop(self, store: RunStore, todo: list[Sample], bar: Progress) -> int:
+        pool = ThreadPoolExecutor(max_workers=max(1, self.cfg.workers), thread_name_prefix="decode")
+        new = 0
+        try:
+            for prepared in self._batches(todo, pool):
+                ready = [(s, r) for s, r, err in prepared if err is None]
+                t0 = time.perf_counter()
+                outs = self._call([r for _, r in ready]) if ready else []
+                per = (time.perf_counter() - t0) / max(1, len(ready))
+                by_id = {s.id: o for (s, _), o in zip(ready, outs, strict=True)}
+                records = [self._record(s, r, by_id.get(s.id) or Output(error=err), per if err is None else 0.0)
+                           for s, r, err in prepared]
+                store.append(records)
+                new += len(records)
+                bar.update(len(records), sum(1 for r in records if r["error"]))
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+        return new
+
+    # -- the whole run ------------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        store = self._open_store()
+        try:
+            return self._run(store)
+        finally:
+            store.close()
+
+    def _run(self, store: RunStore) -> RunResult:
+        existing = store.records()
+        selected_ids = {s.id for s in self.selection}
+        todo = [s for s in self.selection if s.id not in existing or existing[s.id].get("error")]
+        info = self._run_info(store.read_json("run.json"))
+        store.write_json("run.json", info)
+        new, interrupted = 0, False
+        bar = Progress(f"{self.task.name} / {self.model_spec}", len(self.selection),
+                       done=len(self.selection) - len(todo), stream=self.progress_stream)
+        if todo:
+            self.model = self._load_model()
+            info["model"]["describe"] = self.model.describe()
+            store.write_json("run.json", info)
+            bar.t0 = time.monotonic()  # rate and ETA count model time, not loading
+            try:
+                new = self._loop(store, todo, bar)
+            except KeyboardInterrupt:
+                interrupted = True
+            finally:
+                bar.close()
+        records = [r for i, r in store.records().items() if i in selected_ids]
+        summary = self._summary(records)
+        store.write_json("summary.json", summary)
+        info.update(self._finish_info(info, summary, new, interrupted))
+        store.write_json("run.json", info)
+        errors = summary["metrics"]["overall"]["errors"]
+        result = RunResult(self.folder, summary, len(self.selection), errors, new, interrupted)
+        if interrupted:
+            done = len(records) - errors
+            raise Interrupted(
+                f"interrupted: {done} of {len(self.selection)} samples done and saved in {self.folder}; "
+                "re-run the same command to resume"
+            )
+        return result
+
+    def _summary(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        table = Breakdown(self.group_by, labels=self.task.labels, positive=self.task.positive,
+                          mean_fields=("chance",))
+        for r in records:
+            table.add(r)
+        return {
+            "run_id": self.run_id, "task": self.task.name, "model": self.model_spec, "mode": self.mode,
+            "strategy": self.cfg.strategy, "shots": self.identity["shots"], "seed": self.cfg.seed,
+            "selected": len(self.selection), "recorded": len(records), "group_by": self.group_by,
+            "metrics": table.summary(seed=self.cfg.seed),
+        }
+
+    def _run_info(self, previous: dict[str, Any] | None) -> dict[str, Any]:
+        info = {
+            "run_id": self.run_id,
+            "status": "running",
+            "task": {"name": self.task.name, "version": self.task.version, "args": self.task.args,
+                     "description": self.task.description, "group_by": self.group_by,
+                     "samples": len(self.samples)},
+            "model": {"spec": self.model_spec, "requested": self.cfg.model, "args": self.cfg.model_args,
+                      "describe": (previous or {}).get("model", {}).get("describe")},
+            "mode": self.mode, "strategy": self.cfg.strategy, "shots": self.identity["shots"],
+            "seed": self.cfg.seed, "limit": self.cfg.limit, "batch_size": self.cfg.batch_size,
+            "identity": self.identity,
+            "harness": provenance.harness_info(),
+            "packages": provenance.package_versions(),
+            "started": (previous or {}).get("started") or provenance.now(),
+            "invocations": (previous or {}).get("invocations", []),
+        }
+        info["invocations"] = [*info["invocations"], {"started": provenance.now(), "argv": provenance.argv()}]
+        return info
+
+    def _finish_info(self, info: dict[str, Any], summary: dict[str, Any], new: int,
+                     interrupted: bool) -> dict[str, Any]:
+        overall = summary["metrics"]["overall"]
+        invocations = info["invocations"]
+        invocations[-1].update({"finished": provenance.now(), "new_records": new})
+        status = "interrupted" if interrupted else ("complete" if overall["errors"] == 0 else "complete-with-errors")
+        return {
+            "status": status, "finished": provenance.now(), "invocations": invocations,
+            "counts": {"selected": len(self.selection), "recorded": summary["recorded"],
+                       "errors": overall["errors"], "unparsed": overall["unparsed"],
+                       "correct": overall["correct"]},
+        }

@@ -1,0 +1,40 @@
+"""What a task is: a few values, not a class hierarchy (see docs/DESIGN.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.types import Output, Sample
+
+# A scorer turns (sample, output, mode) into the record fields answer / method / correct (and maybe score).
+Scorer = Callable[[Sample, Output, str], dict[str, Any]]
+
+
+@dataclass
+class Task:
+    name: str
+    description: str
+    version: str
+    load: Callable[[], Iterable[Sample]]
+    root: Path | None = None  # media paths are confined to this folder
+    group_by: list[str] = field(default_factory=list)
+    labels: list[str] | None = None  # a fixed label set (label tasks): enables F1 breakdowns
+    positive: str | None = None  # the positive label for binary tasks (EER, precision/recall)
+    mode: str | None = None  # force "generate" or "score"; None lets the model choose
+    args: dict[str, Any] = field(default_factory=dict)
+    scorer: Scorer | None = None  # None -> harness.scoring.score_output
+    instruction: str | None = None  # overrides the default answer instruction
+
+    def samples(self) -> list[Sample]:
+        items = list(self.load())
+        seen: set[str] = set()
+        for s in items:
+            if s.id in seen:
+                from harness.types import HarnessError
+
+                raise HarnessError(f"task {self.name}: duplicate sample id {s.id!r}")
+            seen.add(s.id)
+        return items

@@ -1,0 +1,65 @@
+"""Model adapters: name -> factory table and the alias table. Imports nothing heavy until a model loads."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from harness.registry import Entry, coerce, lookup
+from harness.types import ModelAdapter, UsageError
+
+ADAPTERS: dict[str, Entry] = {
+    e.name: e
+    for e in [
+        Entry("demo", "model_adapters.cascade:load_demo",
+              "Built-in offline cascade: Whisper tiny.en transcribes, SmolLM2-135M-Instruct scores each choice",
+              mode="score"),
+        Entry("random", "model_adapters.baselines:RandomModel",
+              "Baseline: a seeded uniform pick among the choices or labels (the chance line)", mode="score"),
+        Entry("majority", "model_adapters.baselines:MajorityModel",
+              "Baseline: always the task's most frequent gold answer", mode="score"),
+        Entry("py", "model_adapters.custom:load_python",
+              "Your own adapter class: py:package.module:ClassName (see docs/DESIGN.md, Model adapter)"),
+    ]
+}
+
+# Friendly names -> full specs, e.g. "qwen2-audio": "hf:Qwen/Qwen2-Audio-7B-Instruct".
+ALIASES: dict[str, str] = {}
+
+
+def split_spec(spec: str) -> tuple[str, str, str | None]:
+    """'qwen2-audio' -> ('hf:Qwen/...', 'hf', 'Qwen/...'); 'random' -> ('random', 'random', None)."""
+    full = ALIASES.get(spec, spec)
+    name, sep, arg = full.partition(":")
+    if name not in ADAPTERS and spec not in ALIASES:
+        lookup("model", spec, ADAPTERS, ALIASES)  # raises with the closest names
+    return full, name, (arg if sep else None)
+
+
+def default_mode(spec: str) -> str:
+    return ADAPTERS[split_spec(spec)[1]].mode
+
+
+def load(spec: str, model_args: dict[str, Any] | None = None, seed: int | None = None) -> ModelAdapter:
+    full, name, arg = split_spec(spec)
+    factory = ADAPTERS[name].factory()
+    kwargs = {k: coerce(v) for k, v in (model_args or {}).items()}
+    params = inspect.signature(factory).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    unknown = [k for k in kwargs if k not in params and not takes_any]
+    if unknown:
+        allowed = [p for p in params if p not in ("arg", "seed", "self")]
+        raise UsageError(f"model {name} has no option {unknown[0]!r}; options: {', '.join(allowed) or 'none'}")
+    if seed is not None and "seed" in params and "seed" not in kwargs:
+        kwargs["seed"] = seed
+    if "arg" in params:
+        kwargs["arg"] = arg
+    elif arg:
+        raise UsageError(f"model {name} takes no ':' argument (got {spec!r})")
+    return factory(**kwargs)
+
+
+def listing() -> list[tuple[str, str]]:
+    rows = [(e.name, e.description) for e in ADAPTERS.values()]
+    rows += [(alias, f"alias of {target}") for alias, target in ALIASES.items()]
+    return rows

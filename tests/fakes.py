@@ -1,0 +1,71 @@
+"""Test adapters, loaded through `--model py:tests.fakes:ClassName` exactly as a user's own adapter would be."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from harness.types import Output, Request
+
+
+class EchoGold:
+    """Answers every request with its first choice's letter after an optional delay (slow runs to kill)."""
+
+    name = "echo"
+    modes = ("generate", "score")
+    audio_rate = 16000
+
+    def __init__(self, delay: float = 0.0, calls_file: str | None = None):
+        self.delay = float(delay)
+        self.calls_file = calls_file
+
+    def describe(self) -> dict[str, Any]:
+        return {"id": "echo", "delay": self.delay}
+
+    def _count(self, n: int) -> None:
+        if self.calls_file:
+            with open(self.calls_file, "a") as f:
+                f.write(f"{n}\n")
+
+    def generate(self, requests: list[Request]) -> list[Output]:
+        self._count(len(requests))
+        time.sleep(self.delay)
+        return [Output(text="A", tokens_in=len(r.messages[-1].text)) for r in requests]
+
+    def score_choices(self, requests: list[Request]) -> list[Output]:
+        self._count(len(requests))
+        time.sleep(self.delay)
+        return [Output(scores=[float(-i) for i in range(len(r.choices))]) for r in requests]
+
+
+class Fragile(EchoGold):
+    """Fails the whole batch when any request is empty or huge, like a real backend that raises on one
+    bad input; alone, the good requests succeed. Records the batch sizes it saw."""
+
+    def generate(self, requests: list[Request]) -> list[Output]:
+        self._count(len(requests))
+        for r in requests:
+            text = r.messages[-1].text
+            if "EMPTY" in text or len(text) > 100_000:
+                raise ValueError(f"input of {len(text)} characters breaks the batch")
+        return [Output(text="(A)") for _ in requests]
+
+
+class StopAfter(EchoGold):
+    """Raises KeyboardInterrupt on the n-th call, as Ctrl-C during inference would."""
+
+    def __init__(self, calls: int = 2, **kw: Any):
+        super().__init__(**kw)
+        self.left = int(calls)
+
+    def generate(self, requests: list[Request]) -> list[Output]:
+        self.left -= 1
+        if self.left <= 0:
+            raise KeyboardInterrupt
+        return super().generate(requests)
+
+
+class MustNotLoad:
+    def __init__(self, **kw: Any):
+        raise AssertionError(f"model loaded in pid {os.getpid()} although it should not be")

