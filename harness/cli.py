@@ -55,28 +55,31 @@ def _sigterm(*_: object) -> None:
     raise KeyboardInterrupt  # a polite kill stops like Ctrl-C: finished records kept, exit 130
 
 
+Opt = typer.Option
+
+
 @app.command()
 def run(
-    task: Annotated[str, typer.Option("--task", "-t", help="Task name (see `harness tasks`) or file:PATH.jsonl|.csv")]
-    = "demo",
-    model: Annotated[str, typer.Option("--model", "-m", help="Model name, alias or spec (see `harness models`)")]
-    = "demo",
-    task_arg: Annotated[list[str] | None, typer.Option("--task-arg", help="Task option key=value (repeatable)")]
-    = None,
-    model_arg: Annotated[list[str] | None, typer.Option("--model-arg", help="Model option key=value (repeatable), "
-                                                         "e.g. dtype=bfloat16")] = None,
-    strategy: Annotated[str, typer.Option(help="Prompting: zero-shot, few-shot or cot")] = "zero-shot",
-    shots: Annotated[int, typer.Option(help="Examples per prompt for --strategy few-shot")] = 0,
-    mode: Annotated[str | None, typer.Option(help="generate (free text, parsed) or score (choice "
-                                             "log-likelihoods); default: the task's or the model's")] = None,
-    seed: Annotated[int, typer.Option(help="Seed for few-shot draws, baselines and bootstrap intervals")] = 0,
-    limit: Annotated[int | None, typer.Option(help="Only the first N samples")] = None,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Results folder")] = Path("results"),
-    fresh: Annotated[bool, typer.Option(help="Discard this run's saved records and start over")] = False,
-    batch_size: Annotated[int, typer.Option(help="Requests per model call")] = 8,
-    group_by: Annotated[list[str] | None, typer.Option("--group-by", help="Extra metadata key to break "
-                                                       "scores down by (repeatable)")] = None,
-    workers: Annotated[int, typer.Option(help="Threads decoding media ahead of the model")] = 2,
+    task: Annotated[str, Opt("--task", "-t", metavar="NAME",
+                             help="Task name (see `harness tasks`) or file:PATH.jsonl|.csv")] = "demo",
+    model: Annotated[str, Opt("--model", "-m", metavar="NAME",
+                              help="Model name, alias or spec (see `harness models`)")] = "demo",
+    task_arg: Annotated[list[str] | None, Opt("--task-arg", metavar="KEY=VALUE",
+                                              help="Task option key=value (repeatable)")] = None,
+    model_arg: Annotated[list[str] | None, Opt("--model-arg", metavar="KEY=VALUE",
+                                               help="Model option key=value (repeatable), e.g. dtype=bfloat16")] = None,
+    strategy: Annotated[str, Opt(metavar="NAME", help="Prompting: zero-shot, few-shot or cot")] = "zero-shot",
+    shots: Annotated[int, Opt(metavar="K", help="Examples per prompt for --strategy few-shot")] = 0,
+    mode: Annotated[str | None, Opt(metavar="MODE", help="generate (free text, parsed) or score (choice "
+                                    "log-likelihoods); default: the task's or the model's")] = None,
+    seed: Annotated[int, Opt(metavar="N", help="Seed for few-shot draws, baselines and bootstrap intervals")] = 0,
+    limit: Annotated[int | None, Opt(metavar="N", help="Only the first N samples")] = None,
+    output: Annotated[Path, Opt("--output", "-o", metavar="DIR", help="Results folder")] = Path("results"),
+    fresh: Annotated[bool, Opt("--fresh", help="Discard this run's saved records and start over")] = False,
+    batch_size: Annotated[int, Opt(metavar="N", help="Requests per model call")] = 8,
+    group_by: Annotated[list[str] | None, Opt("--group-by", metavar="KEY",
+                                              help="Extra metadata key to break scores down by (repeatable)")] = None,
+    workers: Annotated[int, Opt(metavar="N", help="Threads decoding media ahead of the model")] = 2,
 ) -> None:
     """Evaluate a model on a task; re-running the same command resumes where it stopped.
 
@@ -128,8 +131,8 @@ def _read_records(folder: Path) -> list[dict]:
 
 
 @app.command()
-def show(run_dir: Annotated[Path, typer.Argument(help="A run folder (holding summary.json)")],
-         examples: Annotated[int, typer.Option(help="How many errors/unparsed outputs to list")] = 3) -> None:
+def show(run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A run folder (holding summary.json)")],
+         examples: Annotated[int, Opt(metavar="N", help="How many errors/unparsed outputs to list")] = 3) -> None:
     """Print a run's summary table and its first errors and unparsed outputs."""
     from harness.report import notes, table
 

@@ -9,6 +9,7 @@ mentions ("Option B") before formatted letters ("(B)", "B.") before bare ones, t
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -112,17 +113,14 @@ def _explicit_letters(text: str, n: int) -> set[int]:
     return found
 
 
-def _scan_letters(pattern: re.Pattern[str], text: str, n: int, bare: bool) -> set[int]:
+def _scan_letters(pattern: re.Pattern[str], text: str, n: int, *, bare: bool, article: bool) -> set[int]:
     found: set[int] = set()
     for m in pattern.finditer(text):
         ch = m.group(m.lastindex or 1)
-        if ord(ch) - 65 >= n:
+        if ord(ch) - 65 >= n or (article and _is_article(text, ch, m.end())):
             continue
         if bare and (ch == "I" or text[max(0, m.start() - 4) : m.start()].lower() == "not "):
             continue  # "I" bare is the pronoun; "B, not A" rules A out
-        if bare or pattern is _OPTION:
-            if _is_article(text, ch, m.end()):
-                continue
         found.add(ord(ch) - 65)
     return found
 
@@ -139,9 +137,9 @@ def _letter(text: str, n: int) -> int | None:
     """The first tier that names any valid letter decides: one letter -> it, several -> None."""
     tiers = (
         lambda: _explicit_letters(text, n),
-        lambda: _scan_letters(_OPTION, text, n, bare=False),
-        lambda: _scan_letters(_FORMATTED, text, n, bare=False),
-        lambda: _scan_letters(_BARE, text, n, bare=True),
+        lambda: _scan_letters(_OPTION, text, n, bare=False, article=True),
+        lambda: _scan_letters(_FORMATTED, text, n, bare=False, article=False),  # "A." is never "a"
+        lambda: _scan_letters(_BARE, text, n, bare=True, article=True),
     )
     for tier in tiers:
         found = tier()
@@ -155,13 +153,18 @@ def _letter(text: str, n: int) -> int | None:
 _NON_WORD = re.compile(r"[\W_]+")
 
 
+@functools.lru_cache(maxsize=8)  # the same reply is normalised by several steps
 def _norm(s: str) -> str:
     """Case- and punctuation-insensitive form: words joined by single spaces."""
     return _NON_WORD.sub(" ", s.casefold()).strip()
 
 
+# A negation right before a choice ("not sarcastic", "isn't a dog"), in normalised text.
+_NEGATED = re.compile(r" (?:not|non|no|never|t) (?:an? |the )?$")
+
+
 class _Choices:
-    """Choice texts compiled once per call. A choice matches as a whole phrase, not right after a
+    """Choice texts normalised once per call. A choice matches as a whole phrase, not right after a
     negation ("not sarcastic"); longer choices are matched first and cut out of the text, so
     "two beeps" hides the "two" inside it and "weak negative" the "negative"."""
 
@@ -174,11 +177,7 @@ class _Choices:
                 self.exact.setdefault(key, i)
             elif c.strip():
                 self.verbatim.setdefault(c.strip(), i)
-        by_length = sorted(self.exact.items(), key=lambda kv: (-len(kv[0]), kv[1]))
-        self.patterns = [
-            (i, re.compile(r"(?<!\S)(?:(not|non|no|never|t) (?:an? |the )?)?" + re.escape(key) + r"(?!\S)"))
-            for key, i in by_length
-        ]
+        self.by_length = sorted(self.exact.items(), key=lambda kv: (-len(kv[0]), kv[1]))
 
     def whole(self, text: str) -> int | None:
         """The reply is exactly one choice."""
@@ -187,12 +186,19 @@ class _Choices:
 
     def search(self, text: str) -> int | None:
         """The one choice the text mentions, or None for none or several."""
-        rest = _norm(text)
+        rest = f" {_norm(text)} "  # spaces on both sides make " key " a whole-phrase match
         hits: list[int] = []
-        for i, pattern in self.patterns:
-            if any(m.group(1) is None for m in pattern.finditer(rest)):
+        for key, i in self.by_length:
+            needle = f" {key} "
+            pos = rest.find(needle)
+            while pos >= 0 and _NEGATED.search(rest[max(0, pos - 16) : pos + 1]):
+                pos = rest.find(needle, pos + len(needle) - 1)  # neighbours share a space
+            if pos >= 0:
                 hits.append(i)
-            rest = pattern.sub(" | ", rest)
+                if len(hits) > 1:
+                    return None
+            # twice: str.replace skips an occurrence that shares its leading space with the last one
+            rest = rest.replace(needle, " | ").replace(needle, " | ")
         if not hits:
             hits = [i for c, i in self.verbatim.items() if c in text]
         return hits[0] if len(hits) == 1 else None

@@ -61,8 +61,8 @@ def gold_reply(sample: Sample, mode: str, strategy: str) -> str:
 
 
 def pick_shots(sample: Sample, pool: Sequence[Sample], shots: int, seed: int) -> list[Sample]:
-    """Deterministic per (seed, sample id), independent of run order, never the sample itself."""
-    others = [s for s in pool if s.id != sample.id and s.answer is not None]
+    """Deterministic per (seed, sample id), independent of run and pool order, never the sample itself."""
+    others = sorted((s for s in pool if s.id != sample.id and s.answer is not None), key=lambda s: s.id)
     rng = random.Random(f"{seed}:{sample.id}")  # str seeds hash with sha512: stable across processes
     return rng.sample(others, min(shots, len(others)))
 
