@@ -11,6 +11,7 @@ import signal
 import sys
 import tempfile
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -124,10 +125,11 @@ def run(
         raise typer.Exit(EXIT_ERRORS)
 
 
-def _read_records(folder: Path) -> list[dict]:
+def _read_records(folder: Path) -> Iterator[dict]:
     from harness.store import RunStore
 
-    return list(RunStore(folder).records().values())
+    store = RunStore(folder)
+    return store.read_at(sorted(at for at, _ in store.index().values()))
 
 
 @app.command()

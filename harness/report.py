@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -44,17 +45,25 @@ def table(summary: dict[str, Any]) -> str:
     return title + "\n" + "\n".join(lines)
 
 
-def notes(records: list[dict[str, Any]], limit: int = 3) -> str:
+def notes(records: Iterable[dict[str, Any]], limit: int = 3) -> str:
     """The first few errors and unparsed outputs, so a user sees what went wrong without opening files."""
-    errors = [r for r in records if r.get("error")]
-    unparsed = [r for r in records if not r.get("error") and r.get("answer") is None]
+    errors: list[dict[str, Any]] = []
+    unparsed: list[dict[str, Any]] = []
+    n_errors = n_unparsed = 0
+    for r in records:
+        if r.get("error"):
+            n_errors += 1
+            errors += [r] if len(errors) < limit else []
+        elif r.get("answer") is None:
+            n_unparsed += 1
+            unparsed += [r] if len(unparsed) < limit else []
     out = []
     if errors:
-        out.append(f"errors ({len(errors)}):")
-        out += [f"  {r['id']}: {r['error']}" for r in errors[:limit]]
+        out.append(f"errors ({n_errors}):")
+        out += [f"  {r['id']}: {r['error']}" for r in errors]
     if unparsed:
-        out.append(f"unparsed outputs ({len(unparsed)}, counted as wrong):")
-        for r in unparsed[:limit]:
+        out.append(f"unparsed outputs ({n_unparsed}, counted as wrong):")
+        for r in unparsed:
             text = (r.get("output") or "").replace("\n", " ")
             out.append(f"  {r['id']}: {text[:100]!r}")
     return "\n".join(out)

@@ -9,7 +9,7 @@ import re
 import time
 import traceback
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -235,9 +235,8 @@ class Runner:
             store.close()
 
     def _run(self, store: RunStore) -> RunResult:
-        existing = store.records()
-        selected_ids = {s.id for s in self.selection}
-        todo = [s for s in self.selection if s.id not in existing or existing[s.id].get("error")]
+        existing = store.index()
+        todo = [s for s in self.selection if s.id not in existing or existing[s.id][1]]
         info = self._run_info(store.read_json("run.json"))
         store.write_json("run.json", info)
         new, interrupted = 0, False
@@ -254,22 +253,23 @@ class Runner:
                 interrupted = True
             finally:
                 bar.close()
-        records = [r for i, r in store.records().items() if i in selected_ids]
-        summary = self._summary(records)
+        index = store.index()
+        offsets = sorted(index[s.id][0] for s in self.selection if s.id in index)
+        summary = self._summary(store.read_at(offsets), len(offsets))
         store.write_json("summary.json", summary)
         info.update(self._finish_info(info, summary, new, interrupted))
         store.write_json("run.json", info)
         errors = summary["metrics"]["overall"]["errors"]
         result = RunResult(self.folder, summary, len(self.selection), errors, new, interrupted)
         if interrupted:
-            done = len(records) - errors
+            done = summary["recorded"] - errors
             raise Interrupted(
                 f"interrupted: {done} of {len(self.selection)} samples done and saved in {self.folder}; "
                 "re-run the same command to resume"
             )
         return result
 
-    def _summary(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+    def _summary(self, records: Iterable[dict[str, Any]], recorded: int) -> dict[str, Any]:
         table = Breakdown(self.group_by, labels=self.task.labels, positive=self.task.positive,
                           mean_fields=("chance",))
         for r in records:
@@ -277,7 +277,7 @@ class Runner:
         return {
             "run_id": self.run_id, "task": self.task.name, "model": self.model_spec, "mode": self.mode,
             "strategy": self.cfg.strategy, "shots": self.identity["shots"], "seed": self.cfg.seed,
-            "selected": len(self.selection), "recorded": len(records), "group_by": self.group_by,
+            "selected": len(self.selection), "recorded": recorded, "group_by": self.group_by,
             "metrics": table.summary(seed=self.cfg.seed),
         }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,24 +71,42 @@ class RunStore:
             f.truncate(cut)
             self.torn_lines += 1
 
-    def records(self) -> dict[str, dict[str, Any]]:
-        """The latest record per sample id (a retried error is superseded by its later line)."""
-        out: dict[str, dict[str, Any]] = {}
+    def _lines(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        """(byte offset, record) for every readable line; a torn line is skipped (its sample is redone)."""
         if not self.samples_path.exists():
-            return out
-        with open(self.samples_path, encoding="utf-8") as f:
+            return
+        with open(self.samples_path, "rb") as f:
+            offset = 0
             for line in f:
-                line = line.strip()
-                if not line:
+                at, offset = offset, offset + len(line)
+                if not line.strip():
                     continue
                 try:
                     rec = json.loads(line)
-                except json.JSONDecodeError:
-                    self.torn_lines += 1  # only a torn write can produce this; the sample is redone
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    self.torn_lines += 1
                     continue
                 if isinstance(rec, dict) and "id" in rec:
-                    out[str(rec["id"])] = rec
-        return out
+                    yield at, rec
+
+    def index(self) -> dict[str, tuple[int, bool]]:
+        """id -> (offset of its latest line, whether that line is an error): small, whatever the prompts' size.
+        A retried error is superseded by its later line."""
+        return {str(rec["id"]): (at, bool(rec.get("error"))) for at, rec in self._lines()}
+
+    def read_at(self, offsets: Iterable[int]) -> Iterator[dict[str, Any]]:
+        """Stream the records at these offsets (from index()), so a summary never holds a whole run in memory."""
+        offsets = list(offsets)
+        if not offsets:
+            return
+        with open(self.samples_path, "rb") as f:
+            for at in offsets:
+                f.seek(at)
+                yield json.loads(f.readline())
+
+    def records(self) -> dict[str, dict[str, Any]]:
+        """The latest record per sample id, all in memory: for small runs and tests."""
+        return {str(rec["id"]): rec for _, rec in self._lines()}
 
     def append(self, records: Iterable[dict[str, Any]]) -> None:
         lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
