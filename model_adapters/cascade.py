@@ -13,10 +13,12 @@ importing this module is cheap.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import importlib.util
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +110,13 @@ class Cascade:
         hf_logging.set_verbosity_error()
         progress = hf_logging.is_progress_bar_enabled()
         hf_logging.disable_progress_bar()
+        # The GGUF de-quantizing loop draws its own tqdm bar, which the switch above does not reach.
+        gguf_utils = sys.modules.get("transformers.modeling_gguf_pytorch_utils")
+        if gguf_utils is None and gguf_file:
+            import transformers.modeling_gguf_pytorch_utils as gguf_utils
+        bar = getattr(gguf_utils, "tqdm", None)
+        if bar is not None:
+            gguf_utils.tqdm = functools.partial(bar, disable=True)
         try:
             self._tok = AutoTokenizer.from_pretrained(llm, **load_args)
             self._lm = AutoModelForCausalLM.from_pretrained(llm, **load_args).to(device).eval()
@@ -115,6 +124,8 @@ class Cascade:
             hf_logging.set_verbosity(verbosity)
             if progress:
                 hf_logging.enable_progress_bar()
+            if bar is not None:
+                gguf_utils.tqdm = bar
         if self._tok.pad_token_id is None:
             self._tok.pad_token = self._tok.eos_token
         self._torch = torch
