@@ -319,7 +319,14 @@ class Breakdown:
             out[f] = total / count if count else None
         if scored:
             out["accuracy"] = cell.correct / scored
-            out["ci95"] = list(bootstrap_accuracy_ci(cell.correct, scored, _cell_seed(seed, name), n_boot))
+            if 0 < cell.correct < scored:
+                out["ci95"] = list(bootstrap_accuracy_ci(cell.correct, scored, _cell_seed(seed, name), n_boot))
+                out["ci_method"] = "bootstrap"
+            else:
+                # All right or all wrong: every bootstrap resample is identical, so the percentile interval
+                # collapses to a point ([100, 100] for 16/16). Wilson's interval stays honest there.
+                out["ci95"] = list(wilson_ci(cell.correct, scored))
+                out["ci_method"] = "wilson"
         if labels is not None:
             folded = self._fold(cell.conf, labels)
             # Like sklearn's default on this cell's records: the labels that occur in it (as gold or as

@@ -417,3 +417,12 @@ def test_mean_fields_average_per_cell() -> None:
     s = b.summary()
     assert s["overall"]["chance"] == 0.375
     assert s["groups"]["g"]["x"]["chance"] == 0.5 and s["groups"]["g"]["y"]["chance"] == 0.25
+
+
+def test_all_correct_cells_get_a_wilson_interval_not_a_point() -> None:
+    b = Breakdown()
+    for i in range(16):
+        b.add({"id": str(i), "gold": "a", "answer": "a", "correct": True, "error": None, "metadata": {}})
+    cell = b.summary()["overall"]
+    assert cell["ci_method"] == "wilson" and cell["ci95"][1] == 1.0
+    assert 0.75 < cell["ci95"][0] < 0.85  # Wilson 95% for 16/16: [0.806, 1.0]
