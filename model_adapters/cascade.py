@@ -339,52 +339,20 @@ class Cascade:
 
 # ---------------------------------------------------------------------------------------- factory
 
-_BOOLS = {"true": True, "yes": True, "on": True, "1": True,
-          "false": False, "no": False, "off": False, "0": False}
-_INT_ARGS = {"max_new_tokens", "threads", "beam_size"}
-_BOOL_ARGS = {"calibrate"}
-_STR_ARGS = {"asr", "llm", "gguf_file", "device"}
-_NULLABLE = {"asr", "llm", "gguf_file", "threads"}  # None means the default for these; others drop it
 
-
-def _coerce(key: str, value: Any) -> Any:
-    """One option, from a CLI string (or a value the registry already coerced) to its type."""
-    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null")):
-        return None
-    text = str(value).strip()
-    if key in _BOOL_ARGS:
-        if isinstance(value, bool):
-            return value
-        if text.lower() not in _BOOLS:
-            raise UsageError(f"demo model option {key} must be true or false, not {value!r}")
-        return _BOOLS[text.lower()]
-    if key in _INT_ARGS:
-        try:
-            number = float(text)
-            if number != int(number) or isinstance(value, bool):
-                raise ValueError
-        except (ValueError, OverflowError):
-            raise UsageError(f"demo model option {key} must be an integer, not {value!r}") from None
-        return int(number)
-    return text
-
-
-def load_demo(arg: str | None = None, **model_args: Any) -> Cascade:
-    """Build the demo model. `arg` (the part after "demo:" on the command line, if any) names
-    another LLM: a transformers model folder or name, or a path to a .gguf file. `model_args`
-    are Cascade's keyword arguments, as strings from the CLI or as values."""
-    known = _INT_ARGS | _BOOL_ARGS | _STR_ARGS
-    unknown = sorted(set(model_args) - known)
-    if unknown:
-        raise UsageError(f"unknown demo model option(s): {', '.join(unknown)} "
-                         f"(known: {', '.join(sorted(known))})")
-    args = {k: _coerce(k, v) for k, v in model_args.items()}
-    args = {k: v for k, v in args.items() if v is not None or k in _NULLABLE}
+def load_demo(arg: str | None = None, asr: str | None = None, llm: str | None = None, gguf_file: str | None = None,
+              calibrate: bool = True, max_new_tokens: int = 32, device: str = "cpu", threads: int | None = None,
+              beam_size: int = 5) -> Cascade:
+    """Build the demo model (options arrive already coerced by model_adapters.load). `arg`, the part after
+    "demo:" on the command line, names another LLM: a transformers folder or name, or a .gguf file."""
     if arg:
         path = Path(arg).expanduser()
-        if path.suffix == ".gguf":
-            args.setdefault("llm", str(path.parent))
-            args.setdefault("gguf_file", path.name)
-        else:
-            args.setdefault("llm", arg)
-    return Cascade(**args)
+        llm, gguf_file = (str(path.parent), path.name) if path.suffix == ".gguf" else (arg, gguf_file)
+    for key, value in (("max_new_tokens", max_new_tokens), ("beam_size", beam_size), ("threads", threads)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise UsageError(f"demo model option {key} must be a positive integer, not {value!r}")
+    if not isinstance(calibrate, bool):
+        raise UsageError(f"demo model option calibrate must be true or false, not {calibrate!r}")
+    return Cascade(asr=None if asr is None else str(asr), llm=None if llm is None else str(llm),
+                   gguf_file=gguf_file, calibrate=calibrate, max_new_tokens=max_new_tokens, device=str(device),
+                   threads=threads, beam_size=beam_size)

@@ -39,9 +39,10 @@ def item_request(it: dict) -> Request:
 
 @pytest.fixture(scope="module")
 def model():
-    from model_adapters.cascade import load_demo
+    import model_adapters
 
-    return load_demo(None, calibrate="true", max_new_tokens="12")
+    # through the registry, as the CLI loads it: option strings are coerced there
+    return model_adapters.load("demo", {"calibrate": "true", "max_new_tokens": "12"})
 
 
 def test_import_is_cheap():
@@ -52,13 +53,15 @@ def test_import_is_cheap():
 
 
 def test_load_demo_rejects_unknown_option():
+    import model_adapters
     from harness.types import UsageError
-    from model_adapters.cascade import load_demo
 
     with pytest.raises(UsageError, match="temperature"):
-        load_demo(None, temperature="0.5")
+        model_adapters.load("demo", {"temperature": "0.5"})
     with pytest.raises(UsageError, match="calibrate"):
-        load_demo(None, calibrate="maybe")
+        model_adapters.load("demo", {"calibrate": "maybe"})
+    with pytest.raises(UsageError, match="beam_size"):
+        model_adapters.load("demo", {"beam_size": "0"})
 
 
 @needs_models
