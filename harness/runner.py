@@ -298,7 +298,8 @@ class Runner:
             "started": (previous or {}).get("started") or provenance.now(),
             "invocations": (previous or {}).get("invocations", []),
         }
-        info["invocations"] = [*info["invocations"], {"started": provenance.now(), "argv": provenance.argv()}]
+        info["invocations"] = [*info["invocations"], {"started": provenance.now(), "argv": provenance.argv(),
+                                                     "git_revision": provenance.git_revision()}]
         return info
 
     def _finish_info(self, info: dict[str, Any], summary: dict[str, Any], new: int,
