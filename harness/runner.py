@@ -84,6 +84,17 @@ def run_id(identity: dict[str, Any]) -> str:
     return hashlib.sha256(blob).hexdigest()[:10]
 
 
+def input_length(sample: Sample) -> tuple[float, int]:
+    """Seconds of audio/video, then characters of text: the sort key for length-grouped batches."""
+    from harness.media import audio_duration, video_duration
+
+    seconds = 0.0
+    for m in sample.media:
+        seconds += (audio_duration(m.path) if m.kind == "audio" else video_duration(m.path) if m.kind == "video"
+                    else 0.0) or 0.0
+    return seconds, len(sample.question) + sum(len(c) for c in sample.choices) + len(sample.context or "")
+
+
 def chunks(items: Sequence[Sample], size: int) -> Iterator[list[Sample]]:
     for i in range(0, len(items), size):
         yield list(items[i : i + size])
@@ -140,6 +151,7 @@ class Runner:
     def _prepare(self, batch: list[Sample]) -> list[tuple[Sample, Request, str | None]]:
         """Build requests and decode their media (in a worker thread, ahead of the model)."""
         rate = getattr(self.model, "audio_rate", 16000)
+        frames = getattr(self.model, "video_frames", 8)
         out = []
         for s in batch:
             req = build_request(s, mode=self.mode, strategy=self.cfg.strategy, shots=self.cfg.shots,
@@ -149,7 +161,7 @@ class Runner:
                 from harness.media import decode
 
                 for part in req.media_parts():
-                    part.data = decode(part.media, audio_rate=rate)
+                    part.data = decode(part.media, audio_rate=rate, video_frames=frames)
             except MediaError as e:
                 err = str(e)
             except Exception as e:  # a decoder bug must not end the run: it is this sample's error
@@ -244,6 +256,9 @@ class Runner:
                        done=len(self.selection) - len(todo), stream=self.progress_stream)
         if todo:
             self.model = self._load_model()
+            self._check_media(self.model)
+            if getattr(self.model, "sort_by_length", False):
+                todo = sorted(todo, key=input_length)  # similar lengths share a batch: less padding
             info["model"]["describe"] = self.model.describe()
             store.write_json("run.json", info)
             bar.t0 = time.monotonic()  # rate and ETA count model time, not loading
@@ -268,6 +283,16 @@ class Runner:
                 "re-run the same command to resume"
             )
         return result
+
+    def _check_media(self, model: ModelAdapter) -> None:
+        """A model that cannot read the task's media fails now, once, instead of erroring every sample."""
+        readable = getattr(model, "media", None)
+        if readable is None:
+            return
+        kinds = sorted({m.kind for s in self.selection for m in s.media} - set(readable))
+        if kinds:
+            can = ", ".join(readable) if readable else "text only"
+            raise HarnessError(f"model {self.model_spec} reads {can}; task {self.task.name} has {', '.join(kinds)}")
 
     def _summary(self, records: Iterable[dict[str, Any]], recorded: int) -> dict[str, Any]:
         table = Breakdown(self.group_by, labels=self.task.labels, positive=self.task.positive,

@@ -18,13 +18,22 @@ ADAPTERS: dict[str, Entry] = {
               "Baseline: a seeded uniform pick among the choices or labels (the chance line)", mode="score"),
         Entry("majority", "model_adapters.baselines:MajorityModel",
               "Baseline: always the task's most frequent gold answer", mode="score"),
+        Entry("hf", "model_adapters.hf:load_hf",
+              "Local or hub HuggingFace checkpoint: hf:ORG/NAME, hf:/path/folder, hf:/path/model.gguf "
+              "(Qwen2-Audio, Qwen2.5-Omni, Qwen2-VL, Qwen2.5-VL, causal text LMs)"),
         Entry("py", "model_adapters.custom:load_python",
               "Your own adapter class: py:package.module:ClassName (see docs/DESIGN.md, Model adapter)"),
     ]
 }
 
 # Friendly names -> full specs, e.g. "qwen2-audio": "hf:Qwen/Qwen2-Audio-7B-Instruct".
-ALIASES: dict[str, str] = {}
+ALIASES: dict[str, str] = {
+    "qwen2-audio": "hf:Qwen/Qwen2-Audio-7B-Instruct",
+    "qwen2.5-omni": "hf:Qwen/Qwen2.5-Omni-7B",
+    "qwen2.5-omni-3b": "hf:Qwen/Qwen2.5-Omni-3B",
+    "qwen2-vl": "hf:Qwen/Qwen2-VL-7B-Instruct",
+    "qwen2.5-vl": "hf:Qwen/Qwen2.5-VL-7B-Instruct",
+}
 
 
 def split_spec(spec: str) -> tuple[str, str, str | None]:

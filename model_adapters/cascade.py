@@ -65,6 +65,7 @@ class Cascade:
     name: str = "demo"
     modes: tuple[str, ...] = ("score", "generate")
     audio_rate: int = 16000
+    media: tuple[str, ...] = ("audio",)  # what the cascade can read; the runner refuses other tasks up front
 
     def __init__(
         self,

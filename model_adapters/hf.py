@@ -1,0 +1,275 @@
+"""Local or hub HuggingFace checkpoints: `hf:Qwen/Qwen2-Audio-7B-Instruct`, `hf:/path/folder`, `hf:/path/m.gguf`.
+
+Families are picked by config.model_type with explicit classes (AutoModelForCausalLM rejects Qwen2-Audio), and a
+multimodal family must come with a real processor: AutoProcessor can quietly hand back a bare tokenizer, and then
+the audio or images would be dropped without a word. Generation is greedy by default and batched with left
+padding; choice scoring batches a sample's candidates in one right-padded forward pass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.types import HarnessError, Output, Part, Request, UsageError
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    model_class: str  # a transformers class name
+    media: tuple[str, ...]  # the media kinds the family reads
+    thinker_of: bool = False  # a full Qwen2.5-Omni checkpoint: load without the talker, use .thinker
+
+
+FAMILIES = {
+    "qwen2_audio": Family("qwen2-audio", "Qwen2AudioForConditionalGeneration", ("audio",)),
+    "qwen2_5_omni_thinker": Family("qwen2.5-omni-thinker", "Qwen2_5OmniThinkerForConditionalGeneration",
+                                   ("audio", "image", "video")),
+    "qwen2_5_omni": Family("qwen2.5-omni", "Qwen2_5OmniForConditionalGeneration", ("audio", "image", "video"),
+                           thinker_of=True),
+    "qwen2_vl": Family("qwen2-vl", "Qwen2VLForConditionalGeneration", ("image", "video")),
+    "qwen2_5_vl": Family("qwen2.5-vl", "Qwen2_5_VLForConditionalGeneration", ("image", "video")),
+}
+TEXT_FAMILY = Family("causal-lm", "AutoModelForCausalLM", ())
+
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+def sha256(text: str | None) -> str | None:
+    return hashlib.sha256(text.encode()).hexdigest()[:16] if text else None
+
+
+class HFModel:
+    """One checkpoint and its processor. See the module docstring."""
+
+    name = "hf"
+    modes = ("generate", "score")
+    sort_by_length = True  # the runner groups similar lengths into a batch: less padding
+
+    def __init__(self, arg: str | None = None, dtype: str = "auto", device: str = "auto",
+                 attn_implementation: str | None = None, max_new_tokens: int = 256, temperature: float = 0.0,
+                 trust_remote_code: bool = False, revision: str | None = None, seed: int = 0,
+                 video_frames: int = 8):
+        if not arg:
+            raise UsageError("hf models look like hf:ORG/NAME, hf:/path/to/folder or hf:/path/to/model.gguf")
+        if dtype not in DTYPES:
+            raise UsageError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        import torch
+        import transformers
+
+        self.torch = torch
+        self.spec, self.seed = arg, int(seed)
+        self.max_new_tokens, self.temperature = int(max_new_tokens), float(temperature)
+        self.video_frames = int(video_frames)
+        self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+        self.dtype = getattr(torch, dtype) if dtype != "auto" else (
+            torch.bfloat16 if self.device.startswith("cuda") else torch.float32)
+        path, gguf = self._locate(arg)
+        load: dict[str, Any] = {"trust_remote_code": bool(trust_remote_code)}
+        if revision:
+            load["revision"] = revision
+        if gguf:
+            load["gguf_file"] = gguf
+        try:
+            config = transformers.AutoConfig.from_pretrained(path, **load)
+        except (OSError, ValueError) as e:
+            raise HarnessError(f"cannot load model config from {arg}: {str(e).splitlines()[0]}") from None
+        self.family = FAMILIES.get(config.model_type, TEXT_FAMILY)
+        self.media = self.family.media
+        self.processor, self.tokenizer = self._load_processor(transformers, path, load)
+        model_kw: dict[str, Any] = {**load, "dtype": self.dtype}
+        if attn_implementation:
+            model_kw["attn_implementation"] = attn_implementation
+        if self.family.thinker_of:
+            model_kw["enable_audio_output"] = False  # the talker (speech output) is never built or loaded
+        cls = getattr(transformers, self.family.model_class)
+        try:
+            model = cls.from_pretrained(path, **model_kw)
+        except (OSError, ValueError) as e:
+            raise HarnessError(f"cannot load model {arg}: {str(e).splitlines()[0]}") from None
+        self.model = (model.thinker if self.family.thinker_of else model).to(self.device).eval()
+        self.config = config
+        self.path, self.gguf = path, gguf
+        fe = getattr(self.processor, "feature_extractor", None) if self.processor is not None else None
+        self.audio_rate = int(getattr(fe, "sampling_rate", 16000) or 16000)
+        self.max_audio_s = float(getattr(fe, "chunk_length", 0) or 0) or None
+
+    # -- loading ------------------------------------------------------------------------------------
+    @staticmethod
+    def _locate(arg: str) -> tuple[str, str | None]:
+        p = Path(arg).expanduser()
+        if p.suffix == ".gguf":
+            if not p.is_file():
+                raise HarnessError(f"GGUF file not found: {p}")
+            return str(p.parent), p.name
+        if arg.startswith(("/", ".", "~")) and not p.is_dir():
+            raise HarnessError(f"model folder not found: {p}")
+        return (str(p) if p.is_dir() else arg), None
+
+    def _load_processor(self, transformers: Any, path: str, load: dict[str, Any]) -> tuple[Any, Any]:
+        tok_kw = dict(load)
+        if not self.family.media:
+            tok = transformers.AutoTokenizer.from_pretrained(path, **tok_kw)
+            return None, tok
+        load = {k: v for k, v in load.items() if k != "gguf_file"}
+        if "image" in self.family.media or "video" in self.family.media:
+            from model_adapters.hf_video import video_fallback
+
+            video_fallback()  # a no-op where torchvision imports (GPU hosts); see hf_video
+        processor = transformers.AutoProcessor.from_pretrained(path, **load)
+        if isinstance(processor, transformers.PreTrainedTokenizerBase) or not hasattr(processor, "tokenizer"):
+            # AutoProcessor falls back to the tokenizer when the processor files are missing: the media would be
+            # silently ignored, so refuse instead.
+            raise HarnessError(f"{path} has no {self.family.name} processor (AutoProcessor returned "
+                               f"{type(processor).__name__}); the checkpoint is missing its processor files")
+        return processor, processor.tokenizer
+
+    def describe(self) -> dict[str, Any]:
+        template = getattr(self.processor, "chat_template", None) or getattr(self.tokenizer, "chat_template", None)
+        return {
+            "id": self.spec,
+            "path": self.path,
+            "gguf_file": self.gguf,
+            "revision": getattr(self.config, "_commit_hash", None) or _snapshot_revision(self.path),
+            "family": self.family.name,
+            "model_class": type(self.model).__name__,
+            "processor_class": type(self.processor).__name__ if self.processor is not None else None,
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "device": self.device,
+            "attn_implementation": getattr(self.model.config, "_attn_implementation", None),
+            "chat_template_sha256": sha256(template if isinstance(template, str) else None),
+            "generation": {"max_new_tokens": self.max_new_tokens, "temperature": self.temperature,
+                           "do_sample": self.temperature > 0, "seed": self.seed},
+            "audio_rate": self.audio_rate,
+            "max_audio_s": self.max_audio_s,
+            "video_frames": self.video_frames,
+        }
+
+    # -- prompts ------------------------------------------------------------------------------------
+    def _conversation(self, request: Request) -> tuple[list[dict[str, Any]], dict[str, list[Any]]]:
+        """Chat messages in the processors' content-list form, and the decoded media in prompt order."""
+        media: dict[str, list[Any]] = {"audio": [], "image": [], "video": []}
+        conv = []
+        for m in request.messages:
+            if not self.family.media:
+                if any(p.media is not None for p in m.parts):
+                    raise HarnessError(f"{self.spec} reads text only; this task has media (try a cascade)")
+                conv.append({"role": m.role, "content": m.text})
+                continue
+            content = []
+            for p in m.parts:
+                if p.media is None:
+                    content.append({"type": "text", "text": p.text or ""})
+                    continue
+                if p.type not in self.family.media:
+                    raise HarnessError(f"{self.spec} ({self.family.name}) cannot read {p.type}")
+                media[p.type].append(self._decoded(p))
+                content.append({"type": p.type, p.type: p.media.path})
+            conv.append({"role": m.role, "content": content})
+        return conv, media
+
+    def _decoded(self, part: Part) -> Any:
+        if part.data is not None:
+            return part.data
+        from harness.media import decode
+
+        return decode(part.media, audio_rate=self.audio_rate, video_frames=self.video_frames)
+
+    def _prompt(self, conv: list[dict[str, Any]]) -> str:
+        owner = self.processor if self.processor is not None else self.tokenizer
+        return owner.apply_chat_template(conv, add_generation_prompt=True, tokenize=False)
+
+    def _encode(self, texts: list[str], media: dict[str, list[Any]], padding_side: str) -> Any:
+        if self.processor is None:
+            self.tokenizer.padding_side = padding_side
+            return self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        kwargs: dict[str, Any] = {"text": texts, "return_tensors": "pt", "padding": True}
+        if media["audio"]:
+            kwargs["audio"] = media["audio"]  # `audio=`: Qwen2-Audio silently ignores `audios=`
+            kwargs["sampling_rate"] = self.audio_rate
+        if media["image"]:
+            kwargs["images"] = media["image"]
+        if media["video"]:
+            kwargs["videos"] = media["video"]
+        self.processor.tokenizer.padding_side = padding_side
+        return self.processor(**kwargs)
+
+    # -- generation ---------------------------------------------------------------------------------
+    def generate(self, requests: list[Request]) -> list[Output]:
+        torch = self.torch
+        convs = [self._conversation(r) for r in requests]
+        texts = [self._prompt(c) for c, _ in convs]
+        media = {k: [x for _, m in convs for x in m[k]] for k in ("audio", "image", "video")}
+        batch = self._encode(texts, media, "left").to(self.device)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        gen: dict[str, Any] = {"max_new_tokens": self.max_new_tokens, "pad_token_id": pad,
+                               "do_sample": self.temperature > 0}
+        if self.temperature > 0:
+            gen["temperature"] = self.temperature
+            torch.manual_seed(self.seed)
+        with torch.inference_mode():
+            out = self.model.generate(**batch, **gen)
+        width = batch["input_ids"].shape[1]
+        stops = _stop_ids(self.tokenizer, self.model)
+        outputs = []
+        for row in range(len(requests)):
+            new = out[row, width:].tolist()
+            cut = next((i for i, t in enumerate(new) if t in stops), len(new))
+            text = self.tokenizer.decode(new[:cut], skip_special_tokens=True).strip()
+            outputs.append(Output(text=text, tokens_in=int(batch["attention_mask"][row].sum()),
+                                  tokens_out=min(cut + 1, len(new))))
+        return outputs
+
+    # -- choice scoring -----------------------------------------------------------------------------
+    def score_choices(self, requests: list[Request]) -> list[Output]:
+        return [self._score(r) for r in requests]
+
+    def _score(self, request: Request) -> Output:
+        """Summed log-likelihood of each choice as the assistant's reply: all candidates of one sample in one
+        right-padded forward pass (right padding keeps every row's positions as in an unpadded run)."""
+        torch = self.torch
+        if not request.choices:
+            return Output(error=f"request {request.id} has no choices to score")
+        conv, media = self._conversation(request)
+        prompt = self._prompt(conv)
+        texts = [prompt + c for c in request.choices]
+        k = len(texts)
+        batch = self._encode(texts, {kind: items * k for kind, items in media.items()}, "right").to(self.device)
+        # Continuation lengths from the text alone (media expand inside the prompt, identically in every row).
+        base = len(self.tokenizer(prompt, add_special_tokens=False).input_ids)
+        n_cont = [len(self.tokenizer(t, add_special_tokens=False).input_ids) - base for t in texts]
+        lengths = batch["attention_mask"].sum(-1).tolist()
+        with torch.inference_mode():
+            logits = self.model(**batch).logits.float()
+        scores = []
+        for row in range(k):
+            end, n = int(lengths[row]), n_cont[row]
+            if n < 1:
+                return Output(error=f"choice {request.choices[row]!r} adds no tokens to the prompt")
+            logp = logits[row, end - n - 1 : end - 1].log_softmax(-1)
+            target = batch["input_ids"][row, end - n : end]
+            scores.append(float(logp.gather(-1, target[:, None]).sum()))
+        return Output(scores=scores, tokens_in=int(lengths[0]) - n_cont[0])
+
+
+def _stop_ids(tokenizer: Any, model: Any) -> set[int]:
+    ids = {tokenizer.eos_token_id, tokenizer.pad_token_id}
+    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ids |= set(eos) if isinstance(eos, list) else {eos}
+    for tok in ("<|im_end|>", "<|endoftext|>"):
+        tid = tokenizer.convert_tokens_to_ids(tok) if tok in tokenizer.get_vocab() else None
+        ids.add(tid)
+    return {i for i in ids if isinstance(i, int)}
+
+
+def _snapshot_revision(path: str) -> str | None:
+    """Hub downloads live in .../snapshots/<commit>/: that folder name is the revision."""
+    parts = Path(path).parts
+    return parts[-1] if len(parts) > 2 and parts[-2] == "snapshots" else None
+
+
+def load_hf(arg: str | None = None, **options: Any) -> HFModel:
+    return HFModel(arg, **options)
