@@ -122,6 +122,8 @@ class Runner:
         self.progress_stream = progress_stream
         self.group_by = list(dict.fromkeys([*self.task.group_by, *cfg.group_by]))
         self.model: ModelAdapter | None = None
+        self.new = 0  # records written by this invocation
+        self.timing: dict[str, Any] = {}  # model load and loop seconds of this invocation, for run.json
 
     # -- set-up -------------------------------------------------------------------------------------
     def _open_store(self) -> RunStore:
@@ -219,9 +221,8 @@ class Runner:
         while pending:
             yield pending.popleft().result()
 
-    def _loop(self, store: RunStore, todo: list[Sample], bar: Progress) -> int:
+    def _loop(self, store: RunStore, todo: list[Sample], bar: Progress) -> None:
         pool = ThreadPoolExecutor(max_workers=max(1, self.cfg.workers), thread_name_prefix="decode")
-        new = 0
         try:
             for prepared in self._batches(todo, pool):
                 ready = [(s, r) for s, r, err in prepared if err is None]
@@ -232,11 +233,10 @@ class Runner:
                 records = [self._record(s, r, by_id.get(s.id) or Output(error=err), per if err is None else 0.0)
                            for s, r, err in prepared]
                 store.append(records)
-                new += len(records)
+                self.new += len(records)
                 bar.update(len(records), sum(1 for r in records if r["error"]))
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
-        return new
 
     # -- the whole run ------------------------------------------------------------------------------
     def run(self) -> RunResult:
@@ -251,23 +251,30 @@ class Runner:
         todo = [s for s in self.selection if s.id not in existing or existing[s.id][1]]
         info = self._run_info(store.read_json("run.json"))
         store.write_json("run.json", info)
-        new, interrupted = 0, False
+        interrupted = False
         bar = Progress(f"{self.task.name} / {self.model_spec}", len(self.selection),
                        done=len(self.selection) - len(todo), stream=self.progress_stream)
         if todo:
+            t0 = time.perf_counter()
             self.model = self._load_model()
+            self.timing["load_s"] = round(time.perf_counter() - t0, 3)
             self._check_media(self.model)
             if getattr(self.model, "sort_by_length", False):
                 todo = sorted(todo, key=input_length)  # similar lengths share a batch: less padding
             info["model"]["describe"] = self.model.describe()
             store.write_json("run.json", info)
             bar.t0 = time.monotonic()  # rate and ETA count model time, not loading
+            t1 = time.perf_counter()
             try:
-                new = self._loop(store, todo, bar)
+                self._loop(store, todo, bar)
             except KeyboardInterrupt:
                 interrupted = True
             finally:
                 bar.close()
+                loop_s = time.perf_counter() - t1
+                self.timing.update(loop_s=round(loop_s, 3),
+                                   samples_per_s=round(self.new / loop_s, 3) if loop_s > 0 else None)
+        new = self.new
         index = store.index()
         offsets = sorted(index[s.id][0] for s in self.selection if s.id in index)
         summary = self._summary(store.read_at(offsets), len(offsets))
@@ -331,7 +338,7 @@ class Runner:
                      interrupted: bool) -> dict[str, Any]:
         overall = summary["metrics"]["overall"]
         invocations = info["invocations"]
-        invocations[-1].update({"finished": provenance.now(), "new_records": new})
+        invocations[-1].update({"finished": provenance.now(), "new_records": new, **self.timing})
         status = "interrupted" if interrupted else ("complete" if overall["errors"] == 0 else "complete-with-errors")
         return {
             "status": status, "finished": provenance.now(), "invocations": invocations,

@@ -96,6 +96,7 @@ class HFModel:
         fe = getattr(self.processor, "feature_extractor", None) if self.processor is not None else None
         self.audio_rate = int(getattr(fe, "sampling_rate", 16000) or 16000)
         self.max_audio_s = float(getattr(fe, "chunk_length", 0) or 0) or None
+        self.stop_ids = _stop_ids(self.tokenizer, self.model)  # once: get_vocab() copies a 150k-entry dict
 
     # -- loading ------------------------------------------------------------------------------------
     @staticmethod
@@ -213,7 +214,7 @@ class HFModel:
         with torch.inference_mode():
             out = self.model.generate(**batch, **gen)
         width = batch["input_ids"].shape[1]
-        stops = _stop_ids(self.tokenizer, self.model)
+        stops = self.stop_ids
         outputs = []
         for row in range(len(requests)):
             new = out[row, width:].tolist()

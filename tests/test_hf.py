@@ -163,3 +163,22 @@ def test_image_and_text_tasks_through_the_cli(tiny: dict, tmp_path: Path) -> Non
         r = cli.invoke(app, ["run", "--task", f"file:{data / task}.jsonl", "--model", f"hf:{tiny[family]}",
                              "--model-arg", "max_new_tokens=4", "-o", str(tmp_path / "out" / family)])
         assert r.exit_code == 0, (family, r.stdout, r.stderr)
+
+
+def test_video_task_through_the_cli_and_videos_change_scores(tiny: dict, loaded: dict, tmp_path: Path) -> None:
+    # Frames come from PyAV (harness.media); the processors get them as PIL lists, no torchvision involved.
+    from tests.test_media import write_video
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(2):
+        write_video(data / f"{i}.mp4", seconds=1.0 + i, fps=8)
+    rows = [{"id": str(i), "question": "How long is it?", "choices": ["short", "long"], "answer": "short",
+             "video": f"{i}.mp4"} for i in range(2)]
+    (data / "v.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    r = cli.invoke(app, ["run", "--task", f"file:{data / 'v.jsonl'}", "--model", f"hf:{tiny['qwen2-vl']}",
+                         "--mode", "score", "--model-arg", "video_frames=4", "-o", str(tmp_path / "out")])
+    assert r.exit_code == 0, r.stdout + r.stderr
+    recs = [json.loads(x) for x in next((tmp_path / "out").rglob("samples.jsonl")).read_text().splitlines()]
+    assert len(recs) == 2 and recs[0]["scores"] != recs[1]["scores"]
+    assert "<video: 0.mp4>" in recs[0]["prompt"]
