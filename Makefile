@@ -30,6 +30,7 @@ lint: install
 
 bench: install
 	$(BIN)/python benchmarks/runner_overhead.py
+	$(BIN)/python benchmarks/hf_speed.py
 
 # Regenerates tasks/demo/clips (needs espeak-ng and sox: apt-get install espeak-ng sox).
 clips: install

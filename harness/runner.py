@@ -64,6 +64,15 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_.")[:80] or "x"
 
 
+def model_dir(spec: str) -> str:
+    """A readable folder name for a model spec; long local paths keep their last part and a hash of the rest."""
+    if len(spec) <= 48:
+        return slug(spec)
+    kind, _, rest = spec.rpartition(":")
+    digest = hashlib.sha256(spec.encode()).hexdigest()[:6]
+    return slug(f"{kind}_{Path(rest).name}" if kind else Path(rest).name)[:40] + f"-{digest}"
+
+
 def one_line(e: BaseException) -> str:
     msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
     return f"{type(e).__name__}: {msg}"[:500] if not isinstance(e, HarnessError) else msg[:500]
@@ -118,7 +127,7 @@ class Runner:
         self.selection = self.samples[: cfg.limit] if cfg.limit is not None else self.samples
         self.identity = run_identity(cfg, self.task, self.model_spec, self.mode)
         self.run_id = run_id(self.identity)
-        self.folder = Path(cfg.output) / slug(self.task.name) / slug(self.model_spec) / self.run_id
+        self.folder = Path(cfg.output) / slug(self.task.name) / model_dir(self.model_spec) / self.run_id
         self.progress_stream = progress_stream
         self.group_by = list(dict.fromkeys([*self.task.group_by, *cfg.group_by]))
         self.model: ModelAdapter | None = None

@@ -8,6 +8,7 @@ answers are noise, but every code path from the processor through `generate` is 
 
     qwen2-audio           Qwen2AudioForConditionalGeneration + Qwen2AudioProcessor (Whisper features + tokenizer)
     qwen2.5-omni-thinker  Qwen2_5OmniThinkerForConditionalGeneration + Qwen2_5OmniProcessor (audio, image, video)
+    qwen2.5-omni          the same thinker inside a full Qwen2_5OmniForConditionalGeneration folder, as the hub ships it
     qwen2-vl              Qwen2VLForConditionalGeneration + Qwen2VLProcessor (image, video)
     qwen2                 Qwen2ForCausalLM + its tokenizer (the processor of a text model is its tokenizer)
 
@@ -45,7 +46,7 @@ from model_adapters.hf_video import _numpy_video_processor_class, video_fallback
 
 __all__ = ["FAMILIES", "build", "build_all", "make_tokenizer", "video_fallback", "video_fallback_applied"]
 
-FAMILIES = ("qwen2-audio", "qwen2.5-omni-thinker", "qwen2-vl", "qwen2")
+FAMILIES = ("qwen2-audio", "qwen2.5-omni-thinker", "qwen2.5-omni", "qwen2-vl", "qwen2")
 
 # Bump when anything that changes the files changes: a folder built by another version is rebuilt.
 BUILDER_VERSION = 1
@@ -391,9 +392,35 @@ def _build_qwen2_5_omni_thinker(folder: Path, seed: int) -> None:
     _hub_processor_types(folder)
 
 
+def _build_qwen2_5_omni(folder: Path, seed: int) -> None:
+    """A full Qwen2.5-Omni checkpoint as the hub ships it (model_type qwen2_5_omni, weights under "thinker.",
+    spk_dict.pt) but without talker weights: the thinker of the same seed, wrapped. Loading it must give exactly
+    the thinker folder's answers, which proves the weights arrive (a prefix mismatch would load random ones)."""
+    import torch
+    from transformers import AutoConfig, Qwen2_5OmniConfig, Qwen2_5OmniForConditionalGeneration
+    from transformers import Qwen2_5OmniThinkerForConditionalGeneration as Thinker
+
+    with tempfile.TemporaryDirectory() as tmp:
+        _build_qwen2_5_omni_thinker(Path(tmp), seed)
+        thinker = Thinker.from_pretrained(tmp)
+        thinker_config = AutoConfig.from_pretrained(tmp).to_dict()
+        thinker_config.pop("_name_or_path", None)  # the temp folder's name would make builds differ
+        config = Qwen2_5OmniConfig(thinker_config=thinker_config, enable_audio_output=False)
+        config.dtype = torch.float32
+        model = Qwen2_5OmniForConditionalGeneration(config).eval()
+        model.thinker.load_state_dict(thinker.state_dict())
+        model.generation_config = thinker.generation_config
+        model.save_pretrained(folder)
+        torch.save({}, folder / "spk_dict.pt")  # the hub's speaker table; from_pretrained requires the file
+        for f in Path(tmp).iterdir():
+            if f.name not in ("config.json", "model.safetensors", "generation_config.json", MARKER):
+                shutil.copy(f, folder / f.name)
+
+
 _BUILDERS = {
     "qwen2-audio": _build_qwen2_audio,
     "qwen2.5-omni-thinker": _build_qwen2_5_omni_thinker,
+    "qwen2.5-omni": _build_qwen2_5_omni,
     "qwen2-vl": _build_qwen2_vl,
     "qwen2": _build_qwen2,
 }
