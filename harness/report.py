@@ -49,8 +49,9 @@ def notes(records: Iterable[dict[str, Any]], limit: int = 3) -> str:
     """The first few errors and unparsed outputs, so a user sees what went wrong without opening files."""
     errors: list[dict[str, Any]] = []
     unparsed: list[dict[str, Any]] = []
-    n_errors = n_unparsed = 0
+    n_errors = n_unparsed = n_truncated = 0
     for r in records:
+        n_truncated += bool((r.get("extra") or {}).get("audio_truncated"))
         if r.get("error"):
             n_errors += 1
             errors += [r] if len(errors) < limit else []
@@ -58,6 +59,9 @@ def notes(records: Iterable[dict[str, Any]], limit: int = 3) -> str:
             n_unparsed += 1
             unparsed += [r] if len(unparsed) < limit else []
     out = []
+    if n_truncated:
+        out.append(f"note: {n_truncated} samples had audio longer than the model keeps; it heard only the start "
+                   "(see extra.audio_truncated in samples.jsonl)")
     if errors:
         out.append(f"errors ({n_errors}):")
         out += [f"  {r['id']}: {r['error']}" for r in errors]

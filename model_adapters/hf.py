@@ -172,6 +172,15 @@ class HFModel:
             conv.append({"role": m.role, "content": content})
         return conv, media
 
+    def _notes(self, media: dict[str, list[Any]]) -> dict[str, Any]:
+        """Say so on the record when audio is longer than the feature extractor keeps (Qwen2-Audio: 30 s): the
+        model heard only the start, which a score should not hide."""
+        if not self.max_audio_s or not media["audio"]:
+            return {}
+        longest = max(len(a) for a in media["audio"]) / self.audio_rate
+        return {"audio_truncated": {"audio_s": round(longest, 2), "kept_s": self.max_audio_s}} \
+            if longest > self.max_audio_s else {}
+
     def _decoded(self, part: Part) -> Any:
         if part.data is not None:
             return part.data
@@ -221,7 +230,7 @@ class HFModel:
             cut = next((i for i, t in enumerate(new) if t in stops), len(new))
             text = self.tokenizer.decode(new[:cut], skip_special_tokens=True).strip()
             outputs.append(Output(text=text, tokens_in=int(batch["attention_mask"][row].sum()),
-                                  tokens_out=min(cut + 1, len(new))))
+                                  tokens_out=min(cut + 1, len(new)), extra=self._notes(convs[row][1])))
         return outputs
 
     # -- choice scoring -----------------------------------------------------------------------------
@@ -253,7 +262,7 @@ class HFModel:
             logp = logits[row, end - n - 1 : end - 1].log_softmax(-1)
             target = batch["input_ids"][row, end - n : end]
             scores.append(float(logp.gather(-1, target[:, None]).sum()))
-        return Output(scores=scores, tokens_in=int(lengths[0]) - n_cont[0])
+        return Output(scores=scores, tokens_in=int(lengths[0]) - n_cont[0], extra=self._notes(media))
 
 
 def _stop_ids(tokenizer: Any, model: Any) -> set[int]:

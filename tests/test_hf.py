@@ -196,3 +196,12 @@ def test_full_omni_checkpoint_loads_the_thinker_weights(tiny: dict, loaded: dict
     req = request_for("qwen2.5-omni-thinker", "r", 1, "Pick one.", ["red", "green"])
     assert full.score_choices([req])[0].scores == pytest.approx(thinker.score_choices([req])[0].scores)
     assert full.generate([req])[0].text == thinker.generate([req])[0].text
+
+
+def test_audio_longer_than_the_model_keeps_is_flagged_on_the_record(loaded: dict) -> None:
+    m = loaded["qwen2-audio"]
+    assert m.max_audio_s == 30
+    long, short = audio_request("l", tone(300, 31.0)), audio_request("s", tone(300, 2.0))
+    outs = m.generate([long, short])
+    assert outs[0].extra["audio_truncated"] == {"audio_s": 31.0, "kept_s": 30.0}
+    assert "audio_truncated" not in outs[1].extra
