@@ -81,6 +81,8 @@ def run(
     group_by: Annotated[list[str] | None, Opt("--group-by", metavar="KEY",
                                               help="Extra metadata key to break scores down by (repeatable)")] = None,
     workers: Annotated[int, Opt(metavar="N", help="Threads decoding media ahead of the model")] = 2,
+    scorer: Annotated[str | None, Opt(metavar="NAME", help="The task's scorer, where it has several (e.g. "
+                                      "mmar: official or choice); same as --task-arg scorer=NAME")] = None,
 ) -> None:
     """Evaluate a model on a task; re-running the same command resumes where it stopped.
 
@@ -97,7 +99,10 @@ def run(
             fail("--limit must be at least 1", 2)
         if batch_size < 1:
             fail("--batch-size must be at least 1", 2)
-        cfg = RunConfig(task=task, model=model, task_args=parse_kv(task_arg, "--task-arg"),
+        task_args = parse_kv(task_arg, "--task-arg")
+        if scorer:
+            task_args["scorer"] = scorer
+        cfg = RunConfig(task=task, model=model, task_args=task_args,
                         model_args=parse_kv(model_arg, "--model-arg"), strategy=strategy, shots=shots,
                         mode=mode, seed=seed, limit=limit, output=output, fresh=fresh, batch_size=batch_size,
                         group_by=group_by or [], workers=workers)
@@ -153,6 +158,76 @@ def show(run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A run 
     if info_path.is_file():
         info = json.loads(info_path.read_text(encoding="utf-8"))
         typer.echo(f"status: {info.get('status')}  started {info.get('started')}  finished {info.get('finished')}")
+
+
+@app.command()
+def score(
+    task: Annotated[str, Opt("--task", "-t", metavar="NAME", help="Task name or file:PATH")],
+    predictions: Annotated[Path, Opt("--predictions", "-p", metavar="FILE",
+                                     help="JSONL (or JSON array) of {id, output} made elsewhere")],
+    task_arg: Annotated[list[str] | None, Opt("--task-arg", metavar="KEY=VALUE", help="Task option (repeatable)")]
+    = None,
+    name: Annotated[str | None, Opt(metavar="NAME", help="Name for these predictions (default: file name)")] = None,
+    scorer: Annotated[str | None, Opt(metavar="NAME", help="The task's scorer, where it has several")] = None,
+    output: Annotated[Path, Opt("--output", "-o", metavar="DIR", help="Results folder")] = Path("results"),
+    group_by: Annotated[list[str] | None, Opt("--group-by", metavar="KEY", help="Extra breakdown key")] = None,
+    seed: Annotated[int, Opt(metavar="N", help="Seed for the bootstrap intervals")] = 0,
+) -> None:
+    """Score predictions made by your own scripts with the task's scorer; writes a run folder like `run` does.
+
+    The output text may sit under output, prediction, answer_prediction, response, model_output, pred or text.
+    Samples without a prediction are skipped (as official scorers do) and counted.
+    """
+    import tasks as task_registry
+    from harness.registry import parse_kv
+    from harness.report import notes, table
+    from harness.rescore import score_file
+
+    try:
+        args = parse_kv(task_arg, "--task-arg")
+        if scorer:
+            args["scorer"] = scorer
+        result = score_file(task_registry.get(task, args), predictions, output, name, seed, group_by or [])
+    except HarnessError as e:
+        fail(str(e), e.exit_code)
+    except Exception as e:
+        unexpected(e, None)
+    typer.echo(table(result.summary))
+    extra = notes(_read_records(result.folder))
+    if extra:
+        typer.echo(extra)
+    typer.echo(f"scored {result.scored} predictions; {result.missing} task samples had none (skipped), "
+               f"{result.unknown} prediction ids are not in the task")
+    typer.echo(f"run folder: {result.folder}")
+
+
+@app.command("export-sft")
+def export_sft(
+    task: Annotated[str, Opt("--task", "-t", metavar="NAME", help="Task name (one with a training format)")],
+    output: Annotated[Path, Opt("--output", "-o", metavar="FILE", help="JSONL file to write")],
+    task_arg: Annotated[list[str] | None, Opt("--task-arg", metavar="KEY=VALUE", help="Task option (repeatable)")]
+    = None,
+) -> None:
+    """Write a task's samples as supervised fine-tuning records (e.g. add_qa: the ALLM4ADD conversation format)."""
+    import tasks as task_registry
+    from harness.registry import parse_kv
+
+    try:
+        t = task_registry.get(task, parse_kv(task_arg, "--task-arg"))
+        if t.export is None:
+            fail(f"task {t.name} has no training format to export", 2)
+        samples = t.samples()
+        output.parent.mkdir(parents=True, exist_ok=True)
+        tmp = output.with_name(output.name + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            for s in samples:
+                f.write(json.dumps(t.export(s), ensure_ascii=False) + "\n")
+        tmp.replace(output)
+    except HarnessError as e:
+        fail(str(e), e.exit_code)
+    except OSError as e:
+        fail(f"cannot write {output}: {e.strerror}", 1)
+    typer.echo(f"wrote {len(samples)} records to {output}")
 
 
 @app.command("tasks")

@@ -25,7 +25,8 @@ def table(summary: dict[str, Any]) -> str:
         cells.append((key, {}))
         for value in sorted(groups, key=str):
             cells.append((f"  {value}", groups[value]))
-    extra = [(k, h) for k, h in EXTRA if any(c.get(k) is not None for _, c in cells)]
+    extra = [(k, k.replace("_", " ")) for k in summary.get("extra_columns", [])]
+    extra += [(k, h) for k, h in EXTRA if any(c.get(k) is not None for _, c in cells)]
     head = ["", "n", "accuracy", "95% CI", "chance", *[h for _, h in extra], "unparsed", "errors"]
     rows = [head]
     for name, c in cells:

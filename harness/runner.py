@@ -104,6 +104,41 @@ def input_length(sample: Sample) -> tuple[float, int]:
     return seconds, len(sample.question) + sum(len(c) for c in sample.choices) + len(sample.context or "")
 
 
+def make_record(task: Task, sample: Sample, prompt: str | None, out: Output, latency: float,
+                mode: str) -> dict[str, Any]:
+    """One samples.jsonl line: what was asked, what came back, and how the task scored it."""
+    rec: dict[str, Any] = {
+        "id": sample.id,
+        "prompt": prompt,
+        "output": out.text,
+        "scores": out.scores,
+        "answer": None, "method": None, "gold": sample.answer, "correct": None,
+        "error": out.error,
+        "latency_s": round(latency, 4),
+        "tokens_in": out.tokens_in, "tokens_out": out.tokens_out,
+        "chance": 1 / len(sample.choices) if sample.choices else None,
+        "metadata": sample.metadata,
+    }
+    if out.extra:
+        rec["extra"] = out.extra
+    if out.error is None:
+        fields = (task.scorer(sample, out, mode) if task.scorer
+                  else score_output(sample, out, mode, task.positive))
+        rec.update(fields)
+    return rec
+
+
+def summarize(task: Task, group_by: list[str], records: Iterable[dict[str, Any]], seed: int,
+              header: dict[str, Any]) -> dict[str, Any]:
+    """summary.json: `header` (what the run was) plus the metrics overall and per group, streamed over records."""
+    table = Breakdown(group_by, labels=task.labels, positive=task.positive,
+                      mean_fields=("chance", *task.mean_fields))
+    for r in records:
+        table.add(r)
+    return {**header, "group_by": group_by, "extra_columns": list(task.mean_fields),
+            "metrics": table.summary(seed=seed)}
+
+
 def chunks(items: Sequence[Sample], size: int) -> Iterator[list[Sample]]:
     for i in range(0, len(items), size):
         yield list(items[i : i + size])
@@ -199,26 +234,8 @@ class Runner:
             return [self._call([r])[0] for r in requests]
 
     def _record(self, sample: Sample, req: Request, out: Output, latency: float) -> dict[str, Any]:
-        rec: dict[str, Any] = {
-            "id": sample.id,
-            "prompt": render(req, str(self.task.root) if self.task.root else None),
-            "output": out.text,
-            "scores": out.scores,
-            "answer": None, "method": None, "gold": sample.answer, "correct": None,
-            "error": out.error,
-            "latency_s": round(latency, 4),
-            "tokens_in": out.tokens_in, "tokens_out": out.tokens_out,
-            "chance": 1 / len(sample.choices) if sample.choices else None,
-            "metadata": sample.metadata,
-        }
-        if out.extra:
-            rec["extra"] = out.extra
-        if out.error is None:
-            scorer = self.task.scorer
-            fields = (scorer(sample, out, self.mode) if scorer
-                      else score_output(sample, out, self.mode, self.task.positive))
-            rec.update(fields)
-        return rec
+        prompt = render(req, str(self.task.root) if self.task.root else None)
+        return make_record(self.task, sample, prompt, out, latency, self.mode)
 
     def _batches(self, todo: list[Sample], pool: ThreadPoolExecutor) -> Iterator[list[tuple]]:
         pending: deque[Future] = deque()
@@ -311,16 +328,10 @@ class Runner:
             raise HarnessError(f"model {self.model_spec} reads {can}; task {self.task.name} has {', '.join(kinds)}")
 
     def _summary(self, records: Iterable[dict[str, Any]], recorded: int) -> dict[str, Any]:
-        table = Breakdown(self.group_by, labels=self.task.labels, positive=self.task.positive,
-                          mean_fields=("chance",))
-        for r in records:
-            table.add(r)
-        return {
-            "run_id": self.run_id, "task": self.task.name, "model": self.model_spec, "mode": self.mode,
-            "strategy": self.cfg.strategy, "shots": self.identity["shots"], "seed": self.cfg.seed,
-            "selected": len(self.selection), "recorded": recorded, "group_by": self.group_by,
-            "metrics": table.summary(seed=self.cfg.seed),
-        }
+        header = {"run_id": self.run_id, "task": self.task.name, "model": self.model_spec, "mode": self.mode,
+                  "strategy": self.cfg.strategy, "shots": self.identity["shots"], "seed": self.cfg.seed,
+                  "selected": len(self.selection), "recorded": recorded}
+        return summarize(self.task, self.group_by, records, self.cfg.seed, header)
 
     def _run_info(self, previous: dict[str, Any] | None) -> dict[str, Any]:
         info = {

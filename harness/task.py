@@ -27,6 +27,10 @@ class Task:
     args: dict[str, Any] = field(default_factory=dict)
     scorer: Scorer | None = None  # None -> harness.scoring.score_output
     instruction: str | None = None  # overrides the default answer instruction
+    # Numeric record fields averaged per breakdown cell next to accuracy, e.g. "correct_choice" when a task scores
+    # with an official rule and also reports plain extracted-choice accuracy.
+    mean_fields: list[str] = field(default_factory=list)
+    export: Callable[[Sample], dict[str, Any]] | None = None  # one training record per sample (export-sft)
 
     def samples(self) -> list[Sample]:
         items = list(self.load())
