@@ -60,11 +60,19 @@ def gold_reply(sample: Sample, mode: str, strategy: str) -> str:
     return f"ANSWER: {answer}" if strategy == "cot" else answer
 
 
-def pick_shots(sample: Sample, pool: Sequence[Sample], shots: int, seed: int) -> list[Sample]:
-    """Deterministic per (seed, sample id), independent of run and pool order, never the sample itself."""
-    others = sorted((s for s in pool if s.id != sample.id and s.answer is not None), key=lambda s: s.id)
+def shot_pool(samples: Sequence[Sample]) -> list[Sample]:
+    """The few-shot candidates in a canonical order (by id), so draws do not depend on the dataset's order."""
+    return sorted((s for s in samples if s.answer is not None), key=lambda s: s.id)
+
+
+def pick_shots(sample: Sample, pool: Sequence[Sample], shots: int, seed: int, presorted: bool = False) -> list[Sample]:
+    """Deterministic per (seed, sample id), independent of run and pool order, never the sample itself.
+    O(shots) per call with a presorted pool (`shot_pool`), so a 10k-sample few-shot run stays cheap."""
+    candidates = pool if presorted else shot_pool(pool)
     rng = random.Random(f"{seed}:{sample.id}")  # str seeds hash with sha512: stable across processes
-    return rng.sample(others, min(shots, len(others)))
+    k = min(shots + 1, len(candidates))
+    picked = [candidates[i] for i in rng.sample(range(len(candidates)), k)]
+    return [s for s in picked if s.id != sample.id][:shots]
 
 
 def build_request(
@@ -76,10 +84,11 @@ def build_request(
     pool: Sequence[Sample] = (),
     seed: int = 0,
     instruction: str | None = None,
+    presorted: bool = False,
 ) -> Request:
     messages: list[Message] = []
     if strategy == "few-shot":
-        for ex in pick_shots(sample, pool, shots, seed):
+        for ex in pick_shots(sample, pool, shots, seed, presorted):
             messages.append(user_message(ex, mode, strategy, instruction))
             messages.append(Message("assistant", [Part(type="text", text=gold_reply(ex, mode, strategy))]))
     messages.append(user_message(sample, mode, strategy, instruction))

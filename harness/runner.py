@@ -18,11 +18,11 @@ from typing import Any
 from harness import provenance
 from harness.metrics import Breakdown
 from harness.progress import Progress
-from harness.prompting import build_request, check_strategy, render
+from harness.prompting import build_request, check_strategy, render, shot_pool
 from harness.scoring import score_output
 from harness.store import RunStore, check_writable
 from harness.task import Task
-from harness.types import HarnessError, MediaError, ModelAdapter, Output, Request, Sample
+from harness.types import HarnessError, MediaError, ModelAdapter, Output, Request, Sample, UsageError
 
 log = logging.getLogger("harness")
 
@@ -154,11 +154,10 @@ class Runner:
         self.model_spec, _, _ = model_adapters.split_spec(cfg.model)
         self.mode = cfg.mode or self.task.mode or model_adapters.default_mode(cfg.model)
         if self.mode not in ("generate", "score"):
-            from harness.types import UsageError
-
             raise UsageError(f"--mode must be generate or score, got {self.mode!r}")
         check_strategy(cfg.strategy, self.mode, cfg.shots)
         self.samples = self.task.samples()
+        self.shots_from = shot_pool(self.samples) if cfg.strategy == "few-shot" else []
         self.selection = self.samples[: cfg.limit] if cfg.limit is not None else self.samples
         self.identity = run_identity(cfg, self.task, self.model_spec, self.mode)
         self.run_id = run_id(self.identity)
@@ -196,16 +195,17 @@ class Runner:
     # -- the loop -----------------------------------------------------------------------------------
     def _prepare(self, batch: list[Sample]) -> list[tuple[Sample, Request, str | None]]:
         """Build requests and decode their media (in a worker thread, ahead of the model)."""
+        from harness.media import decode
+
         rate = getattr(self.model, "audio_rate", 16000)
         frames = getattr(self.model, "video_frames", 8)
         out = []
         for s in batch:
             req = build_request(s, mode=self.mode, strategy=self.cfg.strategy, shots=self.cfg.shots,
-                                pool=self.samples, seed=self.cfg.seed, instruction=self.task.instruction)
+                                pool=self.shots_from, seed=self.cfg.seed, instruction=self.task.instruction,
+                                presorted=True)
             err = None
             try:
-                from harness.media import decode
-
                 for part in req.media_parts():
                     part.data = decode(part.media, audio_rate=rate, video_frames=frames)
             except MediaError as e:

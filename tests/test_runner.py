@@ -189,3 +189,17 @@ def test_majority_baseline_picks_the_most_frequent_gold(tmp_path: Path, out: Pat
     recs = records(run_folder(out))
     assert {r["answer"] for r in recs} == {"pos"} and sum(r["correct"] for r in recs) == 3
     assert "macro-F1" in stdout
+
+
+def test_few_shot_and_cot_runs_record_their_prompts(items: Path, out: Path) -> None:
+    code, stdout, stderr = run("--task", f"file:{items}", "--model", "py:tests.fakes:EchoGold", "--mode", "generate",
+                               "--strategy", "few-shot", "--shots", "2", "-o", str(out / "fs"))
+    assert code == 0, stdout + stderr
+    recs = records(run_folder(out / "fs"))
+    assert all(r["prompt"].count("[assistant]") == 2 for r in recs)
+    assert all(f"Question {r['id'][1:]}?" in r["prompt"].split("[user]")[-1] for r in recs)  # the sample is last
+    code, stdout, _ = run("--task", f"file:{items}", "--model", "py:tests.fakes:EchoGold", "--mode", "generate",
+                          "--strategy", "cot", "-o", str(out / "cot"))
+    assert code == 0 and all("ANSWER: <letter>" in r["prompt"] for r in records(run_folder(out / "cot")))
+    assert "few-shot (2 shots)" in run("--task", f"file:{items}", "--model", "py:tests.fakes:EchoGold", "--mode",
+                                       "generate", "--strategy", "few-shot", "--shots", "2", "-o", str(out / "fs"))[1]
