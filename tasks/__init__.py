@@ -12,6 +12,8 @@ TASKS: dict[str, Entry] = {
     for e in [
         Entry("demo", "tasks.builtin:demo",
               "Built-in demo: 30 short clips, what was said (spoken) and beeps/tones/noise (signal)"),
+        Entry("mmar", "tasks.mmar:load",
+              "MMAR: 1,000 audio reasoning questions in 4 layers, scored with the official token-match rule"),
     ]
 }
 
