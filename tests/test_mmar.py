@@ -412,3 +412,19 @@ def test_hub_refuses_unsafe_archives_and_explains_network_failures(monkeypatch: 
     with pytest.raises(HarnessError, match=r"cannot get MMAR-meta\.json .*pass --task-arg root=DIR") as e:
         tasks.get("mmar", {"cache": str(tmp_path / "c")})
     assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("mode", ["generate", "score"])
+def test_tiny_qwen2_audio_runs_mmar_end_to_end(root: Path, tmp_path: Path, mode: str) -> None:
+    # The real hf: path (processor, audio=, generate / choice log-likelihoods) on the real records, 20 of them.
+    from model_adapters.tiny_checkpoints import build
+
+    model = build("qwen2-audio", tmp_path / "tiny")
+    code, stdout, stderr = run("--task", "mmar", "--task-arg", f"root={root}", "--model", f"hf:{model}",
+                               "--mode", mode, "--limit", "20", "--model-arg", "max_new_tokens=4",
+                               "-o", str(tmp_path / "out"))
+    assert code == 0, stdout + stderr
+    records, summary = run_output(tmp_path / "out")
+    assert len(records) == 20 and all(r["error"] is None for r in records)
+    assert all("correct_official" in r and "correct_choice" in r for r in records)
+    assert summary["metrics"]["overall"]["n"] == 20 and "category" in summary["metrics"]["groups"]
