@@ -14,6 +14,8 @@ TASKS: dict[str, Entry] = {
               "Built-in demo: 30 short clips, what was said (spoken) and beeps/tones/noise (signal)"),
         Entry("mmar", "tasks.mmar:load",
               "MMAR: 1,000 audio reasoning questions in 4 layers, scored with the official token-match rule"),
+        Entry("add_qa", "tasks.add_qa:load",
+              "Audio deepfake detection as a question (ASVspoof 2019 LA, In-the-Wild, CSV/JSONL): EER, accuracy"),
     ]
 }
 
