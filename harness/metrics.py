@@ -342,10 +342,20 @@ class Breakdown:
                 out["balanced_accuracy"] = sum(recalls) / len(recalls) if recalls else None
         if cell.scores is not None and cell.is_pos is not None:
             y = np.array(cell.is_pos, dtype=bool)  # copies: a live view would block later appends
+            s = np.array(cell.scores, dtype=np.float64)
+            pooled = False
+            if not y.any() and cell is not self.overall and self.overall.is_pos is not None:
+                # A group holding only negatives (one spoofing attack): ASVspoof's per-attack EER compares every
+                # positive (bona fide) clip of the run against this group's negatives.
+                all_y = np.array(self.overall.is_pos, dtype=bool)
+                s = np.concatenate([np.array(self.overall.scores, dtype=np.float64)[all_y], s])
+                y = np.concatenate([np.ones(int(all_y.sum()), dtype=bool), y])
+                pooled = True
             if y.any() and not y.all():
-                s = np.array(cell.scores, dtype=np.float64)
                 out["eer"], out["eer_threshold"] = equal_error_rate(s, y)
                 out["roc_auc"] = roc_auc(s, y)
+                if pooled:
+                    out["eer_vs_all_positives"] = True
         return out
 
     def summary(self, seed: int = 0, n_boot: int = 2000) -> dict[str, Any]:

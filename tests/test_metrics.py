@@ -260,7 +260,8 @@ def test_breakdown_label_metrics():
     assert en["roc_auc"] == 0.5
     # t=0.3: FRR 0, FAR 1; t=0.6: 1/2, 1; t=0.9: 1/2, 0 -> |diff| ties at 1/2, the first (as in ASVspoof)
     assert (en["eer"], en["eer_threshold"]) == (0.75, 0.6)
-    assert "eer" not in groups["lang"]["fr"]  # only a negative score there
+    # only a negative score there: its EER pools every positive of the run (ASVspoof's per-attack convention)
+    assert groups["lang"]["fr"]["eer_vs_all_positives"] is True and groups["lang"]["fr"]["eer"] is not None
     # A cell averages over the labels occurring in it: lang (none) holds only record 6, (no, no).
     none = groups["lang"]["(none)"]
     assert list(none["per_label"]) == ["no"] and none["macro_f1"] == 1.0 and none["balanced_accuracy"] == 1.0
@@ -426,3 +427,23 @@ def test_all_correct_cells_get_a_wilson_interval_not_a_point() -> None:
     cell = b.summary()["overall"]
     assert cell["ci_method"] == "wilson" and cell["ci95"][1] == 1.0
     assert 0.75 < cell["ci95"][0] < 0.85  # Wilson 95% for 16/16: [0.806, 1.0]
+
+
+def test_a_negatives_only_group_gets_its_eer_against_every_positive() -> None:
+    # ASVspoof's per-attack EER: all bona fide clips against one attack's spoofs.
+    b = Breakdown(["attack"], labels=["Real", "Fake"], positive="Real")
+
+    def add(i: int, gold: str, attack: str, score: float) -> None:
+        b.add({"id": str(i), "gold": gold, "answer": gold, "correct": True, "error": None, "score": score,
+               "metadata": {"attack": attack}})
+
+    for i, sc in enumerate([0.9, 0.8, 0.7]):
+        add(i, "Real", "bonafide", sc)
+    add(10, "Fake", "A01", 0.1)  # far below every bona fide score: separable
+    add(11, "Fake", "A01", 0.2)
+    add(20, "Fake", "A02", 0.85)  # inside the bona fide range
+    add(21, "Fake", "A02", 0.95)
+    groups = b.summary()["groups"]["attack"]
+    assert groups["A01"]["eer"] == 0.0 and groups["A01"]["roc_auc"] == 1.0 and groups["A01"]["eer_vs_all_positives"]
+    assert groups["A02"]["eer"] > 0.3 and groups["A02"]["roc_auc"] < 0.5
+    assert "eer" not in groups["bonafide"]  # positives only: nothing to compare with
