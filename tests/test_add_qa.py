@@ -369,3 +369,23 @@ def test_a_malformed_allm4add_line_names_file_and_line(tmp_path: Path, line: str
     with pytest.raises(HarnessError) as e:
         add_qa.load(path=str(file))
     assert str(e.value).startswith(f"{file.resolve()}:2: {why}") and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("mode", ["score", "generate"])
+def test_tiny_qwen2_audio_end_to_end(tmp_path: Path, mode: str) -> None:
+    # The real hf: path: "Real"/"Fake" log-likelihoods (EER) or a generated verdict, on the tiny checkpoint.
+    from model_adapters.tiny_checkpoints import build
+
+    model = build("qwen2-audio", tmp_path / "tiny")
+    protocol = write_asvspoof(tmp_path)
+    out = tmp_path / "out"
+    code, stdout, stderr = run("--task", "add_qa", "--task-arg", f"path={protocol}", "--model", f"hf:{model}",
+                               "--mode", mode, "--model-arg", "max_new_tokens=4", "-o", str(out))
+    assert code == 0, stdout + stderr
+    recs, overall = records(out), summary(out)["metrics"]["overall"]
+    assert len(recs) == 10 and all(r["error"] is None for r in recs)
+    if mode == "score":
+        assert all(len(r["scores"]) == 2 and r["score"] is not None for r in recs)
+        assert overall["eer"] is not None and overall["roc_auc"] is not None
+    else:
+        assert all(r["output"] is not None for r in recs) and "eer" not in overall
