@@ -83,6 +83,10 @@ def run(
     workers: Annotated[int, Opt(metavar="N", help="Threads decoding media ahead of the model")] = 2,
     scorer: Annotated[str | None, Opt(metavar="NAME", help="The task's scorer, where it has several (e.g. "
                                       "mmar: official or choice); same as --task-arg scorer=NAME")] = None,
+    judge: Annotated[str | None, Opt(metavar="MODEL", help="A model that grades the finished answers where the "
+                                     "task has a judged score (mmar: the rubric variant)")] = None,
+    judge_arg: Annotated[list[str] | None, Opt("--judge-arg", metavar="KEY=VALUE",
+                                               help="Judge model option (repeatable)")] = None,
 ) -> None:
     """Evaluate a model on a task; re-running the same command resumes where it stopped.
 
@@ -105,7 +109,8 @@ def run(
         cfg = RunConfig(task=task, model=model, task_args=task_args,
                         model_args=parse_kv(model_arg, "--model-arg"), strategy=strategy, shots=shots,
                         mode=mode, seed=seed, limit=limit, output=output, fresh=fresh, batch_size=batch_size,
-                        group_by=group_by or [], workers=workers)
+                        group_by=group_by or [], workers=workers, judge=judge,
+                        judge_args=parse_kv(judge_arg, "--judge-arg"))
         runner = Runner(cfg)
         result = runner.run()
     except HarnessError as e:
@@ -125,8 +130,11 @@ def run(
         typer.echo(extra)
     done = "no model calls: every sample was already done" if result.new == 0 else f"{result.new} samples answered"
     typer.echo(f"run folder: {result.folder}  ({done})")
-    if result.errors:
-        typer.echo(f"{result.errors} samples are error records; re-run the same command to retry them", err=True)
+    judge_errors = result.summary.get("judge_errors", 0)
+    if result.errors or judge_errors:
+        what = [f"{result.errors} samples are error records"] if result.errors else []
+        what += [f"{judge_errors} judge gradings failed"] if judge_errors else []
+        typer.echo(f"{' and '.join(what)}; re-run the same command to retry them", err=True)
         raise typer.Exit(EXIT_ERRORS)
 
 

@@ -50,8 +50,12 @@ def notes(records: Iterable[dict[str, Any]], limit: int = 3) -> str:
     """The first few errors and unparsed outputs, so a user sees what went wrong without opening files."""
     errors: list[dict[str, Any]] = []
     unparsed: list[dict[str, Any]] = []
-    n_errors = n_unparsed = n_truncated = 0
+    n_errors = n_unparsed = n_truncated = n_judge = 0
+    judge_errors: list[dict[str, Any]] = []
     for r in records:
+        if r.get("judge_error"):
+            n_judge += 1
+            judge_errors += [r] if len(judge_errors) < limit else []
         n_truncated += bool((r.get("extra") or {}).get("audio_truncated"))
         if r.get("error"):
             n_errors += 1
@@ -63,6 +67,9 @@ def notes(records: Iterable[dict[str, Any]], limit: int = 3) -> str:
     if n_truncated:
         out.append(f"note: {n_truncated} samples had audio longer than the model keeps; it heard only the start "
                    "(see extra.audio_truncated in samples.jsonl)")
+    if judge_errors:
+        out.append(f"judge errors ({n_judge}; not scored, re-run to retry):")
+        out += [f"  {r['id']}: {r['judge_error']}" for r in judge_errors]
     if errors:
         out.append(f"errors ({n_errors}):")
         out += [f"  {r['id']}: {r['error']}" for r in errors]

@@ -44,6 +44,8 @@ class RunConfig:
     group_by: list[str] = field(default_factory=list)
     prefetch: int = 2  # batches decoded ahead of the model
     workers: int = 2  # decoding threads
+    judge: str | None = None  # a model spec that grades finished records (tasks with a Judge)
+    judge_args: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -129,14 +131,18 @@ def make_record(task: Task, sample: Sample, prompt: str | None, out: Output, lat
 
 
 def summarize(task: Task, group_by: list[str], records: Iterable[dict[str, Any]], seed: int,
-              header: dict[str, Any]) -> dict[str, Any]:
+              header: dict[str, Any], extra_fields: list[str] | None = None) -> dict[str, Any]:
     """summary.json: `header` (what the run was) plus the metrics overall and per group, streamed over records."""
-    table = Breakdown(group_by, labels=task.labels, positive=task.positive,
-                      mean_fields=("chance", *task.mean_fields))
+    columns = [*task.mean_fields, *(extra_fields or [])]
+    table = Breakdown(group_by, labels=task.labels, positive=task.positive, mean_fields=("chance", *columns))
+    judge_errors = 0
     for r in records:
         table.add(r)
-    return {**header, "group_by": group_by, "extra_columns": list(task.mean_fields),
-            "metrics": table.summary(seed=seed)}
+        judge_errors += bool(r.get("judge_error"))
+    out = {**header, "group_by": group_by, "extra_columns": columns, "metrics": table.summary(seed=seed)}
+    if extra_fields:
+        out["judge_errors"] = judge_errors
+    return out
 
 
 def chunks(items: Sequence[Sample], size: int) -> Iterator[list[Sample]]:
@@ -156,6 +162,9 @@ class Runner:
         if self.mode not in ("generate", "score"):
             raise UsageError(f"--mode must be generate or score, got {self.mode!r}")
         check_strategy(cfg.strategy, self.mode, cfg.shots)
+        if cfg.judge and self.task.judge is None:
+            raise UsageError(f"task {self.task.name} has no judged score; --judge does not apply")
+        self.judge_id = model_adapters.split_spec(cfg.judge)[0] if cfg.judge else None
         self.samples = self.task.samples()
         self.shots_from = shot_pool(self.samples) if cfg.strategy == "few-shot" else []
         self.selection = self.samples[: cfg.limit] if cfg.limit is not None else self.samples
@@ -300,6 +309,8 @@ class Runner:
                 loop_s = time.perf_counter() - t1
                 self.timing.update(loop_s=round(loop_s, 3),
                                    samples_per_s=round(self.new / loop_s, 3) if loop_s > 0 else None)
+        if self.cfg.judge and not interrupted:
+            interrupted = self._judge(store, info)
         new = self.new
         index = store.index()
         offsets = sorted(index[s.id][0] for s in self.selection if s.id in index)
@@ -317,6 +328,35 @@ class Runner:
             )
         return result
 
+    def _judge(self, store: RunStore, info: dict[str, Any]) -> bool:
+        """Grade the finished records with the judge model; returns True when interrupted."""
+        import model_adapters
+        from harness.judge import judge_one, needs_judging
+
+        judge = self.task.judge
+        index = store.index()
+        by_id = {s.id: s for s in self.selection}
+        offsets = sorted(index[i][0] for i in by_id if i in index)
+        todo = [r for r in store.read_at(offsets) if needs_judging(r, judge, self.judge_id)]
+        info["judge"] = {"spec": self.judge_id, "args": self.cfg.judge_args, "system_prompt": judge.system,
+                         "raters": judge.raters, "field": judge.field}
+        if not todo:
+            return False
+        model = model_adapters.load(self.cfg.judge, self.cfg.judge_args, seed=self.cfg.seed)
+        info["judge"]["describe"] = model.describe()
+        store.write_json("run.json", info)
+        bar = Progress(f"judging with {self.judge_id}", len(todo), stream=self.progress_stream)
+        try:
+            for rec in todo:
+                judged = judge_one(judge, model, by_id[rec["id"]], rec, self.judge_id)
+                store.append([judged])
+                bar.update(1, 1 if judged["judge_error"] else 0)
+        except KeyboardInterrupt:
+            return True
+        finally:
+            bar.close()
+        return False
+
     def _check_media(self, model: ModelAdapter) -> None:
         """A model that cannot read the task's media fails now, once, instead of erroring every sample."""
         readable = getattr(model, "media", None)
@@ -331,7 +371,8 @@ class Runner:
         header = {"run_id": self.run_id, "task": self.task.name, "model": self.model_spec, "mode": self.mode,
                   "strategy": self.cfg.strategy, "shots": self.identity["shots"], "seed": self.cfg.seed,
                   "selected": len(self.selection), "recorded": recorded}
-        return summarize(self.task, self.group_by, records, self.cfg.seed, header)
+        extra = [self.task.judge.field] if self.cfg.judge else []
+        return summarize(self.task, self.group_by, records, self.cfg.seed, header, extra)
 
     def _run_info(self, previous: dict[str, Any] | None) -> dict[str, Any]:
         info = {

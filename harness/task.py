@@ -31,6 +31,7 @@ class Task:
     # with an official rule and also reports plain extracted-choice accuracy.
     mean_fields: list[str] = field(default_factory=list)
     export: Callable[[Sample], dict[str, Any]] | None = None  # one training record per sample (export-sft)
+    judge: Any = None  # a harness.judge.Judge when the task has a judged score (`--judge MODEL`)
 
     def samples(self) -> list[Sample]:
         items = list(self.load())

@@ -26,6 +26,7 @@ from harness.media import resolve_media
 from harness.scoring import score_output
 from harness.task import Task
 from harness.types import HarnessError, MediaError, Output, Sample, UsageError
+from tasks.mmar_rubric import rubric_judge
 
 HUB_ID = "BoJack/MMAR"
 META_FILES = ("MMAR-meta.jsonl", "MMAR-meta.json")  # preferred first
@@ -228,6 +229,7 @@ def _task(meta_file: Path, root: Path, scorer: str, args: dict[str, Any]) -> Tas
         args={**args, "meta": meta_file.name, "scorer": scorer},
         scorer=MMARScorer(primary=scorer, reasoning=reasoning),
         mean_fields=["correct_choice"] if scorer == "official" else ["correct_official"],
+        judge=rubric_judge(reasoning),
     )
 
 

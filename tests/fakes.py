@@ -69,3 +69,30 @@ class StopAfter(EchoGold):
 class MustNotLoad:
     def __init__(self, **kw: Any):
         raise AssertionError(f"model loaded in pid {os.getpid()} although it should not be")
+
+
+class RubricJudge(EchoGold):
+    """A judge that grades every rubric item of an MMAR prompt: no marks on the first of each five calls, full marks
+    on the others, so the trimmed mean (the lowest and highest dropped) is 1.0 where a plain mean would be 0.8."""
+
+    def __init__(self, **kw: Any):
+        super().__init__(**kw)
+        self.calls: dict[str, int] = {}
+
+    def generate(self, requests: list[Request]) -> list[Output]:
+        import json
+        import re
+
+        outs = []
+        for r in requests:
+            prompt = r.messages[-1].text
+            names = re.findall(r"^### Criterion: (.*)$", prompt, re.M)
+            n = self.calls[r.id] = self.calls.get(r.id, 0) + 1
+            score = 0 if n % 5 == 1 else 1
+            outs.append(Output(text="Here you go:\n" + json.dumps([{"name": x, "score": score} for x in names])))
+        return outs
+
+
+class BrokenJudge(EchoGold):
+    def generate(self, requests: list[Request]) -> list[Output]:
+        return [Output(text="I think it is pretty good, 8/10.") for _ in requests]

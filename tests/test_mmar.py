@@ -72,8 +72,8 @@ def run(*args: str) -> tuple[int, str, str]:
 
 def run_output(out: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     (folder,) = {p.parent for p in out.rglob("run.json")}
-    recs = [json.loads(x) for x in (folder / "samples.jsonl").read_text().splitlines()]
-    return recs, json.loads((folder / "summary.json").read_text())
+    latest = {r["id"]: r for r in map(json.loads, (folder / "samples.jsonl").read_text().splitlines())}
+    return list(latest.values()), json.loads((folder / "summary.json").read_text())
 
 
 # --- loading -----------------------------------------------------------------------------------------
@@ -428,3 +428,45 @@ def test_tiny_qwen2_audio_runs_mmar_end_to_end(root: Path, tmp_path: Path, mode:
     assert len(records) == 20 and all(r["error"] is None for r in records)
     assert all("correct_official" in r and "correct_choice" in r for r in records)
     assert summary["metrics"]["overall"]["n"] == 20 and "category" in summary["metrics"]["groups"]
+
+
+def test_rubric_judge_follows_the_official_procedure(root: Path, tmp_path: Path) -> None:
+    args = ("--task", "mmar", "--task-arg", f"root={root}", "--model", "py:tests.fakes:EchoGold", "--mode",
+            "generate", "--limit", "40", "-o", str(tmp_path / "out"))
+    code, stdout, stderr = run(*args, "--judge", "py:tests.fakes:RubricJudge")
+    assert code == 0, stdout + stderr
+    records, summary = run_output(tmp_path / "out")
+    right = [r for r in records if r["correct_official"]]
+    assert right and all(r["rubric_score"] == 1.0 and r["judge_scores"] == [0.0, 1.0, 1.0, 1.0, 1.0] for r in right)
+    assert all(r["rubric_score"] == 0.0 and r["judge_replies"] == [] for r in records if not r["correct_official"])
+    assert "### Criterion:" in right[0]["judge_prompt"] and "Ideal Reasoning" in right[0]["judge_prompt"]
+    overall = summary["metrics"]["overall"]
+    assert overall["rubric_score"] == pytest.approx(len(right) / 40) and summary["judge_errors"] == 0
+    info = json.loads(next((tmp_path / "out").rglob("run.json")).read_text())
+    assert info["judge"]["spec"] == "py:tests.fakes:RubricJudge" and "impartial" in info["judge"]["system_prompt"]
+    assert "rubric score" in stdout
+    # the answers are reused: the same command with another judge re-judges without re-asking the model
+    code, stdout, stderr = run(*args, "--judge", "py:tests.fakes:BrokenJudge")
+    assert code == 3 and "judge gradings failed" in stderr
+    records, summary = run_output(tmp_path / "out")
+    assert len({r["id"] for r in records}) == 40 and summary["judge_errors"] == len(right)
+    assert all(r["rubric_score"] is None and "unusable judge reply" in r["judge_error"]
+               for r in records if r["correct_official"])
+    assert "judge errors" in stdout
+
+
+def test_rubric_reply_validation_is_theirs() -> None:
+    from tasks.mmar_rubric import parse
+
+    rubric = [{"name": "a", "choices": [0, 1]}, {"name": "b", "choices": [0, 1, 2]}]
+    assert parse(rubric, 'ok [{"name": "a", "score": 1}, {"name": "b", "score": 1}] done') == pytest.approx(2 / 3)
+    for bad in ('[{"name": "a", "score": 1}]', '[{"name": "a", "score": 3}, {"name": "b", "score": 1}]',
+                '[{"name": "a", "score": "1"}, {"name": "b", "score": 1}]', "no json at all",
+                '[{"score": 1}, {"name": "b", "score": 1}]'):
+        with pytest.raises(ValueError):
+            parse(rubric, bad)
+
+
+def test_judge_on_a_task_without_a_judged_score_is_a_usage_error(tmp_path: Path) -> None:
+    code, _, stderr = run("--task", "demo", "--model", "random", "--judge", "random", "-o", str(tmp_path))
+    assert code == 2 and "has no judged score" in stderr
