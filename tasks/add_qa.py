@@ -30,6 +30,7 @@ from harness.media import resolve_media
 from harness.scoring import score_output
 from harness.task import Task
 from harness.types import HarnessError, Media, MediaError, Output, Sample, UsageError
+from tasks.file_task import jsonl_rows
 
 FORMATS = ("asvspoof", "itw", "csv", "jsonl", "allm4add")
 QUESTION = "Is this audio real or fake?"
@@ -60,20 +61,6 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
             if len(row) != len(header):
                 raise HarnessError(f"{path}:{reader.line_num}: {len(row)} fields, the header has {len(header)}")
             yield reader.line_num, {k: v.strip() for k, v in zip(header, row, strict=True) if v.strip()}
-
-
-def _json_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise HarnessError(f"{path}:{n}: invalid JSON ({e.msg} at column {e.colno})") from None
-            if not isinstance(row, dict):
-                raise HarnessError(f"{path}:{n}: expected a JSON object, got {type(row).__name__}")
-            yield n, row
 
 
 def _audio(root: Path, rel: str, where: str) -> Media:
@@ -154,7 +141,7 @@ def _read_itw(file: Path, root: Path | None, question: str) -> tuple[list[Sample
 def _read_list(file: Path, fmt: str, root: Path | None, question: str) -> tuple[list[Sample], Path]:
     folder = root if root is not None else file.parent
     samples, wheres = [], []
-    for n, row in (_csv_rows(file) if fmt == "csv" else _json_rows(file)):
+    for n, row in (_csv_rows(file) if fmt == "csv" else jsonl_rows(file)):
         where = f"{file}:{n}"
         key = next((k for k in PATH_KEYS if row.get(k) not in (None, "")), None)
         if key is None or row.get("label") in (None, ""):
@@ -172,7 +159,7 @@ def _read_allm4add(file: Path, root: Path | None, audio_root: Path | None, quest
                    ext: str) -> tuple[list[Sample], Path]:
     folder = audio_root or root or file.parent
     samples, wheres = [], []
-    for n, row in _json_rows(file):
+    for n, row in jsonl_rows(file):
         where = f"{file}:{n}"
         messages = row.get("messages")
         user = next((m for m in messages if isinstance(m, dict) and m.get("role") == "user" and m.get("audio")),

@@ -35,6 +35,11 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                     raise HarnessError(f"{path}:{reader.line_num}: more fields than the header has")
                 yield reader.line_num, {k: v for k, v in row.items() if v not in (None, "")}
         return
+    yield from jsonl_rows(path)
+
+
+def jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line; a bad line fails naming file and line."""
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
             if not line.strip():
