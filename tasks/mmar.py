@@ -26,6 +26,7 @@ from harness.media import resolve_media
 from harness.scoring import score_output
 from harness.task import Task
 from harness.types import HarnessError, MediaError, Output, Sample, UsageError
+from tasks.file_task import jsonl_rows
 from tasks.mmar_rubric import rubric_judge
 
 HUB_ID = "BoJack/MMAR"
@@ -154,13 +155,8 @@ def _locate_problem(path: Path) -> None:
         for n, row in enumerate(items, 1):
             _check_shape(row, f"{path}: record {n}")
         return
-    for n, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise HarnessError(f"{path}:{n}: invalid JSON ({e.msg} at column {e.colno})") from None
-            _check_shape(row, f"{path}:{n}")
+    for n, row in jsonl_rows(path):
+        _check_shape(row, f"{path}:{n}")
 
 
 def _check_shape(row: Any, where: str) -> None:
