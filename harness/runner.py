@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import re
+import sys
 import time
 import traceback
 from collections import deque
@@ -290,6 +291,9 @@ class Runner:
         bar = Progress(f"{self.task.name} / {self.model_spec}", len(self.selection),
                        done=len(self.selection) - len(todo), stream=self.progress_stream)
         if todo:
+            stream = self.progress_stream or sys.stderr
+            stream.write(f"loading {self.model_spec} for {len(todo)} samples ...\n")  # big models take minutes
+            stream.flush()
             t0 = time.perf_counter()
             self.model = self._load_model()
             self.timing["load_s"] = round(time.perf_counter() - t0, 3)
