@@ -18,7 +18,6 @@ gives the zero-shot view: the reply is read with extract_real_fake, and an unrea
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -30,7 +29,7 @@ from harness.media import resolve_media
 from harness.scoring import score_output
 from harness.task import Task
 from harness.types import HarnessError, Media, MediaError, Output, Sample, UsageError
-from tasks.file_task import jsonl_rows
+from tasks.file_task import file_version, jsonl_rows
 
 FORMATS = ("asvspoof", "itw", "csv", "jsonl", "allm4add")
 QUESTION = "Is this audio real or fake?"
@@ -279,7 +278,7 @@ def load(format: str | None = None, path: str | None = None, root: str | None = 
         name="add_qa",
         description=f"Audio deepfake detection, {fmt}: {len(samples)} clips from {file.name} "
                     f"({real} real, {len(samples) - real} fake)",
-        version="add_qa-" + hashlib.sha256(file.read_bytes()).hexdigest()[:12],
+        version="add_qa-" + file_version(file),
         load=lambda: samples,
         root=folder,
         group_by=["attack"] if attacks else [],

@@ -9,7 +9,6 @@ The gold rationale never reaches a prompt: it is kept on the scorer (`MMARScorer
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -26,7 +25,7 @@ from harness.media import resolve_media
 from harness.scoring import score_output
 from harness.task import Task
 from harness.types import HarnessError, MediaError, Output, Sample, UsageError
-from tasks.file_task import jsonl_rows
+from tasks.file_task import file_version, jsonl_rows
 from tasks.mmar_rubric import rubric_judge
 
 HUB_ID = "BoJack/MMAR"
@@ -218,7 +217,7 @@ def _task(meta_file: Path, root: Path, scorer: str, args: dict[str, Any]) -> Tas
         name="mmar",
         description=f"MMAR audio reasoning ({len(samples)} items from {meta_file.name}; "
                     f"scored by the {scorer} rule{note})",
-        version="mmar-" + hashlib.sha256(meta_file.read_bytes()).hexdigest()[:12],
+        version="mmar-" + file_version(meta_file),
         load=lambda: samples,
         root=root,
         group_by=["category", "modality", "sub-category"],
