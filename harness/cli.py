@@ -204,6 +204,8 @@ def score(
     extra = notes(_read_records(result.folder))
     if extra:
         typer.echo(extra)
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     typer.echo(f"scored {result.scored} predictions; {result.missing} task samples had none (skipped), "
                f"{result.unknown} prediction ids are not in the task")
     typer.echo(f"run folder: {result.folder}")

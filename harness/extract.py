@@ -125,11 +125,23 @@ def _scan_letters(pattern: re.Pattern[str], text: str, n: int, *, bare: bool, ar
     return found
 
 
-def _only_letter(text: str, n: int) -> int | None:
-    core = text.strip(_MARKUP + "\"'“”‘’")
+def only_letter(text: str | None, n: int) -> int | None:
+    """The option index when the whole reply is one letter of the first `n` ("B", "(b)", "B.", "**C**",
+    "Answer: B", "Option B"), else None."""
+    core = (text or "").strip(_MARKUP + "\"'“”‘’")
     m = _ONLY_LETTER.fullmatch(core) if len(core) <= 40 else None
     if m and ord(m.group(1).upper()) - 65 < n:
         return ord(m.group(1).upper()) - 65
+    return None
+
+
+def _stated_letter(text: str, n: int) -> int | None:
+    """"The answer is B." with nothing after the letter but punctuation: a letter that stands alone even where
+    the options were shown in words ("The answer is B major" is not one)."""
+    found = _explicit_letters(text, n)
+    m = _EXPLICIT.search(text)
+    if len(found) == 1 and m and not text[m.end():].strip(_MARKUP + ".!)]}\"'”’"):
+        return found.pop()
     return None
 
 
@@ -160,7 +172,7 @@ def _norm(s: str) -> str:
 
 
 # A negation right before a choice ("not sarcastic", "isn't a dog"), in normalised text.
-_NEGATED = re.compile(r" (?:not|non|no|never|t) (?:an? |the )?$")
+_NEGATED = re.compile(r" (?:not|non|no|never|t|rather than|instead of) (?:an? |the )?$")
 
 
 class _Choices:
@@ -191,7 +203,7 @@ class _Choices:
         for key, i in self.by_length:
             needle = f" {key} "
             pos = rest.find(needle)
-            while pos >= 0 and _NEGATED.search(rest[max(0, pos - 16) : pos + 1]):
+            while pos >= 0 and _NEGATED.search(rest[max(0, pos - 24) : pos + 1]):
                 pos = rest.find(needle, pos + len(needle) - 1)  # neighbours share a space
             if pos >= 0:
                 hits.append(i)
@@ -217,27 +229,32 @@ def _from_json(text: str, choices: _Choices) -> int | None:
     return exact.pop() if len(exact) == 1 else None
 
 
-def _decide(text: str, choices: _Choices, n_letters: int, lettered: bool) -> tuple[int, str] | None:
-    text_method = "choice-text" if lettered else "label"
-    if lettered and (i := _only_letter(text, n_letters)) is not None:
-        return i, "letter"
-    if not lettered and (i := _from_json(text, choices)) is not None:
+def _decide(text: str, choices: _Choices, n_letters: int, lettered: bool | str) -> tuple[int, str] | None:
+    text_method = "label" if lettered is False else "choice-text"
+    if lettered is not False and (i := only_letter(text, n_letters)) is not None:
+        if lettered is True or choices.whole(text) is None:  # "lone": a letter that is no choice's own text
+            return i, "letter"
+    if lettered is False and (i := _from_json(text, choices)) is not None:
         return i, "json"
     if (i := choices.whole(text)) is not None:  # before letters: "Speaker B" may itself be a choice
         return i, text_method
-    if lettered and (i := _letter(text, n_letters)) is not None:
+    if lettered is True and (i := _letter(text, n_letters)) is not None:
+        return i, "letter"
+    if lettered == "lone" and (i := _stated_letter(text, n_letters)) is not None:
         return i, "letter"
     if (i := choices.search(text)) is not None:
         return i, text_method
     return None
 
 
-def extract_choice(text: str | None, choices: Sequence[str], lettered: bool = True) -> Extraction:
-    """The chosen choice: by letter (A.. when `lettered`), by JSON value (label sets), or by text."""
+def extract_choice(text: str | None, choices: Sequence[str], lettered: bool | str = True) -> Extraction:
+    """The chosen choice: by letter (A.. when `lettered`), by JSON value (label sets), or by text.
+    lettered="lone": the options were shown in words, so a letter counts only when it is the whole reply (or the
+    whole answer line) and no choice's own text; letters inside prose ("B major") are never read."""
     if text is None or not text.strip():
         return _EMPTY
     compiled = _Choices(choices)
-    n_letters = min(len(choices), 26) if lettered else 0
+    n_letters = min(len(choices), 26) if lettered is not False else 0
     line = final_answer_line(text)
     if line is not None and (found := _decide(line, compiled, n_letters, lettered)) is not None:
         return Extraction(choices[found[0]], found[0], "answer-line")

@@ -12,6 +12,11 @@ STRATEGIES = ("zero-shot", "few-shot", "cot")
 
 LETTER_INSTRUCTION = "Answer with the option's letter from the given choices directly."
 LABEL_INSTRUCTION = "Answer with one label from the list only."
+LIST_INSTRUCTION = "Answer with the text of one of the choices, exactly as written."
+# How options are shown: "letters" (A. text), "labels" (Labels: a, b) or "list" (one "- text" line each, no
+# letters: for scorers that read the choice's words, like MMAR's official rule). None: letters when the sample
+# is lettered, else labels.
+OPTION_STYLES = ("letters", "labels", "list")
 COT_INSTRUCTION = (
     "Think step by step, then give your final answer on the last line in the form 'ANSWER: {form}'."
 )
@@ -26,13 +31,26 @@ def check_strategy(strategy: str, mode: str, shots: int) -> None:
         raise UsageError("--strategy few-shot needs --shots K with K >= 1")
 
 
-def options_text(sample: Sample) -> str:
-    if sample.lettered:
+def option_style(sample: Sample, style: str | None) -> str:
+    return style or ("letters" if sample.lettered else "labels")
+
+
+def options_text(sample: Sample, style: str | None = None) -> str:
+    style = option_style(sample, style)
+    if style == "letters":
         return "\n".join(f"{letter(i)}. {c}" for i, c in enumerate(sample.choices))
+    if style == "list":
+        return "Choices:\n" + "\n".join(f"- {c}" for c in sample.choices)
     return "Labels: " + ", ".join(sample.choices)
 
 
-def user_message(sample: Sample, mode: str, strategy: str, instruction: str | None) -> Message:
+def default_instruction(sample: Sample, style: str | None) -> str:
+    return {"letters": LETTER_INSTRUCTION, "labels": LABEL_INSTRUCTION,
+            "list": LIST_INSTRUCTION}[option_style(sample, style)]
+
+
+def user_message(sample: Sample, mode: str, strategy: str, instruction: str | None,
+                 options: str | None = None) -> Message:
     """Media first (as the Qwen audio/vision chat formats expect), then context, question, options."""
     parts = [Part(type=m.kind, media=m) for m in sample.media]
     lines = [sample.context] if sample.context else []
@@ -42,20 +60,20 @@ def user_message(sample: Sample, mode: str, strategy: str, instruction: str | No
     else:
         lines.append(sample.question)
         if sample.choices:
-            lines.append(options_text(sample))
+            lines.append(options_text(sample, options))
         if strategy == "cot":
-            form = "<letter>" if sample.lettered and sample.choices else "<answer>"
+            form = "<letter>" if option_style(sample, options) == "letters" and sample.choices else "<answer>"
             lines.append(COT_INSTRUCTION.format(form=form))
         elif sample.choices:
-            lines.append(instruction or (LETTER_INSTRUCTION if sample.lettered else LABEL_INSTRUCTION))
+            lines.append(instruction or default_instruction(sample, options))
     parts.append(Part(type="text", text="\n".join(lines)))
     return Message("user", parts)
 
 
-def gold_reply(sample: Sample, mode: str, strategy: str) -> str:
+def gold_reply(sample: Sample, mode: str, strategy: str, options: str | None = None) -> str:
     """How a few-shot example is answered: the form we ask the model itself to answer in."""
     answer = sample.answer or ""
-    if mode != "score" and sample.lettered and answer in sample.choices:
+    if mode != "score" and option_style(sample, options) == "letters" and answer in sample.choices:
         answer = letter(sample.choices.index(answer))
     return f"ANSWER: {answer}" if strategy == "cot" else answer
 
@@ -85,14 +103,19 @@ def build_request(
     seed: int = 0,
     instruction: str | None = None,
     presorted: bool = False,
+    options: str | None = None,
+    score_method: str = "loglik",
 ) -> Request:
+    """`options`: how the choices are shown (OPTION_STYLES); `score_method`: what score mode asks the model for
+    ("loglik", "first_token" or "auto", see Request)."""
     messages: list[Message] = []
     if strategy == "few-shot":
         for ex in pick_shots(sample, pool, shots, seed, presorted):
-            messages.append(user_message(ex, mode, strategy, instruction))
-            messages.append(Message("assistant", [Part(type="text", text=gold_reply(ex, mode, strategy))]))
-    messages.append(user_message(sample, mode, strategy, instruction))
-    return Request(id=sample.id, messages=messages, choices=list(sample.choices))
+            messages.append(user_message(ex, mode, strategy, instruction, options))
+            reply = gold_reply(ex, mode, strategy, options)
+            messages.append(Message("assistant", [Part(type="text", text=reply)]))
+    messages.append(user_message(sample, mode, strategy, instruction, options))
+    return Request(id=sample.id, messages=messages, choices=list(sample.choices), score_method=score_method)
 
 
 def render(request: Request, root: str | None = None) -> str:

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from typing import Any
 
 
-def pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.1f}"
+def pct(x: float | None, digits: int = 1) -> str:
+    return "-" if x is None else f"{100 * x:.{digits}f}"
 
 
 def ci(c: list[float] | None) -> str:
@@ -33,7 +33,8 @@ def table(summary: dict[str, Any]) -> str:
         if not c:
             rows.append([name] + [""] * (len(head) - 1))
             continue
-        rows.append([name, str(c["n"]), pct(c.get("accuracy")), ci(c.get("ci95")), pct(c.get("chance")),
+        # Accuracy to two decimals, as benchmarks' own scripts print it (MMAR's "49.14%"), so figures compare.
+        rows.append([name, str(c["n"]), pct(c.get("accuracy"), 2), ci(c.get("ci95")), pct(c.get("chance")),
                      *[pct(c.get(k)) for k, _ in extra], str(c.get("unparsed", 0)), str(c.get("errors", 0))])
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     lines = []
@@ -42,31 +43,47 @@ def table(summary: dict[str, Any]) -> str:
         rest = [v.rjust(w) for v, w in zip(r[1:], widths[1:], strict=True)]
         lines.append("  ".join([first, *rest]).rstrip())
     title = (f"{summary['task']} · {summary['model']} · {summary['mode']}, {summary['strategy']}"
-             + (f" ({summary['shots']} shots)" if summary.get("shots") else "") + f" · run {summary['run_id']}")
+             + (f" ({summary['shots']} shots)" if summary.get("shots") else "")
+             + score_methods(summary) + f" · run {summary['run_id']}")
     return title + "\n" + "\n".join(lines)
+
+
+def score_methods(summary: dict[str, Any]) -> str:
+    """" · scores: first-token" (how score mode's choice scores were computed; counts when mixed)."""
+    methods = summary.get("score_methods") or {}
+    if not methods:
+        return ""
+    names = [m.replace("_", "-") + (f" ({n})" if len(methods) > 1 else "") for m, n in methods.items()]
+    return " · scores: " + ", ".join(names)
 
 
 def notes(records: Iterable[dict[str, Any]], limit: int = 3) -> str:
     """The first few errors and unparsed outputs, so a user sees what went wrong without opening files."""
     errors: list[dict[str, Any]] = []
     unparsed: list[dict[str, Any]] = []
-    n_errors = n_unparsed = n_truncated = n_judge = 0
+    n_errors = n_unparsed = n_truncated = n_judge = n_unparsed_right = n_line_only = 0
     judge_errors: list[dict[str, Any]] = []
     for r in records:
         if r.get("judge_error"):
             n_judge += 1
             judge_errors += [r] if len(judge_errors) < limit else []
         n_truncated += bool((r.get("extra") or {}).get("audio_truncated"))
+        n_line_only += (r.get("method") == "answer-line" and r.get("correct_choice") is True
+                        and r.get("correct_official") is False)
         if r.get("error"):
             n_errors += 1
             errors += [r] if len(errors) < limit else []
         elif r.get("answer") is None:
             n_unparsed += 1
+            n_unparsed_right += r.get("correct") is True  # an official rule may accept what no extractor reads
             unparsed += [r] if len(unparsed) < limit else []
     out = []
     if n_truncated:
         out.append(f"note: {n_truncated} samples had audio longer than the model keeps; it heard only the start "
                    "(see extra.audio_truncated in samples.jsonl)")
+    if n_line_only:
+        out.append(f"note: {n_line_only} replies give the right choice on their final answer line but are wrong "
+                   "under the official rule, which reads the whole reply (their reasoning names other choices)")
     if judge_errors:
         out.append(f"judge errors ({n_judge}; not scored, re-run to retry):")
         out += [f"  {r['id']}: {r['judge_error']}" for r in judge_errors]
@@ -74,7 +91,9 @@ def notes(records: Iterable[dict[str, Any]], limit: int = 3) -> str:
         out.append(f"errors ({n_errors}):")
         out += [f"  {r['id']}: {r['error']}" for r in errors]
     if unparsed:
-        out.append(f"unparsed outputs ({n_unparsed}, counted as wrong):")
+        verdict = (f"{n_unparsed_right} of them right under the task's official rule, the rest wrong"
+                   if n_unparsed_right else "counted as wrong")
+        out.append(f"unparsed outputs ({n_unparsed}, no single choice could be read; {verdict}):")
         for r in unparsed:
             text = (r.get("output") or "").replace("\n", " ")
             out.append(f"  {r['id']}: {text[:100]!r}")

@@ -3,22 +3,26 @@
 Users who ran inference with their own scripts get the same official-rule numbers, breakdowns and intervals. The
 file is JSONL (or a JSON array) of objects with the sample id and the model's output text under one of OUTPUT_KEYS;
 a benchmark's official prediction format (its metadata records plus e.g. `answer_prediction`) is read the same way.
-Samples without a prediction are skipped, as official scorers do, and the summary says how many.
+Samples without a prediction are skipped, as official scorers do, and the summary says how many. Where the figures
+could still differ from the official script's (null outputs, rows whose own answer differs from the task's, ids not
+in the task), a warning says so.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness import provenance
-from harness.runner import make_record, run_id, slug, summarize
+from harness.identity import run_id, slug
+from harness.runner import make_record, summarize
 from harness.store import RunStore
 from harness.task import Task
-from harness.types import HarnessError, Output
+from harness.types import HarnessError, Output, Sample
 
 OUTPUT_KEYS = ("output", "prediction", "answer_prediction", "response", "model_output", "pred", "text")
 
@@ -30,10 +34,20 @@ class ScoreResult:
     scored: int
     missing: int
     unknown: int
+    warnings: list[str] = field(default_factory=list)  # what could make these figures differ from theirs
 
 
-def read_predictions(path: Path) -> dict[str, str | None]:
-    """id -> output text; a bad line fails naming file and line."""
+@dataclass
+class Predictions:
+    outputs: dict[str, str | None]  # id -> output text (None: the field was null)
+    keys: dict[str, int]  # which output field was read, and how often
+    rows: dict[str, dict[str, Any]]  # id -> the whole row (an official file carries the item's own answer)
+    without_output: int = 0  # rows of an official-format file with no output field: skipped, as theirs are
+
+
+def read_predictions(path: Path, preferred: str | None = None) -> Predictions:
+    """The outputs by id; `preferred` (the benchmark's own output field) is read before OUTPUT_KEYS when a row has
+    it. A bad line fails naming file and line."""
     if not path.is_file():
         raise HarnessError(f"predictions file not found: {path}")
     text = path.read_text(encoding="utf-8")
@@ -50,32 +64,66 @@ def read_predictions(path: Path) -> dict[str, str | None]:
                     rows.append((n, json.loads(line)))
                 except json.JSONDecodeError as e:
                     raise HarnessError(f"{path}:{n}: invalid JSON ({e.msg} at column {e.colno})") from None
-    out: dict[str, str | None] = {}
+    keys_in_order = ((preferred,) if preferred else ()) + tuple(k for k in OUTPUT_KEYS if k != preferred)
+    out = Predictions({}, {}, {})
     for n, row in rows:
         if not isinstance(row, dict) or "id" not in row:
             raise HarnessError(f"{path}:{n}: each prediction needs an \"id\"")
-        key = next((k for k in OUTPUT_KEYS if k in row), None)
+        key = next((k for k in keys_in_order if k in row), None)
+        if key is None and preferred:
+            out.without_output += 1  # the official script skips an item without its output field
+            continue
         if key is None:
-            raise HarnessError(f"{path}:{n}: no output field (one of {', '.join(OUTPUT_KEYS)})")
+            raise HarnessError(f"{path}:{n}: no output field (one of {', '.join(keys_in_order)})")
         sid = str(row["id"])
-        if sid in out:
+        if sid in out.outputs:
             raise HarnessError(f"{path}:{n}: duplicate prediction for id {sid!r}")
         value = row[key]
-        out[sid] = None if value is None else str(value)
-    if not out:
-        raise HarnessError(f"{path}: no predictions")
+        out.outputs[sid] = None if value is None else str(value)
+        out.keys[key] = out.keys.get(key, 0) + 1
+        out.rows[sid] = row
+    if not out.outputs:
+        raise HarnessError(f"{path}: no predictions" + (f" (no row has {preferred!r})" if preferred else ""))
+    return out
+
+
+def differing_items(samples: list[Sample], rows: dict[str, dict[str, Any]]) -> list[str]:
+    """Ids whose prediction row carries its own answer or choices, different from the task's: an official script
+    scores with the file's own (e.g. upstream errata not applied), harness with the task's."""
+    differ = []
+    for s in samples:
+        row = rows[s.id]
+        if ("answer" in row and row["answer"] != s.answer) or ("choices" in row and row["choices"] != s.choices):
+            differ.append(s.id)
+    return differ
+
+
+def _warnings(preds: Predictions, chosen: list[Sample], unknown: int) -> list[str]:
+    out = []
+    nulls = sum(1 for s in chosen if preds.outputs[s.id] is None)
+    if nulls:
+        out.append(f"{nulls} predictions are null: scored as empty replies (wrong); an official script may fail "
+                   "on them")
+    differ = differing_items(chosen, preds.rows)
+    if differ:
+        out.append(f"{len(differ)} prediction rows carry an answer or choices that differ from the task's metadata "
+                   f"(first: {differ[0]}); scored against the task's (an official script uses the file's own)")
+    if unknown:
+        out.append(f"{unknown} prediction ids are not in the task: not scored (an official script would score them "
+                   "with their own rows)")
     return out
 
 
 def score_file(task: Task, predictions: Path, output: Path, name: str | None = None, seed: int = 0,
                group_by: list[str] | None = None) -> ScoreResult:
-    preds = read_predictions(predictions)
+    preds = read_predictions(predictions, task.prediction_key)
     samples = task.samples()
     known = {s.id for s in samples}
-    unknown = sum(1 for i in preds if i not in known)
-    chosen = [s for s in samples if s.id in preds]
+    unknown = sum(1 for i in preds.outputs if i not in known)
+    chosen = [s for s in samples if s.id in preds.outputs]
     if not chosen:
-        raise HarnessError(f"none of the {len(preds)} prediction ids is a sample id of task {task.name}")
+        raise HarnessError(f"none of the {len(preds.outputs)} prediction ids is a sample id of task {task.name}")
+    warnings = _warnings(preds, chosen, unknown)
     digest = hashlib.sha256(predictions.read_bytes()).hexdigest()
     model = f"predictions:{name or predictions.stem}"
     rid = run_id({"task": task.name, "task_version": task.version, "task_args": task.args, "predictions": digest,
@@ -85,7 +133,19 @@ def score_file(task: Task, predictions: Path, output: Path, name: str | None = N
     store.open()
     try:
         (folder / "samples.jsonl").unlink(missing_ok=True)  # always a fresh scoring of the file as it is now
-        store.append(make_record(task, s, None, Output(text=preds[s.id]), 0.0, "generate") for s in chosen)
+        letters = 0
+
+        def records() -> Iterator[dict[str, Any]]:
+            nonlocal letters
+            for s in chosen:
+                rec = make_record(task, s, None, Output(text=preds.outputs[s.id]), 0.0, "generate")
+                letters += rec.get("official_input") == "letter"
+                yield rec
+
+        store.append(records())
+        if letters:
+            warnings.append(f"{letters} replies are a lone choice letter: scored as that choice's text (harness's "
+                            "mapping, marked on each record); the official script would read the letter as a word")
         keys = list(dict.fromkeys([*task.group_by, *(group_by or [])]))
         header = {"run_id": rid, "task": task.name, "model": model, "mode": "predictions", "strategy": "external",
                   "shots": 0, "seed": seed, "selected": len(chosen), "recorded": len(chosen)}
@@ -95,7 +155,9 @@ def score_file(task: Task, predictions: Path, output: Path, name: str | None = N
             "run_id": rid, "status": "complete", "mode": "predictions",
             "task": {"name": task.name, "version": task.version, "args": task.args, "group_by": keys,
                      "samples": len(samples)},
-            "model": {"spec": model, "predictions": str(predictions.resolve()), "sha256": digest},
+            "model": {"spec": model, "predictions": str(predictions.resolve()), "sha256": digest,
+                      "output_fields": preds.keys},
+            "warnings": warnings,
             "counts": {"scored": len(chosen), "without_prediction": len(samples) - len(chosen),
                        "unknown_ids": unknown},
             "seed": seed, "harness": provenance.harness_info(), "packages": provenance.package_versions(),
@@ -103,4 +165,4 @@ def score_file(task: Task, predictions: Path, output: Path, name: str | None = N
         })
     finally:
         store.close()
-    return ScoreResult(folder, summary, len(chosen), len(samples) - len(chosen), unknown)
+    return ScoreResult(folder, summary, len(chosen), len(samples) - len(chosen), unknown, warnings)

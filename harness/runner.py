@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import re
 import sys
 import time
 import traceback
@@ -17,9 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from harness import provenance
+from harness.identity import (
+    judge_identity,
+    model_dir,
+    prompt_fingerprint,
+    request_for,
+    run_id,
+    run_identity,
+    slug,
+)
 from harness.metrics import Breakdown
 from harness.progress import Progress
-from harness.prompting import build_request, check_strategy, render, shot_pool
+from harness.prompting import check_strategy, render, shot_pool
 from harness.scoring import score_output
 from harness.store import RunStore, check_writable
 from harness.task import Task
@@ -63,45 +69,23 @@ class Interrupted(HarnessError):
     exit_code = 130
 
 
-def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_.")[:80] or "x"
-
-
-def model_dir(spec: str) -> str:
-    """A readable folder name for a model spec; long local paths keep their last part and a hash of the rest."""
-    if len(spec) <= 48:
-        return slug(spec)
-    kind, _, rest = spec.rpartition(":")
-    digest = hashlib.sha256(spec.encode()).hexdigest()[:6]
-    return slug(f"{kind}_{Path(rest).name}" if kind else Path(rest).name)[:40] + f"-{digest}"
-
-
 def one_line(e: BaseException) -> str:
     msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
     return f"{type(e).__name__}: {msg}"[:500] if not isinstance(e, HarnessError) else msg[:500]
 
 
-def run_identity(cfg: RunConfig, task: Task, model_spec: str, mode: str) -> dict[str, Any]:
-    """Everything that changes answers (and nothing that doesn't: --limit, --output, batch size)."""
-    return {
-        "task": task.name, "task_version": task.version, "task_args": task.args,
-        "model": model_spec, "model_args": cfg.model_args, "mode": mode,
-        "strategy": cfg.strategy, "shots": cfg.shots if cfg.strategy == "few-shot" else 0,
-        "seed": cfg.seed, "instruction": task.instruction,
-    }
+def reads_media(model: Any) -> bool:
+    """An adapter that sets `reads_media = False` (the baselines) gets no decoded media, no media-kind check
+    and no media-duration reads; absent means True."""
+    return bool(getattr(model, "reads_media", True))
 
 
-def run_id(identity: dict[str, Any]) -> str:
-    blob = json.dumps(identity, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:10]
-
-
-def input_length(sample: Sample) -> tuple[float, int]:
-    """Seconds of audio/video, then characters of text: the sort key for length-grouped batches."""
+def input_length(sample: Sample, media: bool = True) -> tuple[float, int]:
+    """Seconds of audio/video (when `media`), then characters of text: the sort key for length-grouped batches."""
     from harness.media import audio_duration, video_duration
 
     seconds = 0.0
-    for m in sample.media:
+    for m in sample.media if media else ():
         seconds += (audio_duration(m.path) if m.kind == "audio" else video_duration(m.path) if m.kind == "video"
                     else 0.0) or 0.0
     return seconds, len(sample.question) + sum(len(c) for c in sample.choices) + len(sample.context or "")
@@ -137,10 +121,15 @@ def summarize(task: Task, group_by: list[str], records: Iterable[dict[str, Any]]
     columns = [*task.mean_fields, *(extra_fields or [])]
     table = Breakdown(group_by, labels=task.labels, positive=task.positive, mean_fields=("chance", *columns))
     judge_errors = 0
+    methods: dict[str, int] = {}  # score mode: how each record's choice scores were computed
     for r in records:
         table.add(r)
         judge_errors += bool(r.get("judge_error"))
+        if r.get("score_method") and not r.get("error"):
+            methods[r["score_method"]] = methods.get(r["score_method"], 0) + 1
     out = {**header, "group_by": group_by, "extra_columns": columns, "metrics": table.summary(seed=seed)}
+    if methods:
+        out["score_methods"] = methods
     if extra_fields:
         out["judge_errors"] = judge_errors
     return out
@@ -165,16 +154,20 @@ class Runner:
         check_strategy(cfg.strategy, self.mode, cfg.shots)
         if cfg.judge and self.task.judge is None:
             raise UsageError(f"task {self.task.name} has no judged score; --judge does not apply")
-        self.judge_id = model_adapters.split_spec(cfg.judge)[0] if cfg.judge else None
+        self.judge_spec = model_adapters.split_spec(cfg.judge)[0] if cfg.judge else None
+        self.judge_id = judge_identity(self.judge_spec, cfg.judge_args) if self.judge_spec else None
         self.samples = self.task.samples()
         self.shots_from = shot_pool(self.samples) if cfg.strategy == "few-shot" else []
         self.selection = self.samples[: cfg.limit] if cfg.limit is not None else self.samples
-        self.identity = run_identity(cfg, self.task, self.model_spec, self.mode)
+        prompt = prompt_fingerprint(self.task, self.samples, self.mode, cfg.strategy, cfg.shots, self.shots_from,
+                                    cfg.seed)
+        self.identity = run_identity(cfg, self.task, self.model_spec, self.mode, prompt)
         self.run_id = run_id(self.identity)
         self.folder = Path(cfg.output) / slug(self.task.name) / model_dir(self.model_spec) / self.run_id
         self.progress_stream = progress_stream
         self.group_by = list(dict.fromkeys([*self.task.group_by, *cfg.group_by]))
         self.model: ModelAdapter | None = None
+        self.score_method = "loglik"  # resolved against the model once it loads (_score_method)
         self.new = 0  # records written by this invocation
         self.timing: dict[str, Any] = {}  # model load and loop seconds of this invocation, for run.json
 
@@ -204,19 +197,20 @@ class Runner:
 
     # -- the loop -----------------------------------------------------------------------------------
     def _prepare(self, batch: list[Sample]) -> list[tuple[Sample, Request, str | None]]:
-        """Build requests and decode their media (in a worker thread, ahead of the model)."""
+        """Build requests and decode their media (in a worker thread, ahead of the model), unless the model
+        reads none: then a missing or corrupt clip is no error either."""
         from harness.media import decode
 
+        decoding = reads_media(self.model)
         rate = getattr(self.model, "audio_rate", 16000)
         frames = getattr(self.model, "video_frames", 8)
         out = []
         for s in batch:
-            req = build_request(s, mode=self.mode, strategy=self.cfg.strategy, shots=self.cfg.shots,
-                                pool=self.shots_from, seed=self.cfg.seed, instruction=self.task.instruction,
-                                presorted=True)
+            req = request_for(self.task, s, self.mode, self.cfg.strategy, self.cfg.shots, self.shots_from,
+                              self.cfg.seed, self.score_method)
             err = None
             try:
-                for part in req.media_parts():
+                for part in req.media_parts() if decoding else ():
                     part.data = decode(part.media, audio_rate=rate, video_frames=frames)
             except MediaError as e:
                 err = str(e)
@@ -235,8 +229,8 @@ class Runner:
             if len(outs) != len(requests):
                 raise RuntimeError(f"model returned {len(outs)} outputs for {len(requests)} requests")
             return outs
-        except KeyboardInterrupt:
-            raise
+        except (KeyboardInterrupt, UsageError):
+            raise  # a setting that cannot work for any sample stops the run instead of failing each one
         except Exception as e:
             log.error("batch of %d failed: %s\n%s", len(requests), one_line(e), traceback.format_exc())
             if len(requests) == 1:
@@ -298,8 +292,11 @@ class Runner:
             self.model = self._load_model()
             self.timing["load_s"] = round(time.perf_counter() - t0, 3)
             self._check_media(self.model)
+            self.score_method = self._score_method(self.model)
+            info["model"]["score_method"] = self.score_method if self.mode == "score" else None
             if getattr(self.model, "sort_by_length", False):
-                todo = sorted(todo, key=input_length)  # similar lengths share a batch: less padding
+                media = reads_media(self.model)  # similar lengths share a batch: less padding
+                todo = sorted(todo, key=lambda s: input_length(s, media))
             info["model"]["describe"] = self.model.describe()
             store.write_json("run.json", info)
             bar.t0 = time.monotonic()  # rate and ETA count model time, not loading
@@ -342,14 +339,14 @@ class Runner:
         by_id = {s.id: s for s in self.selection}
         offsets = sorted(index[i][0] for i in by_id if i in index)
         todo = [r for r in store.read_at(offsets) if needs_judging(r, judge, self.judge_id)]
-        info["judge"] = {"spec": self.judge_id, "args": self.cfg.judge_args, "system_prompt": judge.system,
-                         "raters": judge.raters, "field": judge.field}
+        info["judge"] = {"spec": self.judge_spec, "args": self.cfg.judge_args, "id": self.judge_id,
+                         "system_prompt": judge.system, "raters": judge.raters, "field": judge.field}
         if not todo:
             return False
         model = model_adapters.load(self.cfg.judge, self.cfg.judge_args, seed=self.cfg.seed)
         info["judge"]["describe"] = model.describe()
         store.write_json("run.json", info)
-        bar = Progress(f"judging with {self.judge_id}", len(todo), stream=self.progress_stream)
+        bar = Progress(f"judging with {self.judge_spec}", len(todo), stream=self.progress_stream)
         try:
             for rec in todo:
                 judged = judge_one(judge, model, by_id[rec["id"]], rec, self.judge_id)
@@ -361,10 +358,23 @@ class Runner:
             bar.close()
         return False
 
+    def _score_method(self, model: ModelAdapter) -> str:
+        """What score mode asks the model for: the task's wish (default loglik) where the adapter can do it; a
+        task that insists on first-token logits stops here, in one line, if the model cannot give them."""
+        wanted = self.task.score_method or "loglik"
+        if self.mode != "score" or wanted == "loglik":
+            return "loglik"
+        if "first_token" in getattr(model, "score_methods", ("loglik",)):
+            return wanted
+        if wanted == "first_token":
+            raise UsageError(f"model {self.model_spec} cannot score by first-token logits (task {self.task.name} "
+                             "asks for them); use --task-arg score=loglik or score=auto")
+        return "loglik"
+
     def _check_media(self, model: ModelAdapter) -> None:
         """A model that cannot read the task's media fails now, once, instead of erroring every sample."""
         readable = getattr(model, "media", None)
-        if readable is None:
+        if readable is None or not reads_media(model):
             return
         kinds = sorted({m.kind for s in self.selection for m in s.media} - set(readable))
         if kinds:

@@ -24,7 +24,12 @@ class Task:
     labels: list[str] | None = None  # a fixed label set (label tasks): enables F1 breakdowns
     positive: str | None = None  # the positive label for binary tasks (EER, precision/recall)
     mode: str | None = None  # force "generate" or "score"; None lets the model choose
+    # The task's options as they enter the run id (normalized: absolute paths, parsed lists). Every option of the
+    # task's factory belongs here unless it is in `exempt_args`; tasks.get adds any given option a task left out.
     args: dict[str, Any] = field(default_factory=dict)
+    # Options that provably cannot change an answer or a record, each with the reason: kept out of the run id, so
+    # changing one resumes the same run (docs/DESIGN.md, Run id). tests/test_run_identity.py holds tasks to this.
+    exempt_args: dict[str, str] = field(default_factory=dict)
     scorer: Scorer | None = None  # None -> harness.scoring.score_output
     instruction: str | None = None  # overrides the default answer instruction
     # Numeric record fields averaged per breakdown cell next to accuracy, e.g. "correct_choice" when a task scores
@@ -32,6 +37,9 @@ class Task:
     mean_fields: list[str] = field(default_factory=list)
     export: Callable[[Sample], dict[str, Any]] | None = None  # one training record per sample (export-sft)
     judge: Any = None  # a harness.judge.Judge when the task has a judged score (`--judge MODEL`)
+    options: str | None = None  # how choices are shown (harness.prompting.OPTION_STYLES); None: by sample
+    score_method: str | None = None  # what score mode asks of the model (harness.types.SCORE_METHODS)
+    prediction_key: str | None = None  # the benchmark's own output field in prediction files (`harness score`)
 
     def samples(self) -> list[Sample]:
         items = list(self.load())

@@ -69,6 +69,9 @@ class Message:
         return "".join(p.text or "" for p in self.parts if p.type == "text")
 
 
+SCORE_METHODS = ("loglik", "first_token", "auto")
+
+
 @dataclass
 class Request:
     """What a model adapter receives. `choices` are the candidate continuations for score_choices."""
@@ -76,6 +79,11 @@ class Request:
     id: str
     messages: list[Message]
     choices: list[str] = field(default_factory=list)
+    # Score mode: "loglik" (summed log-likelihood of each whole choice), "first_token" (the next-token
+    # log-probability of each choice's first token at the answer position) or "auto" (first_token where every
+    # choice is one token of the model's vocabulary, else loglik). Adapters say which they used in
+    # Output.extra["score_method"]; an adapter that can do first_token lists it in `score_methods`.
+    score_method: str = "loglik"
 
     def media_parts(self) -> list[Part]:
         return [p for m in self.messages for p in m.parts if p.media is not None]

@@ -15,9 +15,12 @@ ADAPTERS: dict[str, Entry] = {
               "Built-in offline cascade: Whisper tiny.en transcribes, SmolLM2-135M-Instruct scores each choice",
               mode="score"),
         Entry("random", "model_adapters.baselines:RandomModel",
-              "Baseline: a seeded uniform pick among the choices or labels (the chance line)", mode="score"),
+              "Baseline, reads no media: a seeded uniform pick among the choices or labels (the chance line)",
+              mode="score"),
         Entry("majority", "model_adapters.baselines:MajorityModel",
-              "Baseline: always the task's most frequent gold answer", mode="score"),
+              "Baseline, reads no media: the most frequent gold label when every sample offers the same label set; "
+              "otherwise the most frequent gold position among samples with as many choices (never the choice "
+              "texts; ties to the earliest)", mode="score"),
         Entry("hf", "model_adapters.hf:load_hf",
               "Local or hub HuggingFace checkpoint: hf:ORG/NAME, hf:/path/folder, hf:/path/model.gguf "
               "(Qwen2-Audio, Qwen2.5-Omni, Qwen2-VL, Qwen2.5-VL, causal text LMs)"),

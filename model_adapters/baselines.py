@@ -1,4 +1,4 @@
-"""Chance lines every task gets for free: a seeded random pick and the majority answer."""
+"""Chance lines every task gets for free: a seeded random pick and the majority answer. Neither reads media."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ class RandomModel:
     name = "random"
     modes = ("score", "generate")
     audio_rate = 16000
+    reads_media = False  # the runner decodes nothing for it (docs/DESIGN.md, Model adapter)
 
     def __init__(self, seed: int = 0):
         self.seed = int(seed)
@@ -38,36 +39,58 @@ class RandomModel:
 
 
 class MajorityModel:
-    """Always the most frequent gold answer of the task (by text, then by option position)."""
+    """The majority answer, learned from the task's gold answers without ever looking a sample's own gold up.
+
+    A label task (every sample offers the same choice set, e.g. Real/Fake) gets the classic majority class: the
+    most frequent gold label. Anything else (per-question choices, or a mix) gets the most frequent gold
+    position among samples with the same number of choices; choice texts are never consulted, since a text
+    lookup on per-question choices finds each sample's own gold. Ties go to the earliest position."""
 
     name = "majority"
     modes = ("score", "generate")
     audio_rate = 16000
+    reads_media = False  # the runner decodes nothing for it (docs/DESIGN.md, Model adapter)
 
     def __init__(self) -> None:
-        self.by_text: Counter[str] = Counter()
-        self.by_position: Counter[int] = Counter()
+        self.rule: str | None = None  # "label" or "position", set by fit()
+        self.label_counts: Counter[str] = Counter()
+        self.by_n_choices: dict[int, Counter[int]] = {}
 
     def fit(self, samples: Sequence[Sample]) -> None:
-        for s in samples:
-            if s.answer is not None and s.answer in s.choices:
-                self.by_text[s.answer] += 1
-                self.by_position[s.choices.index(s.answer)] += 1
+        offered = [s for s in samples if s.choices]
+        golds = [s for s in offered if s.answer is not None and s.answer in s.choices]
+        self.label_counts, self.by_n_choices = Counter(), {}
+        if offered and len({frozenset(s.choices) for s in offered}) == 1:
+            self.rule = "label"
+            self.label_counts = Counter({c: 0 for c in offered[0].choices})
+            self.label_counts.update(s.answer for s in golds)
+        else:
+            self.rule = "position"
+            for s in golds:
+                n = len(s.choices)
+                self.by_n_choices.setdefault(n, Counter({i: 0 for i in range(n)}))[s.choices.index(s.answer)] += 1
 
     def describe(self) -> dict[str, Any]:
-        top = self.by_text.most_common(1)
-        return {"id": "majority", "most_common_answer": top[0][0] if top else None}
+        out: dict[str, Any] = {"id": "majority", "rule": self.rule}
+        if self.rule == "label":
+            out["label_counts"] = dict(self.label_counts)
+        elif self.rule == "position":
+            out["by_n_choices"] = {str(n): {str(i): k for i, k in sorted(c.items())}
+                                   for n, c in sorted(self.by_n_choices.items())}
+        return out
 
     def score_choices(self, requests: list[Request]) -> list[Output]:
+        """Scores are the learned counts, the same for every sample with the same choices; ties go to the
+        first choice (as in harness.scoring). Unfitted or an unseen number of choices: the first choice."""
         outs = []
         for r in requests:
             if not r.choices:
                 outs.append(Output(error="no choices to pick from"))
-                continue
-            # Text frequency dominates; position frequency breaks ties (items whose texts never recur).
-            scale = 1 + sum(self.by_position.values())
-            outs.append(Output(scores=[float(self.by_text[c] * scale + self.by_position[i])
-                                       for i, c in enumerate(r.choices)]))
+            elif self.rule == "label":
+                outs.append(Output(scores=[float(self.label_counts[c]) for c in r.choices]))
+            else:
+                counts = self.by_n_choices.get(len(r.choices), Counter())
+                outs.append(Output(scores=[float(counts[i]) for i in range(len(r.choices))]))
         return outs
 
     def generate(self, requests: list[Request]) -> list[Output]:

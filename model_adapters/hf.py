@@ -47,6 +47,7 @@ class HFModel:
 
     name = "hf"
     modes = ("generate", "score")
+    score_methods = ("loglik", "first_token")
     sort_by_length = True  # the runner groups similar lengths into a batch: less padding
 
     def __init__(self, arg: str | None = None, dtype: str = "auto", device: str = "auto",
@@ -235,7 +236,67 @@ class HFModel:
 
     # -- choice scoring -----------------------------------------------------------------------------
     def score_choices(self, requests: list[Request]) -> list[Output]:
-        return [self._score(r) for r in requests]
+        outs: dict[int, Output] = {}
+        first: list[tuple[int, Request, list[int]]] = []  # requests scored by first-token logits, batched
+        for i, r in enumerate(requests):
+            tokens = self._first_tokens(r) if r.score_method in ("first_token", "auto") and r.choices else None
+            if tokens is None:
+                outs[i] = self._score(r)
+            else:
+                first.append((i, r, tokens))
+        if first:
+            for (i, _, _), out in zip(first, self._score_first_tokens(first), strict=True):
+                outs[i] = out
+        return [outs[i] for i in range(len(requests))]
+
+    def _first_tokens(self, request: Request) -> list[int] | None:
+        """Each choice's first token id as the assistant's reply, or None where `auto` falls back to summed
+        log-likelihoods (a choice longer than one token). Explicit first_token needs distinct first tokens."""
+        prompt = self._prompt(self._conversation_text_only(request))
+        base = self.tokenizer(prompt, add_special_tokens=False).input_ids
+        conts = []
+        for c in request.choices:
+            ids = self.tokenizer(prompt + c, add_special_tokens=False).input_ids
+            conts.append(ids[len(base):] if ids[: len(base)] == base else [])
+        if request.score_method == "auto" and any(len(c) != 1 for c in conts):
+            return None
+        firsts = [c[0] if c else None for c in conts]
+        if None in firsts or len(set(firsts)) < len(firsts):
+            raise UsageError(f"first-token scoring needs choices whose first tokens differ; {request.choices} "
+                             "share one (use --task-arg score=loglik)")
+        return firsts  # type: ignore[return-value]
+
+    def _conversation_text_only(self, request: Request) -> list[dict[str, Any]]:
+        """The conversation with media as placeholders (no decoding): only the text around them is tokenized."""
+        conv = []
+        for m in request.messages:
+            if not self.family.media:
+                conv.append({"role": m.role, "content": m.text})
+                continue
+            conv.append({"role": m.role, "content": [
+                {"type": "text", "text": p.text or ""} if p.media is None else {"type": p.type, p.type: p.media.path}
+                for p in m.parts]})
+        return conv
+
+    def _score_first_tokens(self, items: list[tuple[int, Request, list[int]]]) -> list[Output]:
+        """ALLM4ADD's score: the next-token logits at the answer position, as log-probabilities of each choice's
+        first token; one forward pass for the batch, right-padded so every row keeps its unpadded positions."""
+        torch = self.torch
+        convs = [self._conversation(r) for _, r, _ in items]
+        texts = [self._prompt(c) for c, _ in convs]
+        media = {k: [x for _, m in convs for x in m[k]] for k in ("audio", "image", "video")}
+        batch = self._encode(texts, media, "right").to(self.device)
+        ends = batch["attention_mask"].sum(-1) - 1
+        with torch.inference_mode():
+            logits = self.model(**batch).logits
+        last = logits[torch.arange(len(items), device=logits.device), ends].float().log_softmax(-1)
+        outs = []
+        for row, (_, _, tokens) in enumerate(items):
+            scores = [float(last[row, t]) for t in tokens]
+            outs.append(Output(scores=scores, tokens_in=int(batch["attention_mask"][row].sum()),
+                               extra={**self._notes(convs[row][1]), "score_method": "first_token",
+                                      "first_tokens": tokens}))
+        return outs
 
     def _score(self, request: Request) -> Output:
         """Summed log-likelihood of each choice as the assistant's reply: all candidates of one sample in one
@@ -262,7 +323,8 @@ class HFModel:
             logp = logits[row, end - n - 1 : end - 1].log_softmax(-1)
             target = batch["input_ids"][row, end - n : end]
             scores.append(float(logp.gather(-1, target[:, None]).sum()))
-        return Output(scores=scores, tokens_in=int(lengths[0]) - n_cont[0], extra=self._notes(media))
+        return Output(scores=scores, tokens_in=int(lengths[0]) - n_cont[0],
+                      extra={**self._notes(media), "score_method": "loglik"})
 
 
 def _stop_ids(tokenizer: Any, model: Any) -> set[int]:

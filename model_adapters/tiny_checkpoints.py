@@ -243,6 +243,8 @@ def _bpe() -> tuple[dict[str, int], list[tuple[str, str]]]:
         line = line[0].upper() + line[1:] + rng.choice([".", "?", "!", ",", ":", " (A)", " (B)"])
         # Chat-formatted too, so that the roles are single tokens as in Qwen's vocabulary ("user" is one there).
         lines.append(f"{rng.choice(['system', 'user', 'assistant'])}\n{line}\n")
+    # "Real" and "Fake" are single tokens of Qwen's vocabulary (ALLM4ADD reads their next-token logits): here too.
+    lines += [f"assistant\n{word}\n" for word in ("Real", "Fake") for _ in range(50)]
     tok = Tokenizer(BPE(unk_token=None, continuing_subword_prefix="", end_of_word_suffix="", fuse_unk=False,
                         byte_fallback=False))
     tok.normalizer = normalizers.NFC()

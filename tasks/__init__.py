@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from typing import Any
 
 from harness.registry import Entry, coerce, lookup
@@ -25,26 +27,43 @@ def get(name: str, task_args: dict[str, Any] | None = None) -> Task:
     if name.startswith("file:"):
         from tasks.file_task import load_file_task
 
-        return load_file_task(name[len("file:"):], **_str_args(args))
-    factory = lookup("task", name, TASKS).factory()
-    try:
-        return factory(**args)
-    except TypeError as e:
-        if "unexpected keyword argument" in str(e):
-            raise_usage(name, e)
-        raise
+        check_options(name, options(load_file_task, given=("path",)), args)  # the path is the part after file:
+        task = load_file_task(name[len("file:"):], **_str_args(args))
+    else:
+        factory = lookup("task", name, TASKS).factory()
+        check_options(name, options(factory), args)
+        task = factory(**args)
+    return _identified(task, args)
+
+
+def _identified(task: Task, args: dict[str, Any]) -> Task:
+    """Every given option enters the run id (docs/DESIGN.md, Run id): a task records its options normalized in
+    `args`; one it did not record and did not declare exempt goes in as given, so it can never be forgotten."""
+    missing = {k: v for k, v in args.items() if k not in task.args and k not in task.exempt_args}
+    if missing:
+        task.args = {**task.args, **missing}
+    return task
+
+
+def options(factory: Callable[..., Any], given: tuple[str, ...] = ()) -> list[str] | None:
+    """The option names a task factory takes (None: it takes any); `given` ones are not set by --task-arg."""
+    params = inspect.signature(factory).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return [p.name for p in params if p.name not in given and p.kind is not inspect.Parameter.VAR_POSITIONAL]
+
+
+def check_options(name: str, allowed: list[str] | None, args: dict[str, Any]) -> None:
+    from harness.types import UsageError
+
+    unknown = [k for k in args if allowed is not None and k not in allowed]
+    if unknown:
+        raise UsageError(f"task {name} has no option {unknown[0]!r}; options: {', '.join(allowed or []) or 'none'}")
 
 
 def _str_args(args: dict[str, Any]) -> dict[str, Any]:
     # file tasks take text options (labels=a,b) but a bool for lettered.
     return {k: (v if k == "lettered" or v is None else str(v)) for k, v in args.items()}
-
-
-def raise_usage(name: str, e: TypeError) -> None:
-    from harness.types import UsageError
-
-    bad = str(e).split("argument")[-1].strip(" '\"")
-    raise UsageError(f"task {name} has no option {bad!r}") from None
 
 
 def listing() -> list[tuple[str, str]]:

@@ -10,9 +10,12 @@ Formats (`format=`, inferred from `path=` when absent):
 - `allm4add`: the authors' conversation JSONL (also their SFT format, see `export`); its audio paths are absolute
   paths on their machine, so `audio_root=DIR` looks each clip up by file name in DIR.
 
-Their evaluation does not generate: it compares the likelihoods of "Real" and "Fake" and reports the EER of that
-score, hence mode="score" and positive="Real" (higher = more bona fide, the ASVspoof convention). `--mode generate`
-gives the zero-shot view: the reply is read with extract_real_fake, and an unreadable reply is unparsed, never guessed.
+Their evaluation does not generate: one forward pass, the next-token logits of "Real" and "Fake" at the answer
+position, and the EER of that score, hence mode="score" and positive="Real" (higher = more bona fide, the ASVspoof
+convention). `score=`: first_token (theirs, paper-exact), loglik (the summed log-likelihood of each whole word) or
+auto (default: first_token where both words are single tokens of the model's vocabulary, else loglik); each record
+says which was used. `--mode generate` gives the zero-shot view (ours, not theirs): the reply is read with
+extract_real_fake, and an unreadable reply is unparsed, never guessed.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from harness.extract import extract_real_fake
 from harness.media import resolve_media
 from harness.scoring import score_output
 from harness.task import Task
-from harness.types import HarnessError, Media, MediaError, Output, Sample, UsageError
+from harness.types import SCORE_METHODS, HarnessError, Media, MediaError, Output, Sample, UsageError
 from tasks.file_task import file_version, jsonl_rows
 
 FORMATS = ("asvspoof", "itw", "csv", "jsonl", "allm4add")
@@ -223,11 +226,12 @@ def infer_format(file: Path) -> str:
 
 # --- scoring and export ------------------------------------------------------------------------------------------
 
-def score(sample: Sample, output: Output, mode: str) -> dict[str, Any]:
+def score_record(sample: Sample, output: Output, mode: str) -> dict[str, Any]:
     """Score mode: the likeliest of Real/Fake, and `score` = log P(Real) over the two (EER, ROC-AUC).
     Generate mode: the real/fake verdict read from the reply, None (unparsed, wrong) when there is none."""
     if mode == "score":
-        return score_output(sample, output, "score", positive=POSITIVE)
+        fields = score_output(sample, output, "score", positive=POSITIVE)
+        return {**fields, "score_method": (output.extra or {}).get("score_method")}
     found = extract_real_fake(output.text)
     answer = {"real": "Real", "fake": "Fake"}.get(found.answer or "")
     return {"answer": answer, "method": found.method, "correct": answer is not None and answer == sample.answer}
@@ -242,7 +246,7 @@ def export(sample: Sample) -> dict[str, Any]:
 # --- the task ----------------------------------------------------------------------------------------------------
 
 def load(format: str | None = None, path: str | None = None, root: str | None = None,
-         audio_root: str | None = None, question: str = QUESTION, ext: str = "flac") -> Task:
+         audio_root: str | None = None, question: str = QUESTION, ext: str = "flac", score: str = "auto") -> Task:
     if not path:
         raise UsageError("add_qa needs path= (an ASVspoof protocol, In-the-Wild meta.csv, a CSV/JSONL of path,label "
                          "or an ALLM4ADD JSONL)")
@@ -252,6 +256,9 @@ def load(format: str | None = None, path: str | None = None, root: str | None = 
     if not file.is_file():
         raise HarnessError(f"add_qa: list file not found: {file}")
     file = file.resolve()
+    score = str(score)
+    if score not in SCORE_METHODS:
+        raise UsageError(f"add_qa: score must be one of {', '.join(SCORE_METHODS)}, got {score!r}")
     fmt = format or infer_format(file)
     if fmt not in FORMATS:
         raise UsageError(f"add_qa: unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
@@ -277,7 +284,8 @@ def load(format: str | None = None, path: str | None = None, root: str | None = 
     return Task(
         name="add_qa",
         description=f"Audio deepfake detection, {fmt}: {len(samples)} clips from {file.name} "
-                    f"({real} real, {len(samples) - real} fake)",
+                    f"({real} real, {len(samples) - real} fake); primary: EER of the Real/Fake score "
+                    f"({score}; first_token is ALLM4ADD's own), generate mode read by harness's extraction",
         version="add_qa-" + file_version(file),
         load=lambda: samples,
         root=folder,
@@ -287,7 +295,8 @@ def load(format: str | None = None, path: str | None = None, root: str | None = 
         mode="score",
         args={"format": fmt, "path": str(file), "root": str(folder),
               "audio_root": str(folders["audio_root"]) if "audio_root" in folders else None,
-              "question": question, "ext": ext},
-        scorer=score,
+              "question": question, "ext": ext, "score": score},
+        scorer=score_record,
         export=export,
+        score_method=score,
     )

@@ -14,4 +14,5 @@ def demo() -> Task:
     task = load_file_task(str(DEMO_ITEMS), group_by="kind", name="demo",
                           description="Built-in demo: what was said (spoken) and beeps/tones/noise (signal)")
     task.args = {}  # the packaged file's location must not change the run id; its hash (version) does
+    task.exempt_args = {}  # demo() takes no options, so it exempts none
     return task

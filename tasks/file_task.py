@@ -23,6 +23,11 @@ from harness.types import HarnessError, Media, MediaError, Sample
 MEDIA_KEYS = ("audio", "image", "video")
 CORE_KEYS = {"id", "question", "choices", "answer", "context", *MEDIA_KEYS}
 HEADER_KEYS = {"labels", "group_by", "description", "positive", "lettered"}
+# Options kept out of the run id (harness.task.Task.exempt_args): each cannot change an answer or a record.
+EXEMPT_ARGS = {
+    "group_by": "only the summary's breakdown, which is recomputed from the records on every run",
+    "description": "text for run.json and listings, never shown to the model",
+}
 
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -131,14 +136,24 @@ def load_file_task(path: str, labels: str | None = None, group_by: str | None = 
     keys = group_by if group_by is not None else header.get("group_by")
     group_keys = _as_list(keys, str(file), "group_by") if keys else []
     label_list = _as_list(labels if labels is not None else header.get("labels"), str(file), "labels") or None
+    # What the file's header says is in its hash (the version); what the command line overrides goes here.
+    args: dict[str, Any] = {"path": str(file.resolve())}
+    if labels is not None:
+        args["labels"] = _as_list(labels, str(file), "labels")
+    if lettered is not None:
+        args["lettered"] = bool(lettered)
+    if positive is not None:
+        args["positive"] = positive
     return Task(
         name=name or f"file:{file.name}",
-        description=description or header.get("description") or f"custom task from {file}",
+        description=(description or header.get("description") or f"custom task from {file}")
+        + "; scored by harness's answer extraction (no official rule)",
         version=file_version(file),
         load=lambda: samples,
         root=root,
         group_by=group_keys,
         labels=label_list,
         positive=positive or header.get("positive"),
-        args={"path": str(file.resolve())},
+        args=args,
+        exempt_args=dict(EXEMPT_ARGS),
     )

@@ -1,8 +1,9 @@
 """MMAR: 1,000 audio reasoning questions (arXiv 2505.13032; HF dataset BoJack/MMAR; github.com/ddlBoJack/MMAR).
 
 Items come from MMAR-meta.jsonl (current: with the gold rationale `thinking`, `cue` and `rubric`) or the older
-MMAR-meta.json that the hub still serves (a JSON array of the first 12 fields). Scoring follows the official
-evaluation.py token-match rule (`official_correct`); the plain extracted-choice accuracy is kept next to it.
+MMAR-meta.json that the hub still serves (a JSON array of the first 12 fields). The official view is their
+evaluation.py token-match rule (`official_correct`) on the reply exactly as it came (only a letter-only reply is
+mapped to its choice's text, and the record says so); the extracted-choice accuracy, ours, is kept next to it.
 The gold rationale never reaches a prompt: it is kept on the scorer (`MMARScorer.reasoning`) for a rubric judge.
 """
 
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from harness.extract import extract_choice
+from harness.extract import extract_choice, only_letter
 from harness.media import resolve_media
 from harness.scoring import score_output
 from harness.task import Task
@@ -32,9 +33,16 @@ HUB_ID = "BoJack/MMAR"
 META_FILES = ("MMAR-meta.jsonl", "MMAR-meta.json")  # preferred first
 AUDIO_TARBALL = "mmar-audio.tar.gz"
 SCORERS = ("official", "choice")
+PROMPTS = ("words", "letter")  # choices listed for an answer in words (default), or lettered A-D
+SCORER_REVISION = 2  # in the task version: records scored by an older rule are never resumed into a new run
 METADATA_KEYS = ("category", "modality", "sub-category", "language", "source")
 REASONING_KEYS = ("thinking", "cue", "rubric")  # gold reasoning: never in a prompt
 MARKER = ".harness-mmar-extracted"
+# Options kept out of the run id (harness.task.Task.exempt_args): each cannot change an answer or a record.
+EXEMPT_ARGS = {
+    "cache": "only where the hub archive is unpacked (checked by a marker of that very archive); prompts name "
+             "the audio relative to it and the hub revision is in the run id",
+}
 
 # The older MMAR-meta.json (still what the hub serves) has 6 records whose answer is not one of their choices;
 # upstream corrected them in MMAR-meta.jsonl (repo commit a355584). Applied only to a record whose answer is not
@@ -77,29 +85,50 @@ def official_correct(prediction: str | None, answer: str, choices: Sequence[str]
     return gold <= predicted and predicted.isdisjoint(wrong)
 
 
+def official_input(reply: str | None, choices: Sequence[str]) -> tuple[str, str]:
+    """What the official rule is given, and how it was obtained: the reply exactly as it came ("reply"), except a
+    reply that is nothing but a choice letter ("B", "(B)", "B.", "Answer: B"), which the rule cannot read: that is
+    scored as the choice's text ("letter"). A letter that is itself a choice's whole word set (choices "A", "B",
+    "C" as note names) is a reply in words and goes to the rule untouched."""
+    text = reply or ""
+    i = only_letter(text, min(len(choices), 26))
+    if i is None or any(_tokens(c) == _tokens(text) for c in choices):
+        return text, "reply"
+    return choices[i], "letter"
+
+
 @dataclass
 class MMARScorer:
-    """Records both views: `correct_official` (the official rule on the chosen choice's text, or on the raw reply
-    when no choice could be read) and `correct_choice` (the extracted choice is the gold); `primary` picks which
-    one is `correct`. `reasoning` holds each id's gold thinking/cue/rubric for a future rubric judge."""
+    """Two views on every record. `correct_official`: their evaluation.py rule on the reply as it came (see
+    `official_input`; in score mode, on the text of the choice the model ranked first). `correct_choice`: ours, the
+    choice harness's extractor reads (`answer`; None when the reply does not say which one choice it means, e.g.
+    it names two without ruling one out) equals the gold. `primary` picks which one is `correct`. `lettered`: the
+    prompt showed letters, so letters in prose ("I'd pick B") are read; after a prompt in words only a letter that
+    stands alone is ("B", "The answer is B.", or a final answer line "ANSWER: B"). `reasoning` holds each id's gold
+    thinking/cue/rubric for the rubric judge."""
 
     primary: str = "official"
+    lettered: bool = False
     reasoning: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __call__(self, sample: Sample, output: Output, mode: str) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
         if mode == "score":
             picked = score_output(sample, output, mode)
             chosen, method = picked["answer"], picked["method"]
-            scored_text = chosen
+            text, how = chosen or "", "choice"  # no reply: the ranked-first choice's text is the prediction
         else:
-            found = extract_choice(output.text, sample.choices, lettered=True)
-            chosen, method = found.answer, found.method
-            # A letter reply ("B") is scored as its choice's text, as the official rule needs words; a reply with
-            # no readable choice is scored as it is, as their script scores free text.
-            scored_text = chosen if chosen is not None else (output.text or "")
-        official = official_correct(scored_text, sample.answer or "", sample.choices)
+            text, how = official_input(output.text, sample.choices)
+            if how == "letter":
+                chosen, method = text, "letter"
+            else:
+                found = extract_choice(output.text, sample.choices, lettered=True if self.lettered else "lone")
+                chosen, method = found.answer, found.method
+        if how != "reply":
+            fields["scored_text"] = text  # the record says what the rule read when it was not the reply itself
+        official = official_correct(text, sample.answer or "", sample.choices)
         by_choice = chosen is not None and chosen == sample.answer
-        return {"answer": chosen, "method": method, "scored_text": scored_text,
+        return {"answer": chosen, "method": method, "official_input": how, **fields,
                 "correct_official": official, "correct_choice": by_choice,
                 "correct": official if self.primary == "official" else by_choice}
 
@@ -169,7 +198,7 @@ def _check_shape(row: Any, where: str) -> None:
         raise HarnessError(f"{where}: field 'choices' must be a list of at least 2 strings")
 
 
-def _sample(row: dict[str, Any], root: Path, where: str) -> Sample:
+def _sample(row: dict[str, Any], root: Path, where: str, lettered: bool) -> Sample:
     _check_shape(row, where)
     sid = row["id"]
     choices, answer = list(row["choices"]), row["answer"]
@@ -183,7 +212,7 @@ def _sample(row: dict[str, Any], root: Path, where: str) -> Sample:
     except MediaError as e:
         raise HarnessError(f"{where}: MMAR item {sid}: {e}") from None
     return Sample(id=sid, question=row["question"], choices=choices, answer=answer, media=[media],
-                  lettered=True, metadata={k: row.get(k) for k in METADATA_KEYS})
+                  lettered=lettered, metadata={k: row.get(k) for k in METADATA_KEYS})
 
 
 def _meta_file(root: Path, meta: str | None) -> Path:
@@ -199,12 +228,13 @@ def _meta_file(root: Path, meta: str | None) -> Path:
                        "and its audio/ folder)")
 
 
-def _task(meta_file: Path, root: Path, scorer: str, args: dict[str, Any]) -> Task:
+def _task(meta_file: Path, root: Path, scorer: str, prompt: str, args: dict[str, Any]) -> Task:
     rows = _read_rows(meta_file)
     samples: list[Sample] = []
     reasoning: dict[str, dict[str, Any]] = {}
+    lettered = prompt == "letter"
     for n, row in enumerate(rows, 1):
-        sample = _sample(row, root, f"{meta_file}: record {n}")
+        sample = _sample(row, root, f"{meta_file}: record {n}", lettered)
         samples.append(sample)
         kept = {k: row[k] for k in REASONING_KEYS if row.get(k) is not None}
         if kept:
@@ -213,18 +243,24 @@ def _task(meta_file: Path, root: Path, scorer: str, args: dict[str, Any]) -> Tas
         raise HarnessError(f"{meta_file}: no MMAR records")
     fixed = sum(1 for r in rows if r["id"] in ERRATA and r["answer"] not in r["choices"])
     note = f"; {fixed} answers corrected from upstream errata" if fixed else ""
+    primary = ("primary: the official evaluation.py rule on the raw reply; beside it harness's extracted choice"
+               if scorer == "official" else
+               "primary: harness's extracted choice (not official); beside it the official evaluation.py rule")
     return Task(
         name="mmar",
-        description=f"MMAR audio reasoning ({len(samples)} items from {meta_file.name}; "
-                    f"scored by the {scorer} rule{note})",
-        version="mmar-" + file_version(meta_file),
+        description=f"MMAR audio reasoning ({len(samples)} items from {meta_file.name}{note}; choices shown "
+                    f"{'lettered' if lettered else 'in words'}; {primary})",
+        version=f"mmar-{file_version(meta_file)}-r{SCORER_REVISION}",
         load=lambda: samples,
         root=root,
         group_by=["category", "modality", "sub-category"],
-        args={**args, "meta": meta_file.name, "scorer": scorer},
-        scorer=MMARScorer(primary=scorer, reasoning=reasoning),
+        args={**args, "meta": meta_file.name, "scorer": scorer, "prompt": prompt},
+        scorer=MMARScorer(primary=scorer, lettered=lettered, reasoning=reasoning),
         mean_fields=["correct_choice"] if scorer == "official" else ["correct_official"],
         judge=rubric_judge(reasoning),
+        exempt_args=dict(EXEMPT_ARGS),
+        options=None if lettered else "list",
+        prediction_key="answer_prediction",
     )
 
 
@@ -319,22 +355,26 @@ def _from_hub(meta: str | None, revision: str | None, cache: str | None) -> tupl
 
 
 def load(root: str | None = None, meta: str | None = None, scorer: str = "official", revision: str | None = None,
-         cache: str | None = None) -> Task:
+         cache: str | None = None, prompt: str = "words") -> Task:
     """root=None: the hub dataset BoJack/MMAR (metadata and mmar-audio.tar.gz, unpacked once into `cache`,
     default ~/.cache/harness/mmar/<revision or main>/); root=DIR: a folder holding MMAR-meta.jsonl or
-    MMAR-meta.json (the .jsonl first unless `meta` names the file) and audio/. scorer: official | choice."""
-    scorer = str(scorer)
+    MMAR-meta.json (the .jsonl first unless `meta` names the file) and audio/. scorer: official | choice.
+    prompt: words (the choices listed, answer with the choice's text, as the MMAU-style pipelines behind the
+    published numbers ask) | letter (choices lettered A-D, answer with the letter)."""
+    scorer, prompt = str(scorer), str(prompt)
     if scorer not in SCORERS:
         raise UsageError(f"mmar scorer must be one of {', '.join(SCORERS)}, got {scorer!r}")
+    if prompt not in PROMPTS:
+        raise UsageError(f"mmar prompt must be one of {', '.join(PROMPTS)}, got {prompt!r}")
     meta = None if meta is None else str(meta)  # CLI values may arrive coerced to numbers
     if root is None:
         revision = None if revision is None else str(revision)
         meta_file, folder = _from_hub(meta, revision, None if cache is None else str(cache))
-        return _task(meta_file, folder.resolve(), scorer, {"root": None, "hub": HUB_ID, "revision": revision})
+        return _task(meta_file, folder.resolve(), scorer, prompt, {"root": None, "hub": HUB_ID, "revision": revision})
     if revision is not None or cache is not None:
         raise UsageError("mmar: revision= and cache= apply to the hub dataset only (without root=)")
     folder = Path(str(root)).expanduser()
     if not folder.is_dir():
         raise HarnessError(f"MMAR root is not a folder: {folder}")
     folder = folder.resolve()
-    return _task(_meta_file(folder, meta), folder, scorer, {"root": str(folder)})
+    return _task(_meta_file(folder, meta), folder, scorer, prompt, {"root": str(folder)})

@@ -96,3 +96,19 @@ class RubricJudge(EchoGold):
 class BrokenJudge(EchoGold):
     def generate(self, requests: list[Request]) -> list[Output]:
         return [Output(text="I think it is pretty good, 8/10.") for _ in requests]
+
+
+class Scripted(EchoGold):
+    """Replies read from a JSON file {sample id: reply}, as a model would have written them; reads no media."""
+
+    reads_media = False
+
+    def __init__(self, replies: str, **kw: Any):
+        import json
+
+        super().__init__(**kw)
+        with open(replies, encoding="utf-8") as f:
+            self.replies: dict[str, str] = json.load(f)
+
+    def generate(self, requests: list[Request]) -> list[Output]:
+        return [Output(text=self.replies[r.id]) for r in requests]

@@ -278,12 +278,12 @@ def test_real_allm4add_records_rerooted(tmp_path: Path) -> None:
 
 def test_scorer_reads_verdicts_and_never_guesses() -> None:
     s = Sample(id="x", question="q", choices=["Real", "Fake"], answer="Fake", lettered=False)
-    assert add_qa.score(s, Output(text="This clip is fake."), "generate") == {
+    assert add_qa.score_record(s, Output(text="This clip is fake."), "generate") == {
         "answer": "Fake", "method": "real-fake", "correct": True}
-    assert add_qa.score(s, Output(text="It is not real"), "generate")["answer"] == "Fake"
-    assert add_qa.score(s, Output(text="Bona fide."), "generate")["correct"] is False
-    assert add_qa.score(s, Output(text="A"), "generate") == {"answer": None, "method": "none", "correct": False}
-    scored = add_qa.score(s, Output(scores=[math.log(0.2), math.log(0.6)]), "score")
+    assert add_qa.score_record(s, Output(text="It is not real"), "generate")["answer"] == "Fake"
+    assert add_qa.score_record(s, Output(text="Bona fide."), "generate")["correct"] is False
+    assert add_qa.score_record(s, Output(text="A"), "generate") == {"answer": None, "method": "none", "correct": False}
+    scored = add_qa.score_record(s, Output(scores=[math.log(0.2), math.log(0.6)]), "score")
     assert scored["answer"] == "Fake" and scored["correct"] and scored["score"] == pytest.approx(math.log(0.25))
 
 
@@ -389,3 +389,56 @@ def test_tiny_qwen2_audio_end_to_end(tmp_path: Path, mode: str) -> None:
         assert overall["eer"] is not None and overall["roc_auc"] is not None
     else:
         assert all(r["output"] is not None for r in recs) and "eer" not in overall
+
+
+def test_first_token_logits_are_the_paper_exact_score(tmp_path: Path) -> None:
+    """ALLM4ADD reads the next-token logits of "Real" and "Fake": the default where both are single tokens (as in
+    Qwen's vocabulary and the tiny one). On single tokens it equals the summed log-likelihood, which checks it."""
+    from model_adapters.tiny_checkpoints import build
+
+    model = build("qwen2-audio", tmp_path / "tiny")
+    protocol = write_asvspoof(tmp_path)
+    by_method = {}
+    for score in ("auto", "first_token", "loglik"):
+        out = tmp_path / score
+        code, stdout, stderr = run("--task", "add_qa", "--task-arg", f"path={protocol}", "--task-arg",
+                                   f"score={score}", "--model", f"hf:{model}", "-o", str(out), "--batch-size", "4")
+        assert code == 0, stdout + stderr
+        used = "loglik" if score == "loglik" else "first_token"
+        recs = records(out)
+        assert all(r["score_method"] == used and r["extra"]["score_method"] == used for r in recs)
+        assert summary(out)["score_methods"] == {used: 10} and f"scores: {used.replace('_', '-')}" in stdout
+        info = json.loads(next(out.rglob("run.json")).read_text())
+        assert info["task"]["args"]["score"] == info["model"]["score_method"] == score  # asked; records: used
+        by_method[score] = {r["id"]: r["scores"] for r in recs}
+    for sid, scores in by_method["loglik"].items():
+        assert by_method["auto"][sid] == pytest.approx(scores, abs=1e-4)
+        assert by_method["first_token"][sid] == pytest.approx(scores, abs=1e-4)
+
+
+def test_first_token_where_it_cannot_apply(tmp_path: Path) -> None:
+    from harness.types import Message, Part
+    from model_adapters.hf import HFModel
+    from model_adapters.tiny_checkpoints import build
+
+    hf = HFModel(str(build("qwen2", tmp_path / "tiny")))
+
+    def request(choices: list[str], method: str) -> Request:
+        return Request(id="x", messages=[Message("user", [Part(type="text", text="Is it real?")])],
+                       choices=choices, score_method=method)
+
+    # auto falls back to whole-word log-likelihoods when a choice is several tokens, and says so
+    (out,) = hf.score_choices([request(["real", "fake"], "auto")])
+    assert out.extra["score_method"] == "loglik" and len(out.scores) == 2
+    # explicit first_token on several-token words reads their first tokens, which must differ
+    (out,) = hf.score_choices([request(["real", "fake"], "first_token")])
+    assert out.extra["score_method"] == "first_token" and len(out.extra["first_tokens"]) == 2
+    with pytest.raises(UsageError, match="first tokens differ"):
+        hf.score_choices([request(["Real", "Really"], "first_token")])
+    # a model that cannot give logits stops the run at once (exit 2) when the task insists on them
+    protocol = write_asvspoof(tmp_path)
+    code, _, stderr = run("--task", "add_qa", "--task-arg", f"path={protocol}", "--task-arg", "score=first_token",
+                          "--model", "random", "-o", str(tmp_path / "out"))
+    assert code == 2 and "cannot score by first-token logits" in stderr
+    with pytest.raises(UsageError, match="auto, first_token, loglik|loglik, first_token, auto"):
+        tasks.get("add_qa", {"path": str(protocol), "score": "logits"})

@@ -82,16 +82,17 @@ def run_output(out: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
 def test_both_metadata_versions_load_the_same_items(root: Path) -> None:
     current = tasks.get("mmar", {"root": str(root)})  # the .jsonl wins when both are there
     older = tasks.get("mmar", {"root": str(root), "meta": "MMAR-meta.json"})
-    assert current.args == {"root": str(root.resolve()), "meta": "MMAR-meta.jsonl", "scorer": "official"}
+    assert current.args == {"root": str(root.resolve()), "meta": "MMAR-meta.jsonl", "scorer": "official",
+                            "prompt": "words"}
     assert older.args["meta"] == "MMAR-meta.json" and current.version != older.version
-    assert re.fullmatch(r"mmar-[0-9a-f]{12}", current.version)
+    assert re.fullmatch(r"mmar-[0-9a-f]{12}-r2", current.version)
     assert current.group_by == ["category", "modality", "sub-category"] and current.mean_fields == ["correct_choice"]
     new, old = current.samples(), older.samples()
     assert len(new) == len(old) == 300
     audio = {r["id"]: r["audio_path"] for r in jsonl_rows()}  # mostly ./audio/<id>.wav, not always
     assert {s.metadata["category"] for s in new} == LAYERS and {s.metadata["modality"] for s in new} == MODALITIES
     for s in new:
-        assert s.answer in s.choices and 2 <= len(s.choices) <= 6 and s.lettered and s.context is None
+        assert s.answer in s.choices and 2 <= len(s.choices) <= 6 and not s.lettered and s.context is None
         assert audio[s.id].startswith("./audio/")
         assert [Path(m.path) for m in s.media] == [(root / audio[s.id]).resolve()]
         assert set(s.metadata) == {"category", "modality", "sub-category", "language", "source"}
@@ -132,6 +133,8 @@ def test_bad_metadata_fails_naming_file_line_or_id(tmp_path: Path) -> None:
         tasks.get("mmar", {"root": str(tmp_path)})
     with pytest.raises(UsageError, match="official, choice"):
         tasks.get("mmar", {"root": str(tmp_path), "scorer": "rubric"})
+    with pytest.raises(UsageError, match="words, letter"):
+        tasks.get("mmar", {"root": str(tmp_path), "prompt": "letters"})
     with pytest.raises(UsageError, match="hub dataset only"):
         tasks.get("mmar", {"root": str(tmp_path), "revision": "main"})
     (tmp_path / "empty").mkdir()
@@ -207,25 +210,60 @@ def test_official_rule_on_real_records() -> None:
         assert not official_correct("", r["answer"], r["choices"])
 
 
-def test_scorer_maps_letters_back_to_text_and_keeps_unparsed_unparsed(root: Path) -> None:
+def test_official_view_reads_the_reply_itself_and_maps_only_a_lone_letter(root: Path) -> None:
     task = tasks.get("mmar", {"root": str(root)})
     s = next(x for x in task.samples() if x.id == "qYW_3limxis_00-00-00_00-00-09")  # gold A. Table Tennis
-    letter = task.scorer(s, Output(text="A"), "generate")
-    assert letter["answer"] == "Table Tennis" and letter["scored_text"] == "Table Tennis"
-    assert letter["correct"] and letter["correct_official"] and letter["correct_choice"]
-    wrong = task.scorer(s, Output(text="The answer is C."), "generate")
-    assert wrong["answer"] == "Tennis" and not wrong["correct_official"] and not wrong["correct"]
-    # Two choices named: nothing extracted, so the official rule reads the reply itself and accepts it.
-    vague = task.scorer(s, Output(text="table tennis, or maybe tennis"), "generate")
-    assert vague["answer"] is None and vague["method"] == "none" and vague["scored_text"].startswith("table")
-    assert vague["correct_official"] and vague["correct"] and not vague["correct_choice"]
+    for reply in ("A", "(a)", "**A**", "Answer: A", "A."):
+        letter = task.scorer(s, Output(text=reply), "generate")
+        assert letter["official_input"] == "letter" and letter["scored_text"] == "Table Tennis", reply
+        assert letter["answer"] == "Table Tennis" and letter["correct"] and letter["correct_choice"]
+    # "The answer is A." is not a lone letter: the rule reads it as it is, and it holds no gold word.
+    prose = task.scorer(s, Output(text="The answer is A."), "generate")
+    assert prose["official_input"] == "reply" and "scored_text" not in prose and not prose["correct_official"]
+    # Two choices named: wrong under the rule ("tennis" alone is no wrong word, but nothing rules one out
+    # for the extractor either, so the choice view is unparsed rather than the first one named).
+    vague = task.scorer(s, Output(text="Table tennis, or maybe badminton"), "generate")
+    assert vague["answer"] is None and vague["method"] == "none" and not vague["correct_official"]
+    # A hedge names the answer and rules the other out: the extractor reads it, the official rule does not.
+    hedge = task.scorer(s, Output(text="Table tennis, not badminton."), "generate")
+    assert hedge["answer"] == "Table Tennis" and hedge["correct_choice"] and not hedge["correct_official"]
+    assert not hedge["correct"]  # official is primary
     empty = task.scorer(s, Output(text=None), "generate")
     assert empty["answer"] is None and not empty["correct_official"] and not empty["correct"]
     scored = task.scorer(s, Output(scores=[-3.0, -2.0, -1.0, -4.0]), "score")
     assert scored["answer"] == "Tennis" and scored["method"] == "loglik" and not scored["correct"]
+    assert scored["official_input"] == "choice" and scored["scored_text"] == "Tennis"
     by_choice = tasks.get("mmar", {"root": str(root), "scorer": "choice"})
     assert by_choice.mean_fields == ["correct_official"]
-    assert not by_choice.scorer(s, Output(text="table tennis, or maybe tennis"), "generate")["correct"]
+    assert by_choice.scorer(s, Output(text="Table tennis, not badminton."), "generate")["correct"]
+
+
+def test_a_letter_that_is_a_choice_is_a_reply_in_words() -> None:
+    from harness.types import Sample
+
+    s = Sample(id="n", question="Which note?", choices=["C", "A", "B"], answer="A", lettered=False)
+    scorer = mmar.MMARScorer()
+    r = scorer(s, Output(text="A"), "generate")  # the note A, not the first option "C"
+    assert r["official_input"] == "reply" and r["correct_official"] and r["answer"] == "A"
+    assert mmar.official_input("(b)", ["dog", "cat"]) == ("cat", "letter")
+    assert mmar.official_input("C", ["dog", "cat"]) == ("C", "reply")  # no third option: not a letter reply
+
+
+def test_prompts_in_words_by_default_and_lettered_on_request(root: Path) -> None:
+    words = tasks.get("mmar", {"root": str(root)})
+    s = words.samples()[0]
+    text = build_request(s, options=words.options).messages[-1].text
+    assert "Choices:\n" + "\n".join(f"- {c}" for c in s.choices) in text
+    assert "exactly as written" in text and "A." not in text.split("Choices:")[1]
+    letters = tasks.get("mmar", {"root": str(root), "prompt": "letter"})
+    ls = letters.samples()[0]
+    text = build_request(ls, options=letters.options).messages[-1].text
+    assert f"A. {ls.choices[0]}" in text and "letter" in text
+    assert words.version == letters.version and words.args != letters.args  # same data, another run id
+    # letters in prose are read only where letters were shown
+    s2 = next(x for x in words.samples() if x.id == "qYW_3limxis_00-00-00_00-00-09")
+    assert words.scorer(s2, Output(text="I'd say C"), "generate")["answer"] is None
+    assert letters.scorer(s2, Output(text="I'd say C"), "generate")["answer"] == "Tennis"
 
 
 # --- end to end through the CLI ----------------------------------------------------------------------
@@ -284,8 +322,9 @@ def test_corrupt_audio_is_an_error_record_naming_the_file(root: Path, tmp_path: 
         shutil.copy(root / r["audio_path"], data / r["audio_path"])
     bad = data / rows[2]["audio_path"]
     bad.write_bytes(b"RIFF not really a wave file" * 20)
-    code, stdout, stderr = run("--task", "mmar", "--task-arg", f"root={data}", "--model", "random",
-                               "-o", str(tmp_path / "out"))
+    # (a model that reads audio: the baselines never decode it)
+    code, stdout, stderr = run("--task", "mmar", "--task-arg", f"root={data}", "--model", "py:tests.fakes:EchoGold",
+                               "--mode", "score", "-o", str(tmp_path / "out"))
     assert code == 3, stdout + stderr
     recs, summary = run_output(tmp_path / "out")
     errors = [r for r in recs if r["error"]]
@@ -366,7 +405,7 @@ def test_hub_download_unpacks_once_into_the_cache(monkeypatch: pytest.MonkeyPatc
     cache = tmp_path / "home" / ".cache" / "harness" / "mmar" / "v1"
     assert [s.id for s in task.samples()] == ids and task.root == cache.resolve()
     assert task.args == {"root": None, "hub": "BoJack/MMAR", "revision": "v1", "meta": "MMAR-meta.json",
-                         "scorer": "official"}
+                         "scorer": "official", "prompt": "words"}
     assert calls == [("MMAR-meta.json", "v1"), ("MMAR-meta.jsonl", "v1"), ("mmar-audio.tar.gz", "v1")]
     assert (cache / mmar.MARKER).is_file() and (cache / "MMAR-meta.json").is_file() and len(opened) == 1
     assert sf.info(task.samples()[0].media[0].path).samplerate == 16000
