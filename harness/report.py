@@ -68,8 +68,8 @@ def notes(records: Iterable[dict[str, Any]], limit: int = 3) -> str:
             n_judge += 1
             judge_errors += [r] if len(judge_errors) < limit else []
         n_truncated += bool((r.get("extra") or {}).get("audio_truncated"))
-        n_line_only += (r.get("method") == "answer-line" and r.get("correct_choice") is True
-                        and r.get("correct_official") is False)
+        n_line_only += (r.get("method") == "answer-line" and r.get("official_input") == "reply"
+                        and r.get("correct_choice") is True and r.get("correct_official") is False)
         if r.get("error"):
             n_errors += 1
             errors += [r] if len(errors) < limit else []

@@ -43,6 +43,7 @@ class Predictions:
     keys: dict[str, int]  # which output field was read, and how often
     rows: dict[str, dict[str, Any]]  # id -> the whole row (an official file carries the item's own answer)
     without_output: int = 0  # rows of an official-format file with no output field: skipped, as theirs are
+    not_text: int = 0  # outputs that were numbers or lists, read as their JSON text
 
 
 def read_predictions(path: Path, preferred: str | None = None) -> Predictions:
@@ -79,7 +80,10 @@ def read_predictions(path: Path, preferred: str | None = None) -> Predictions:
         if sid in out.outputs:
             raise HarnessError(f"{path}:{n}: duplicate prediction for id {sid!r}")
         value = row[key]
-        out.outputs[sid] = None if value is None else str(value)
+        if value is not None and not isinstance(value, str):
+            out.not_text += 1
+            value = json.dumps(value, ensure_ascii=False)
+        out.outputs[sid] = value
         out.keys[key] = out.keys.get(key, 0) + 1
         out.rows[sid] = row
     if not out.outputs:
@@ -87,27 +91,33 @@ def read_predictions(path: Path, preferred: str | None = None) -> Predictions:
     return out
 
 
-def differing_items(samples: list[Sample], rows: dict[str, dict[str, Any]]) -> list[str]:
-    """Ids whose prediction row carries its own answer or choices, different from the task's: an official script
-    scores with the file's own (e.g. upstream errata not applied), harness with the task's."""
+def differing_items(samples: list[Sample], rows: dict[str, dict[str, Any]], keys: list[str]) -> list[str]:
+    """Ids whose prediction row carries its own answer, choices or breakdown field (`keys`), different from the
+    task's: an official script scores and counts with the file's own (e.g. upstream errata not applied), harness
+    with the task's."""
     differ = []
     for s in samples:
         row = rows[s.id]
-        if ("answer" in row and row["answer"] != s.answer) or ("choices" in row and row["choices"] != s.choices):
+        if (("answer" in row and row["answer"] != s.answer) or ("choices" in row and row["choices"] != s.choices)
+                or any(k in row and k in s.metadata and row[k] != s.metadata[k] for k in keys)):
             differ.append(s.id)
     return differ
 
 
-def _warnings(preds: Predictions, chosen: list[Sample], unknown: int) -> list[str]:
+def _warnings(preds: Predictions, chosen: list[Sample], unknown: int, keys: list[str]) -> list[str]:
     out = []
     nulls = sum(1 for s in chosen if preds.outputs[s.id] is None)
     if nulls:
         out.append(f"{nulls} predictions are null: scored as empty replies (wrong); an official script may fail "
                    "on them")
-    differ = differing_items(chosen, preds.rows)
+    if preds.not_text:
+        out.append(f"{preds.not_text} predictions are not text (numbers, lists): scored as their JSON text; an "
+                   "official script may fail on them")
+    differ = differing_items(chosen, preds.rows, keys)
     if differ:
-        out.append(f"{len(differ)} prediction rows carry an answer or choices that differ from the task's metadata "
-                   f"(first: {differ[0]}); scored against the task's (an official script uses the file's own)")
+        out.append(f"{len(differ)} prediction rows carry an answer, choices or group field that differ from the "
+                   f"task's metadata (first: {differ[0]}); scored and grouped by the task's (an official script "
+                   "uses the file's own)")
     if unknown:
         out.append(f"{unknown} prediction ids are not in the task: not scored (an official script would score them "
                    "with their own rows)")
@@ -123,7 +133,7 @@ def score_file(task: Task, predictions: Path, output: Path, name: str | None = N
     chosen = [s for s in samples if s.id in preds.outputs]
     if not chosen:
         raise HarnessError(f"none of the {len(preds.outputs)} prediction ids is a sample id of task {task.name}")
-    warnings = _warnings(preds, chosen, unknown)
+    warnings = _warnings(preds, chosen, unknown, task.group_by)
     digest = hashlib.sha256(predictions.read_bytes()).hexdigest()
     model = f"predictions:{name or predictions.stem}"
     rid = run_id({"task": task.name, "task_version": task.version, "task_args": task.args, "predictions": digest,

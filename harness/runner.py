@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import provenance
+from harness.extract import final_answer_line
 from harness.identity import (
     judge_identity,
     model_dir,
@@ -239,6 +240,8 @@ class Runner:
 
     def _record(self, sample: Sample, req: Request, out: Output, latency: float) -> dict[str, Any]:
         prompt = render(req, str(self.task.root) if self.task.root else None)
+        if self.cfg.strategy == "cot" and out.text:
+            out.answer_part = final_answer_line(out.text)  # we asked for the answer on a line of its own
         return make_record(self.task, sample, prompt, out, latency, self.mode)
 
     def _batches(self, todo: list[Sample], pool: ThreadPoolExecutor) -> Iterator[list[tuple]]:

@@ -100,6 +100,10 @@ class Output:
     tokens_in: int | None = None
     tokens_out: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # The answer part of a reply that keeps its reasoning apart (set by the runner under --strategy cot: the text
+    # of the final "ANSWER:" line), as benchmarks that separate thinking from answer score it (MMAR's
+    # answer_prediction vs thinking_prediction). Not written to the record: `text` is.
+    answer_part: str | None = None
 
 
 @runtime_checkable

@@ -15,9 +15,11 @@ TASKS: dict[str, Entry] = {
         Entry("demo", "tasks.builtin:demo",
               "Built-in demo: 30 short clips, what was said (spoken) and beeps/tones/noise (signal)"),
         Entry("mmar", "tasks.mmar:load",
-              "MMAR: 1,000 audio reasoning questions in 4 layers, scored with the official token-match rule"),
+              "MMAR: 1,000 audio reasoning questions in 4 layers; primary: the official evaluation.py rule on the raw "
+              "reply, harness's extracted choice beside it"),
         Entry("add_qa", "tasks.add_qa:load",
-              "Audio deepfake detection as a question (ASVspoof 2019 LA, In-the-Wild, CSV/JSONL): EER, accuracy"),
+              "Audio deepfake detection as a question (ASVspoof 2019 LA, In-the-Wild, CSV/JSONL): EER of ALLM4ADD's "
+              "Real/Fake score (first-token logits), accuracy"),
     ]
 }
 

@@ -99,13 +99,15 @@ def official_input(reply: str | None, choices: Sequence[str]) -> tuple[str, str]
 
 @dataclass
 class MMARScorer:
-    """Two views on every record. `correct_official`: their evaluation.py rule on the reply as it came (see
-    `official_input`; in score mode, on the text of the choice the model ranked first). `correct_choice`: ours, the
-    choice harness's extractor reads (`answer`; None when the reply does not say which one choice it means, e.g.
-    it names two without ruling one out) equals the gold. `primary` picks which one is `correct`. `lettered`: the
-    prompt showed letters, so letters in prose ("I'd pick B") are read; after a prompt in words only a letter that
-    stands alone is ("B", "The answer is B.", or a final answer line "ANSWER: B"). `reasoning` holds each id's gold
-    thinking/cue/rubric for the rubric judge."""
+    """Two views on every record.
+    - `correct_official`: their evaluation.py rule on the reply as it came (`official_input`); under --strategy cot
+      on the final answer line, as their answer_prediction holds the answer apart from the reasoning; in score
+      mode on the text of the choice the model ranked first.
+    - `correct_choice` (ours): the choice harness's extractor reads (`answer`; None when the reply does not say
+      which one choice it means, e.g. it names two without ruling one out) is the gold.
+    `primary` picks which one is `correct`. `lettered`: the prompt showed letters, so letters in prose ("I'd pick
+    B") are read; after a prompt in words only a letter that stands alone is ("B", "The answer is B.", or a final
+    answer line "ANSWER: B"). `reasoning` holds each id's gold thinking/cue/rubric for the rubric judge."""
 
     primary: str = "official"
     lettered: bool = False
@@ -118,7 +120,11 @@ class MMARScorer:
             chosen, method = picked["answer"], picked["method"]
             text, how = chosen or "", "choice"  # no reply: the ranked-first choice's text is the prediction
         else:
-            text, how = official_input(output.text, sample.choices)
+            # A chain of thought's answer line is its answer_prediction; the reasoning is their thinking_prediction.
+            part = output.answer_part
+            text, how = official_input(output.text if part is None else part, sample.choices)
+            if how == "reply" and part is not None:
+                how = "answer-line"
             if how == "letter":
                 chosen, method = text, "letter"
             else:

@@ -175,3 +175,57 @@ def test_score_on_an_official_file_equals_evaluation_py_on_every_figure(tmp_path
     info = json.loads((folder_of(tmp_path / "out") / "run.json").read_text())
     assert info["model"]["output_fields"] == {"answer_prediction": len(verdicts)}
     assert info["counts"]["without_prediction"] == 30
+
+
+def test_a_chain_of_thought_is_scored_on_its_answer_line_as_their_answer_prediction(tmp_path: Path) -> None:
+    """Their answer_prediction holds the answer apart from the reasoning (their rubric script takes both fields):
+    under --strategy cot the official rule reads the final ANSWER: line; without cot the reply is the answer."""
+    gold_id = "qYW_3limxis_00-00-00_00-00-09"  # Table Tennis, Badminton, Tennis, Volleyball -> Table Tennis
+    root, items = items_for([{"id": gold_id}] * 3, tmp_path / "mmar", "c")
+    replies = {items[0]["id"]: "Not badminton: the ball is small and hard.\nANSWER: Table Tennis",
+               items[1]["id"]: "A hard small ball and short rallies.\nANSWER: Badminton, not table tennis",
+               items[2]["id"]: "Short rallies on a table.\nANSWER: B"}
+    script = tmp_path / "replies.json"
+    script.write_text(json.dumps(replies))
+    verdicts = {}
+    for strategy in ("cot", "zero-shot"):
+        out = tmp_path / strategy
+        r = cli.invoke(app, ["run", "--task", "mmar", "--task-arg", f"root={root}", "--model",
+                             "py:tests.fakes:Scripted", "--model-arg", f"replies={script}", "--strategy", strategy,
+                             "-o", str(out)])
+        assert r.exit_code == 0, r.stdout + r.stderr
+        recs, _ = read(folder_of(out))
+        verdicts[strategy] = [(recs[i["id"]]["official_input"], recs[i["id"]]["correct_official"]) for i in items]
+        assert [recs[i["id"]]["answer"] for i in items] == ["Table Tennis", "Badminton", "Badminton"]
+    assert verdicts["cot"] == [("answer-line", True), ("answer-line", False), ("letter", False)]
+    # without cot the reply is the answer: its reasoning names "badminton", a wrong word
+    assert verdicts["zero-shot"] == [("reply", False), ("reply", False), ("reply", False)]
+
+
+def test_score_says_whatever_could_make_its_figures_differ_from_theirs(tmp_path: Path) -> None:
+    """The hub's older MMAR-meta.json (3 of these records lack upstream's errata), a null and a numeric output, an
+    id the task lacks, a row without answer_prediction, a lone letter: each is scored as documented and named."""
+    old = json.loads((MMAR / "MMAR-meta.json").read_text())
+    rows = [{**r, "answer_prediction": r["answer"]} for r in old]
+    rows[0]["answer_prediction"] = None
+    numeric = next(i for i, r in enumerate(old) if r["choices"][0].isdigit())
+    rows[numeric]["answer_prediction"] = int(old[numeric]["choices"][0])
+    rows[1]["answer_prediction"] = "B"
+    del rows[2]["answer_prediction"]
+    rows.append({**rows[3], "id": "not-an-mmar-id"})
+    preds = tmp_path / "old.json"
+    preds.write_text(json.dumps(rows))
+    r = cli.invoke(app, ["score", "--task", "mmar", "--task-arg", f"root={MMAR}", "-p", str(preds),
+                         "-o", str(tmp_path / "out")])
+    assert r.exit_code == 0, r.stdout + r.stderr
+    warnings = [line for line in r.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 5, r.stderr
+    for expected in ("1 predictions are null", "1 predictions are not text", "3 prediction rows carry an answer",
+                     "1 prediction ids are not in the task", "1 replies are a lone choice letter"):
+        assert any(expected in w for w in warnings), (expected, warnings)
+    recs, summary = read(folder_of(tmp_path / "out"))
+    assert len(recs) == 299 and rows[2]["id"] not in recs  # no answer_prediction: skipped, as theirs
+    assert recs[old[0]["id"]]["output"] is None and not recs[old[0]["id"]]["correct"]
+    assert recs[old[numeric]["id"]]["output"] == old[numeric]["choices"][0]
+    info = json.loads((folder_of(tmp_path / "out") / "run.json").read_text())
+    assert info["warnings"] == [w.removeprefix("warning: ") for w in warnings]
