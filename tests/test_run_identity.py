@@ -95,14 +95,14 @@ TASK_CHANGES: dict[tuple[str, str], Callable[[Data], Any]] = {
     ("mmar", "meta"): lambda d: "MMAR-meta.json",  # the hub serves both; the .jsonl wins by default
     ("mmar", "scorer"): lambda d: "choice",
     ("mmar", "revision"): lambda d: "v1",
-    ("mmar", "prompt"): lambda d: "letter",  # being added to mmar.load (words | letter)
+    ("mmar", "prompt"): lambda d: "letter",
     ("add_qa", "format"): lambda d: "itw",
     ("add_qa", "path"): lambda d: str(d.add_qa_copy),
     ("add_qa", "root"): lambda d: str(d.add_qa_clips),
     ("add_qa", "audio_root"): lambda d: str(d.add_qa_clips),
     ("add_qa", "question"): lambda d: "Was this voice recorded from a human?",
     ("add_qa", "ext"): lambda d: "wav",
-    ("add_qa", "score"): lambda d: "first_token",  # being added to add_qa.load (auto | first_token | loglik)
+    ("add_qa", "score"): lambda d: "first_token",
 }
 
 # (task, option) -> another value of an exempt option: the run id must stay the same.
