@@ -20,7 +20,10 @@ def start(items: Path, out: Path, delay: float = 0.05) -> subprocess.Popen:
            "py:tests.fakes:EchoGold", "--model-arg", f"delay={delay}", "--mode", "generate",
            "--batch-size", "2", "-o", str(out)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # As from a terminal: SIGINT at its default. A test run started in the background by a non-interactive shell
+    # inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler in the child.
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_for_lines(out: Path, n: int, timeout: float = 60) -> Path:
