@@ -7,9 +7,9 @@ Exit codes: 0 complete; 3 complete but some samples are error records (re-run to
 from __future__ import annotations
 
 import json
-import signal
+import os
 import sys
-import tempfile
+import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,22 +38,37 @@ def fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
-def unexpected(e: BaseException, folder: Path | None) -> None:
-    """One readable line for the user; the traceback goes to a log file that the line names."""
-    where = folder / "harness.log" if folder and folder.is_dir() else Path(tempfile.gettempdir()) / "harness-error.log"
+def error_log(folder: Path | None, output: Path | None) -> Path | None:
+    """Where a traceback goes: the run folder's harness.log; else a file of its own under the output folder
+    (`<output>/errors/`); else the user's own cache folder. Never a fixed, shared path in the temp folder."""
+    if folder is not None and folder.is_dir():
+        return folder / "harness.log"
+    base = output / "errors" if output is not None else (
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "harness" / "errors")
     try:
-        with open(where, "a", encoding="utf-8") as f:
-            f.write(traceback.format_exc())
+        base.mkdir(parents=True, exist_ok=True, mode=0o700)
+        name = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+        # O_EXCL | O_NOFOLLOW: a file made now, for this process only, never through a planted link.
+        fd = os.open(base / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        os.close(fd)
+        return base / name
+    except OSError:
+        return None
+
+
+def unexpected(e: BaseException, folder: Path | None, output: Path | None = None) -> None:
+    """One readable line for the user; the traceback goes to a log file that the line names."""
+    where = error_log(folder, output)
+    try:
+        if where is not None:
+            with open(where, "a", encoding="utf-8") as f:
+                f.write(traceback.format_exc())
     except OSError:
         where = None
     from harness.runner import one_line
 
     tail = f" (traceback in {where})" if where else ""
     fail(f"unexpected {one_line(e)}{tail}", 1)
-
-
-def _sigterm(*_: object) -> None:
-    raise KeyboardInterrupt  # a polite kill stops like Ctrl-C: finished records kept, exit 130
 
 
 Opt = typer.Option
@@ -93,11 +108,11 @@ def run(
     Leaves results/<task>/<model>/<run-id>/ with run.json, samples.jsonl, summary.json and harness.log.
     Exit codes: 0 done, 3 done with error records, 1 fatal, 2 usage, 130 interrupted.
     """
+    from harness import interrupt
     from harness.registry import parse_kv
     from harness.runner import RunConfig, Runner
 
     runner = None
-    signal.signal(signal.SIGTERM, _sigterm)
     try:
         if limit is not None and limit < 1:
             fail("--limit must be at least 1", 2)
@@ -111,8 +126,9 @@ def run(
                         mode=mode, seed=seed, limit=limit, output=output, fresh=fresh, batch_size=batch_size,
                         group_by=group_by or [], workers=workers, judge=judge,
                         judge_args=parse_kv(judge_arg, "--judge-arg"))
-        runner = Runner(cfg)
-        result = runner.run()
+        with interrupt.watched():  # Ctrl-C / SIGTERM end the run within seconds, whatever it is doing
+            runner = Runner(cfg)
+            result = runner.run()
     except HarnessError as e:
         fail(str(e), e.exit_code)
     except KeyboardInterrupt:
@@ -120,7 +136,7 @@ def run(
     except typer.Exit:
         raise
     except Exception as e:
-        unexpected(e, runner.folder if runner else None)
+        unexpected(e, runner.folder if runner else None, output)
     from harness.report import notes, table
 
     typer.echo(table(result.summary))
@@ -146,26 +162,35 @@ def _read_records(folder: Path) -> Iterator[dict]:
 
 
 @app.command()
-def show(run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A run folder (holding summary.json)")],
+def show(run_dir: Annotated[Path | None, typer.Argument(metavar="[RUN_DIR]", help="A run folder; default: the "
+                                                       "latest run under --output")] = None,
+         output: Annotated[Path, Opt("--output", "-o", metavar="DIR", help="Results folder")] = Path("results"),
          examples: Annotated[int, Opt(metavar="N", help="How many errors/unparsed outputs to list")] = 3) -> None:
-    """Print a run's summary table and its first errors and unparsed outputs."""
+    """Print a run's summary table, its first errors and unparsed outputs, and its status: any run folder, finished
+    or not (a run that is going, was interrupted, failed or was killed shows what it has saved so far)."""
     from harness.report import notes, table
+    from harness.show import latest_run, load_summary, read_info, status_line
 
-    summary_path = run_dir / "summary.json"
-    if not summary_path.is_file():
-        fail(f"no summary.json in {run_dir} (is it a run folder? runs live in results/<task>/<model>/<run-id>)", 1)
     try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        folder = run_dir if run_dir is not None else latest_run(output)
+        info = read_info(folder)
+        summary = load_summary(folder, info)
+        if summary is None:
+            fail(f"{folder} holds no run.json or summary.json (is it a run folder? runs live in "
+                 "results/<task>/<model>/<run-id>)", 1)
         typer.echo(table(summary))
-    except (json.JSONDecodeError, KeyError) as e:
-        fail(f"{summary_path} is not a harness summary ({type(e).__name__}: {e})", 1)
-    extra = notes(_read_records(run_dir), limit=examples)
-    if extra:
-        typer.echo(extra)
-    info_path = run_dir / "run.json"
-    if info_path.is_file():
-        info = json.loads(info_path.read_text(encoding="utf-8"))
-        typer.echo(f"status: {info.get('status')}  started {info.get('started')}  finished {info.get('finished')}")
+        if summary.get("partial"):
+            typer.echo(f"(from the {summary['recorded']} records saved so far)")
+        extra = notes(_read_records(folder), limit=examples)
+        if extra:
+            typer.echo(extra)
+        if info is not None:
+            typer.echo(status_line(folder, info))
+        typer.echo(f"run folder: {folder}")
+    except HarnessError as e:
+        fail(str(e), e.exit_code)
+    except (KeyError, TypeError) as e:
+        fail(f"{run_dir or output}: not a harness run folder ({type(e).__name__}: {e})", 1)
 
 
 @app.command()
@@ -199,7 +224,7 @@ def score(
     except HarnessError as e:
         fail(str(e), e.exit_code)
     except Exception as e:
-        unexpected(e, None)
+        unexpected(e, None, output)
     typer.echo(table(result.summary))
     extra = notes(_read_records(result.folder))
     if extra:

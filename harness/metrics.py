@@ -17,11 +17,13 @@ import hashlib
 import math
 import numbers
 from array import array
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from statistics import NormalDist
 from typing import Any
 
 import numpy as np
+
+from harness.types import Sample, UsageError
 
 NONE_GROUP = "(none)"  # group of a record whose metadata lacks the key (or has None / an empty list)
 MAX_AUTO_LABELS = 50  # more distinct golds than this and no `labels`: not a label-set task, no F1
@@ -163,6 +165,18 @@ def roc_auc(scores: Sequence[float], labels: Sequence[bool]) -> float:
 def _cell_seed(seed: int, name: str) -> int:
     # A stable hash (not the salted built-in hash) so intervals are the same in every process.
     return int.from_bytes(hashlib.blake2b(f"{seed}\x1f{name}".encode(), digest_size=8).digest(), "little")
+
+
+def check_group_by(samples: Iterable[Sample], keys: Sequence[str]) -> None:
+    """Refuse a breakdown key that no sample has in its metadata (a typo would give one silent "(none)" group),
+    naming the keys the samples do have. A key only some samples have is fine: the others count as NONE_GROUP."""
+    have: set[str] = set()
+    for sample in samples:
+        have.update(sample.metadata)
+    for key in keys:
+        if key not in have:
+            listed = f"keys there: {', '.join(sorted(have))}" if have else "the samples carry no metadata"
+            raise UsageError(f"group-by key {key!r}: no sample has it in its metadata ({listed})")
 
 
 def _group_values(value: Any) -> list[str]:

@@ -6,9 +6,10 @@ import random
 from collections.abc import Sequence
 
 from harness.extract import letter
-from harness.types import Message, Part, Request, Sample, UsageError
+from harness.types import HarnessError, Message, Part, Request, Sample, UsageError
 
 STRATEGIES = ("zero-shot", "few-shot", "cot")
+MAX_LETTERS = 26  # lettered options go A..Z; a sample with more choices is shown as a label set (not lettered)
 
 LETTER_INSTRUCTION = "Answer with the option's letter from the given choices directly."
 LABEL_INSTRUCTION = "Answer with one label from the list only."
@@ -25,6 +26,11 @@ COT_INSTRUCTION = (
 def check_strategy(strategy: str, mode: str, shots: int) -> None:
     if strategy not in STRATEGIES:
         raise UsageError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+    if shots < 0:
+        raise UsageError(f"--shots must be 0 or more (examples per prompt for --strategy few-shot), got {shots}")
+    if shots and strategy != "few-shot":
+        raise UsageError(f"--shots {shots} applies only to --strategy few-shot (got {strategy}); add --strategy "
+                         "few-shot or leave --shots out")
     if strategy == "cot" and mode == "score":
         raise UsageError("chain-of-thought needs generation; use --mode generate with --strategy cot")
     if strategy == "few-shot" and shots < 1:
@@ -38,6 +44,9 @@ def option_style(sample: Sample, style: str | None) -> str:
 def options_text(sample: Sample, style: str | None = None) -> str:
     style = option_style(sample, style)
     if style == "letters":
+        if len(sample.choices) > MAX_LETTERS:  # task loaders refuse this naming the line; a guard for any other task
+            raise HarnessError(f"sample {sample.id}: {len(sample.choices)} lettered choices, but letters go A to Z "
+                               f"(at most {MAX_LETTERS}); show them as a label set (not lettered) instead")
         return "\n".join(f"{letter(i)}. {c}" for i, c in enumerate(sample.choices))
     if style == "list":
         return "Choices:\n" + "\n".join(f"- {c}" for c in sample.choices)

@@ -19,9 +19,11 @@ from typing import Any
 
 from harness import provenance
 from harness.identity import run_id, slug
+from harness.metrics import check_group_by
 from harness.runner import make_record, summarize
 from harness.store import RunStore
 from harness.task import Task
+from harness.textfile import text_lines
 from harness.types import HarnessError, Output, Sample
 
 OUTPUT_KEYS = ("output", "prediction", "answer_prediction", "response", "model_output", "pred", "text")
@@ -51,7 +53,8 @@ def read_predictions(path: Path, preferred: str | None = None) -> Predictions:
     it. A bad line fails naming file and line."""
     if not path.is_file():
         raise HarnessError(f"predictions file not found: {path}")
-    text = path.read_text(encoding="utf-8")
+    lines = list(text_lines(path))  # a byte that is not UTF-8 fails naming its line
+    text = "".join(line for _, line in lines)
     rows: list[tuple[int, Any]] = []
     if text.lstrip().startswith("["):
         try:
@@ -59,7 +62,7 @@ def read_predictions(path: Path, preferred: str | None = None) -> Predictions:
         except json.JSONDecodeError as e:
             raise HarnessError(f"{path}:{e.lineno}: invalid JSON ({e.msg})") from None
     else:
-        for n, line in enumerate(text.splitlines(), 1):
+        for n, line in lines:
             if line.strip():
                 try:
                     rows.append((n, json.loads(line)))
@@ -128,6 +131,7 @@ def score_file(task: Task, predictions: Path, output: Path, name: str | None = N
                group_by: list[str] | None = None) -> ScoreResult:
     preds = read_predictions(predictions, task.prediction_key)
     samples = task.samples()
+    check_group_by(samples, [*task.group_by, *(group_by or [])])
     known = {s.id for s in samples}
     unknown = sum(1 for i in preds.outputs if i not in known)
     chosen = [s for s in samples if s.id in preds.outputs]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import provenance
+from harness import interrupt, provenance
 from harness.extract import final_answer_line
 from harness.identity import (
     judge_identity,
@@ -24,7 +24,7 @@ from harness.identity import (
     run_identity,
     slug,
 )
-from harness.metrics import Breakdown
+from harness.metrics import Breakdown, check_group_by
 from harness.progress import Progress
 from harness.prompting import check_strategy, render, shot_pool
 from harness.scoring import score_output
@@ -147,6 +147,10 @@ class Runner:
         import tasks
 
         self.cfg = cfg
+        # every option is checked against its factory's signature before any data or model loads (harness/options.py)
+        model_adapters.options(cfg.model, cfg.model_args, cfg.seed)
+        if cfg.judge:
+            model_adapters.options(cfg.judge, cfg.judge_args, cfg.seed, kind="judge")
         self.task = tasks.get(cfg.task, cfg.task_args)  # a malformed dataset fails here, before any model
         self.model_spec, _, _ = model_adapters.split_spec(cfg.model)
         self.mode = cfg.mode or self.task.mode or model_adapters.default_mode(cfg.model)
@@ -167,8 +171,10 @@ class Runner:
         self.folder = Path(cfg.output) / slug(self.task.name) / model_dir(self.model_spec) / self.run_id
         self.progress_stream = progress_stream
         self.group_by = list(dict.fromkeys([*self.task.group_by, *cfg.group_by]))
+        check_group_by(self.samples, self.group_by)  # a key no sample has: a usage error before any model loads
         self.model: ModelAdapter | None = None
         self.score_method = "loglik"  # resolved against the model once it loads (_score_method)
+        self._bar: Progress | None = None
         self.new = 0  # records written by this invocation
         self.timing: dict[str, Any] = {}  # model load and loop seconds of this invocation, for run.json
 
@@ -276,8 +282,34 @@ class Runner:
         store = self._open_store()
         try:
             return self._run(store)
+        except Interrupted:
+            raise
+        except KeyboardInterrupt:  # before the loop (loading the model): nothing new was answered
+            self._mark(store, "interrupted")
+            raise Interrupted(self._resume_line()) from None
+        except BaseException as e:  # whatever ends the run says so in run.json, with the one-line reason
+            self._mark(store, "failed", one_line(e))
+            raise
         finally:
             store.close()
+
+    def _resume_line(self) -> str:
+        done = self._bar.done - self._bar.errors if self._bar else 0
+        return (f"interrupted: {done} of {len(self.selection)} samples done and saved in {self.folder}; "
+                "re-run the same command to resume")
+
+    def _mark(self, store: RunStore, status: str, error: str | None = None) -> None:
+        """run.json's status for a run that ended early; best effort (a full disk may refuse even this)."""
+        try:
+            info = store.read_json("run.json")
+            if not isinstance(info, dict):
+                return
+            info.update({"status": status, "finished": provenance.now(), "error": error})
+            if info.get("invocations"):
+                info["invocations"][-1].update({"finished": info["finished"], "ended": status, "error": error})
+            store.write_json("run.json", info)
+        except (HarnessError, OSError, ValueError):
+            log.error("could not mark run.json %s", status)
 
     def _run(self, store: RunStore) -> RunResult:
         existing = store.index()
@@ -285,8 +317,10 @@ class Runner:
         info = self._run_info(store.read_json("run.json"))
         store.write_json("run.json", info)
         interrupted = False
-        bar = Progress(f"{self.task.name} / {self.model_spec}", len(self.selection),
-                       done=len(self.selection) - len(todo), stream=self.progress_stream)
+        bar = self._bar = Progress(f"{self.task.name} / {self.model_spec}", len(self.selection),
+                                   done=len(self.selection) - len(todo), stream=self.progress_stream)
+        # Should the main thread be stuck in a native call at Ctrl-C, the signal watcher ends the run itself.
+        interrupt.on_force_exit(self._resume_line, lambda: self._mark(store, "interrupted"))
         if todo:
             stream = self.progress_stream or sys.stderr
             stream.write(f"loading {self.model_spec} for {len(todo)} samples ...\n")  # big models take minutes

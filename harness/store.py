@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,13 +14,18 @@ from harness.types import HarnessError
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2, ensure_ascii=False, allow_nan=False)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    # A temp name per thread: the signal watcher may mark run.json interrupted while the main thread writes it.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=2, ensure_ascii=False, allow_nan=False)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise HarnessError(f"cannot write {path}: {e.strerror or type(e).__name__}") from e
 
 
 def check_writable(folder: Path) -> None:
@@ -112,10 +118,13 @@ class RunStore:
         lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
         if not lines:
             return
-        with open(self.samples_path, "a", encoding="utf-8") as f:
-            f.write(lines)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with open(self.samples_path, "a", encoding="utf-8") as f:
+                f.write(lines)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:  # a full disk: a torn last line at worst, cut off when the run resumes
+            raise HarnessError(f"cannot write {self.samples_path}: {e.strerror or type(e).__name__}") from e
 
     def write_json(self, name: str, obj: Any) -> None:
         atomic_write_json(self.folder / name, obj)

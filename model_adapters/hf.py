@@ -11,9 +11,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
+from harness.options import AtLeast, Form
 from harness.types import HarnessError, Output, Part, Request, UsageError
+from model_adapters.limits import context_length, over_context, too_long
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,9 @@ FAMILIES = {
 }
 TEXT_FAMILY = Family("causal-lm", "AutoModelForCausalLM", ())
 
-DTYPES = ("auto", "float32", "bfloat16", "float16")
+Dtype = Literal["auto", "float32", "bfloat16", "float16"]
+DTYPES = get_args(Dtype)
+DEVICE = Form(r"auto|cpu|mps|cuda(:\d+)?", "auto, cpu, cuda, cuda:N, mps")
 
 
 def sha256(text: str | None) -> str | None:
@@ -50,10 +54,13 @@ class HFModel:
     score_methods = ("loglik", "first_token")
     sort_by_length = True  # the runner groups similar lengths into a batch: less padding
 
-    def __init__(self, arg: str | None = None, dtype: str = "auto", device: str = "auto",
-                 attn_implementation: str | None = None, max_new_tokens: int = 256, temperature: float = 0.0,
+    def __init__(self, arg: str | None = None, dtype: Dtype = "auto", device: Annotated[str, DEVICE] = "auto",
+                 attn_implementation: Literal["sdpa", "eager", "flash_attention_2"] | None = None,
+                 max_new_tokens: Annotated[int, AtLeast(1)] = 256, temperature: Annotated[float, AtLeast(0)] = 0.0,
                  trust_remote_code: bool = False, revision: str | None = None, seed: int = 0,
-                 video_frames: int = 8):
+                 video_frames: Annotated[int, AtLeast(1)] = 8):
+        # The annotations are the --model-arg options' declaration: model_adapters.options checks them before this
+        # runs (harness/options.py), so a bad value never reaches torch.
         if not arg:
             raise UsageError("hf models look like hf:ORG/NAME, hf:/path/to/folder or hf:/path/to/model.gguf")
         if dtype not in DTYPES:
@@ -98,6 +105,7 @@ class HFModel:
         self.audio_rate = int(getattr(fe, "sampling_rate", 16000) or 16000)
         self.max_audio_s = float(getattr(fe, "chunk_length", 0) or 0) or None
         self.stop_ids = _stop_ids(self.tokenizer, self.model)  # once: get_vocab() copies a 150k-entry dict
+        self.max_context = context_length(self.model.config)  # longer inputs are error records, never sent
 
     # -- loading ------------------------------------------------------------------------------------
     @staticmethod
@@ -214,7 +222,11 @@ class HFModel:
         convs = [self._conversation(r) for r in requests]
         texts = [self._prompt(c) for c, _ in convs]
         media = {k: [x for _, m in convs for x in m[k]] for k in ("audio", "image", "video")}
-        batch = self._encode(texts, media, "left").to(self.device)
+        batch = self._encode(texts, media, "left")
+        over = too_long(batch["attention_mask"].sum(-1).tolist(), self.max_context, room=1)
+        if over:  # those become error records; the rest is encoded again without them
+            return self._apart(requests, over, batch, 1, self.generate)
+        batch = batch.to(self.device)
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
         gen: dict[str, Any] = {"max_new_tokens": self.max_new_tokens, "pad_token_id": pad,
                                "do_sample": self.temperature > 0}
@@ -233,6 +245,15 @@ class HFModel:
             outputs.append(Output(text=text, tokens_in=int(batch["attention_mask"][row].sum()),
                                   tokens_out=min(cut + 1, len(new)), extra=self._notes(convs[row][1])))
         return outputs
+
+    def _apart(self, requests: list[Request], over: list[int], batch: Any, room: int,
+               rest: Any) -> list[Output]:
+        """Error records for the rows in `over` (too long for the context), `rest(others)` for the others."""
+        lengths = batch["attention_mask"].sum(-1).tolist()
+        others = [r for i, r in enumerate(requests) if i not in over]
+        done = iter(rest(others) if others else [])
+        return [over_context(r.id, int(lengths[i]), self.max_context or 0, room) if i in over else next(done)
+                for i, r in enumerate(requests)]
 
     # -- choice scoring -----------------------------------------------------------------------------
     def score_choices(self, requests: list[Request]) -> list[Output]:
@@ -285,7 +306,13 @@ class HFModel:
         convs = [self._conversation(r) for _, r, _ in items]
         texts = [self._prompt(c) for c, _ in convs]
         media = {k: [x for _, m in convs for x in m[k]] for k in ("audio", "image", "video")}
-        batch = self._encode(texts, media, "right").to(self.device)
+        batch = self._encode(texts, media, "right")
+        over = too_long(batch["attention_mask"].sum(-1).tolist(), self.max_context)
+        if over:
+            reqs = [r for _, r, _ in items]
+            kept = [it for n, it in enumerate(items) if n not in over]
+            return self._apart(reqs, over, batch, 0, lambda _: self._score_first_tokens(kept))
+        batch = batch.to(self.device)
         ends = batch["attention_mask"].sum(-1) - 1
         with torch.inference_mode():
             logits = self.model(**batch).logits
@@ -308,7 +335,11 @@ class HFModel:
         prompt = self._prompt(conv)
         texts = [prompt + c for c in request.choices]
         k = len(texts)
-        batch = self._encode(texts, {kind: items * k for kind, items in media.items()}, "right").to(self.device)
+        batch = self._encode(texts, {kind: items * k for kind, items in media.items()}, "right")
+        lengths = batch["attention_mask"].sum(-1).tolist()
+        if too_long(lengths, self.max_context):
+            return over_context(request.id, max(lengths), self.max_context or 0)
+        batch = batch.to(self.device)
         # Continuation lengths from the text alone (media expand inside the prompt, identically in every row).
         base = len(self.tokenizer(prompt, add_special_tokens=False).input_ids)
         n_cont = [len(self.tokenizer(t, add_special_tokens=False).input_ids) - base for t in texts]
@@ -343,5 +374,4 @@ def _snapshot_revision(path: str) -> str | None:
     return parts[-1] if len(parts) > 2 and parts[-2] == "snapshots" else None
 
 
-def load_hf(arg: str | None = None, **options: Any) -> HFModel:
-    return HFModel(arg, **options)
+load_hf = HFModel  # the registry names HFModel itself, so its typed __init__ declares the options

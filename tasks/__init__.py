@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
 from typing import Any
 
-from harness.registry import Entry, coerce, lookup
+from harness.options import checked
+from harness.registry import Entry, lookup
 from harness.task import Task
 
 TASKS: dict[str, Entry] = {
@@ -25,15 +24,16 @@ TASKS: dict[str, Entry] = {
 
 
 def get(name: str, task_args: dict[str, Any] | None = None) -> Task:
-    args = {k: coerce(v) for k, v in (task_args or {}).items()}
+    """The task, its options first checked against the factory's typed signature (harness/options.py): an unknown
+    option or a bad value is one line and exit 2, before any file is read."""
     if name.startswith("file:"):
         from tasks.file_task import load_file_task
 
-        check_options(name, options(load_file_task, given=("path",)), args)  # the path is the part after file:
-        task = load_file_task(name[len("file:"):], **_str_args(args))
+        args = checked("task", name, load_file_task, task_args or {}, given=("path",))  # path: after "file:"
+        task = load_file_task(name[len("file:"):], **args)
     else:
         factory = lookup("task", name, TASKS).factory()
-        check_options(name, options(factory), args)
+        args = checked("task", name, factory, task_args or {})
         task = factory(**args)
     return _identified(task, args)
 
@@ -45,27 +45,6 @@ def _identified(task: Task, args: dict[str, Any]) -> Task:
     if missing:
         task.args = {**task.args, **missing}
     return task
-
-
-def options(factory: Callable[..., Any], given: tuple[str, ...] = ()) -> list[str] | None:
-    """The option names a task factory takes (None: it takes any); `given` ones are not set by --task-arg."""
-    params = inspect.signature(factory).parameters.values()
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-        return None
-    return [p.name for p in params if p.name not in given and p.kind is not inspect.Parameter.VAR_POSITIONAL]
-
-
-def check_options(name: str, allowed: list[str] | None, args: dict[str, Any]) -> None:
-    from harness.types import UsageError
-
-    unknown = [k for k in args if allowed is not None and k not in allowed]
-    if unknown:
-        raise UsageError(f"task {name} has no option {unknown[0]!r}; options: {', '.join(allowed or []) or 'none'}")
-
-
-def _str_args(args: dict[str, Any]) -> dict[str, Any]:
-    # file tasks take text options (labels=a,b) but a bool for lettered.
-    return {k: (v if k == "lettered" or v is None else str(v)) for k, v in args.items()}
 
 
 def listing() -> list[tuple[str, str]]:

@@ -4,7 +4,8 @@ Formats (`format=`, inferred from `path=` when absent):
 - `asvspoof`: an ASVspoof 2019 LA protocol (`SPEAKER FILE - ATTACK KEY`, attack "-" for bona fide; a 2021 LA/DF key
   file with the key in column 6 also reads) + a folder of `<FILE>.<ext>` clips (`root=`, default: the ASVspoof layout
   next to the protocol, e.g. LA/ASVspoof2019_LA_eval/flac).
-- `itw`: In-the-Wild's meta.csv (file, speaker, label in {spoof, bona-fide}), clips beside it (or in `root=`).
+- `itw`: In-the-Wild's meta.csv (file, speaker, label in {spoof, bona-fide}; told by that header, not by the file's
+  name), clips beside it (or in `root=`).
 - `csv` / `jsonl`: any list of path,label (label real/fake/bonafide/bona-fide/spoof/genuine/...); an `id` column names
   the sample, other columns (attack, speaker, ...) become metadata.
 - `allm4add`: the authors' conversation JSONL (also their SFT format, see `export`); its audio paths are absolute
@@ -25,16 +26,18 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from harness.extract import extract_real_fake
 from harness.media import resolve_media
 from harness.scoring import score_output
 from harness.task import Task
+from harness.textfile import text_lines
 from harness.types import SCORE_METHODS, HarnessError, Media, MediaError, Output, Sample, UsageError
 from tasks.file_task import file_version, jsonl_rows
 
-FORMATS = ("asvspoof", "itw", "csv", "jsonl", "allm4add")
+Format = Literal["asvspoof", "itw", "csv", "jsonl", "allm4add"]
+FORMATS = get_args(Format)
 QUESTION = "Is this audio real or fake?"
 LABELS = ["Real", "Fake"]
 POSITIVE = "Real"
@@ -54,15 +57,14 @@ def gold_label(value: Any) -> str | None:
 # --- reading lines, each failure naming file and line ----------------------------------------------------------------
 
 def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
-        header = [h.strip().lower() for h in next(reader, [])]
-        for row in reader:
-            if not any(c.strip() for c in row):
-                continue
-            if len(row) != len(header):
-                raise HarnessError(f"{path}:{reader.line_num}: {len(row)} fields, the header has {len(header)}")
-            yield reader.line_num, {k: v.strip() for k, v in zip(header, row, strict=True) if v.strip()}
+    reader = csv.reader(line for _, line in text_lines(path, bom=True))  # a byte that is not UTF-8 names its line
+    header = [h.strip().lower() for h in next(reader, [])]
+    for row in reader:
+        if not any(c.strip() for c in row):
+            continue
+        if len(row) != len(header):
+            raise HarnessError(f"{path}:{reader.line_num}: {len(row)} fields, the header has {len(header)}")
+        yield reader.line_num, {k: v.strip() for k, v in zip(header, row, strict=True) if v.strip()}
 
 
 def _audio(root: Path, rel: str, where: str) -> Media:
@@ -100,24 +102,23 @@ def _asvspoof_root(file: Path, first: str, ext: str) -> Path:
 
 def _read_asvspoof(file: Path, root: Path | None, question: str, ext: str) -> tuple[list[Sample], Path]:
     rows: list[tuple[str, str, str, str | None, str, dict[str, str]]] = []
-    with open(file, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            fields = line.split()
-            if not fields:
-                continue
-            where = f"{file}:{n}"
-            extra: dict[str, str] = {}
-            if len(fields) == 5:  # 2019: SPEAKER FILE - ATTACK KEY
-                speaker, name, _, attack, key = fields
-            elif len(fields) >= 8 and fields[5] in ("bonafide", "spoof"):  # 2021: SPK FILE CODEC SRC ATTACK KEY ...
-                speaker, name, codec, _, attack, key = fields[:6]
-                extra = {"codec": codec}
-            else:
-                raise HarnessError(f"{where}: expected 'SPEAKER FILE - ATTACK KEY', got {line.strip()[:80]!r}")
-            gold = {"bonafide": "Real", "spoof": "Fake"}.get(key)
-            if gold is None:
-                raise HarnessError(f"{where}: key must be bonafide or spoof, got {key!r}")
-            rows.append((where, name, gold, None if attack == "-" else attack, speaker, extra))
+    for n, line in text_lines(file):
+        fields = line.split()
+        if not fields:
+            continue
+        where = f"{file}:{n}"
+        extra: dict[str, str] = {}
+        if len(fields) == 5:  # 2019: SPEAKER FILE - ATTACK KEY
+            speaker, name, _, attack, key = fields
+        elif len(fields) >= 8 and fields[5] in ("bonafide", "spoof"):  # 2021: SPK FILE CODEC SRC ATTACK KEY ...
+            speaker, name, codec, _, attack, key = fields[:6]
+            extra = {"codec": codec}
+        else:
+            raise HarnessError(f"{where}: expected 'SPEAKER FILE - ATTACK KEY', got {line.strip()[:80]!r}")
+        gold = {"bonafide": "Real", "spoof": "Fake"}.get(key)
+        if gold is None:
+            raise HarnessError(f"{where}: key must be bonafide or spoof, got {key!r}")
+        rows.append((where, name, gold, None if attack == "-" else attack, speaker, extra))
     if not rows:
         raise HarnessError(f"{file}: no protocol lines")
     folder = root if root is not None else _asvspoof_root(file, rows[0][1], ext)
@@ -211,12 +212,11 @@ def infer_format(file: Path) -> str:
     if suffix == ".txt":
         return "asvspoof"
     if suffix == ".csv":
-        with open(file, newline="", encoding="utf-8-sig") as f:
-            header = [h.strip().lower() for h in next(csv.reader(f), [])]
-        return "itw" if file.name.lower() == "meta.csv" or header == ["file", "speaker", "label"] else "csv"
+        header = [h.strip().lower() for h in next(csv.reader(line for _, line in text_lines(file, bom=True)), [])]
+        # By its header, not its name: a plain path,label list may be called meta.csv too.
+        return "itw" if header == ["file", "speaker", "label"] else "csv"
     if suffix == ".jsonl":
-        with open(file, encoding="utf-8") as f:
-            first = next((line for line in f if line.strip()), "")
+        first = next((line for _, line in text_lines(file) if line.strip()), "")
         try:
             return "allm4add" if "messages" in json.loads(first) else "jsonl"
         except (json.JSONDecodeError, TypeError):
@@ -245,8 +245,9 @@ def export(sample: Sample) -> dict[str, Any]:
 
 # --- the task ----------------------------------------------------------------------------------------------------
 
-def load(format: str | None = None, path: str | None = None, root: str | None = None,
-         audio_root: str | None = None, question: str = QUESTION, ext: str = "flac", score: str = "auto") -> Task:
+def load(format: Format | None = None, path: str | None = None, root: str | None = None,
+         audio_root: str | None = None, question: str = QUESTION, ext: str = "flac",
+         score: Literal["loglik", "first_token", "auto"] = "auto") -> Task:  # the choices of SCORE_METHODS
     if not path:
         raise UsageError("add_qa needs path= (an ASVspoof protocol, In-the-Wild meta.csv, a CSV/JSONL of path,label "
                          "or an ALLM4ADD JSONL)")

@@ -1,9 +1,12 @@
 """Custom tasks without code: `harness run --task file:items.jsonl` (or .csv).
 
-One sample per line: id, question, choices (a list; in CSV a JSON list or "a|b|c"), answer (a choice text
-or its letter), media paths relative to the file (audio, image, video: one path or a list), optional
-context; every other column is metadata usable with --group-by. A label-set task gives `labels` instead
-of per-line choices: a JSONL header line {"labels": [...]} (a line with no "id"), or --task-arg labels=a,b.
+One sample per line: id, question, choices (a list; in CSV a JSON list or "a|b|c"; no two alike), answer (a choice
+text or its letter; required: a line without one cannot be scored), media paths relative to the file (audio,
+image, video: one path or a list), optional context; every other column is metadata usable with --group-by. A
+label-set task gives `labels` instead of per-line choices: a JSONL header line {"labels": [...]} (a line with no
+"id"), or --task-arg labels=a,b. A line with neither is refused, as is a lettered line with more than 26
+choices (letters go A..Z; lettered=false shows them as a label set). Files are UTF-8 (a CSV may start with a byte
+order mark); a byte that is not UTF-8 fails naming its line.
 """
 
 from __future__ import annotations
@@ -17,11 +20,14 @@ from typing import Any
 
 from harness.extract import letter
 from harness.media import resolve_media
+from harness.prompting import MAX_LETTERS
 from harness.task import Task
-from harness.types import HarnessError, Media, MediaError, Sample
+from harness.textfile import text_lines
+from harness.types import HarnessError, Media, MediaError, Sample, UsageError
 
 MEDIA_KEYS = ("audio", "image", "video")
 CORE_KEYS = {"id", "question", "choices", "answer", "context", *MEDIA_KEYS}
+REQUIRED_KEYS = ("id", "question", "answer")  # without a gold answer a line cannot be scored
 HEADER_KEYS = {"labels", "group_by", "description", "positive", "lettered"}
 # Options kept out of the run id (harness.task.Task.exempt_args): each cannot change an answer or a record.
 EXEMPT_ARGS = {
@@ -33,29 +39,29 @@ EXEMPT_ARGS = {
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, row) pairs; a malformed line fails fast naming file and line."""
     if path.suffix.lower() == ".csv":
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            for row in reader:
-                if None in row:
-                    raise HarnessError(f"{path}:{reader.line_num}: more fields than the header has")
-                yield reader.line_num, {k: v for k, v in row.items() if v not in (None, "")}
+        # Lines decoded one by one (harness.textfile), so a byte that is not UTF-8 names its line.
+        reader = csv.DictReader(line for _, line in text_lines(path, bom=True))
+        for row in reader:
+            if None in row:
+                raise HarnessError(f"{path}:{reader.line_num}: more fields than the header has")
+            yield reader.line_num, {k: v for k, v in row.items() if v not in (None, "")}
         return
     yield from jsonl_rows(path)
 
 
 def jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for each non-blank line; a bad line fails naming file and line."""
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise HarnessError(f"{path}:{n}: invalid JSON ({e.msg} at column {e.colno})") from None
-            if not isinstance(row, dict):
-                raise HarnessError(f"{path}:{n}: expected a JSON object, got {type(row).__name__}")
-            yield n, row
+    """(line number, object) for each non-blank line; a bad line (or a byte that is not UTF-8) fails naming file
+    and line."""
+    for n, line in text_lines(path):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise HarnessError(f"{path}:{n}: invalid JSON ({e.msg} at column {e.colno})") from None
+        if not isinstance(row, dict):
+            raise HarnessError(f"{path}:{n}: expected a JSON object, got {type(row).__name__}")
+        yield n, row
 
 
 def _as_list(value: Any, where: str, key: str) -> list[str]:
@@ -74,6 +80,16 @@ def _as_list(value: Any, where: str, key: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str | int | float) for v in value):
         raise HarnessError(f"{where}: {key} must be a list of strings")
     return [str(v) for v in value]
+
+
+def _check_distinct(values: list[str], where: str, what: str, error: type[HarnessError] = HarnessError) -> None:
+    """Two equal choices make the gold ambiguous and the chance line wrong (1/3 for ["a", "a", "b"])."""
+    seen: set[str] = set()
+    for value in values:
+        if value.strip() in seen:
+            raise error(f"{where}: {what} {value.strip()!r} is given twice (compared exactly as written, after "
+                        "trimming spaces); each must be different")
+        seen.add(value.strip())
 
 
 def _gold(answer: Any, choices: list[str], lettered: bool, where: str) -> str | None:
@@ -105,19 +121,35 @@ def load_file_task(path: str, labels: str | None = None, group_by: str | None = 
     root = file.resolve().parent
     header: dict[str, Any] = {}
     samples: list[Sample] = []
+    label_set: list[str] | None = None
     for n, row in _rows(file):
         where = f"{file}:{n}"
         if "id" not in row and n == 1 and set(row) <= HEADER_KEYS:
             header = row
             continue
-        if "id" not in row or "question" not in row:
-            missing = "id" if "id" not in row else "question"
+        missing = next((key for key in REQUIRED_KEYS if row.get(key) is None), None)
+        if missing is not None:
             raise HarnessError(f"{where}: missing required field {missing!r}")
-        label_set = _as_list(labels if labels is not None else header.get("labels"), where, "labels")
-        choices = _as_list(row.get("choices"), where, "choices") or label_set
+        if label_set is None:  # once, at the first sample: the header (if any) is line 1
+            label_set = _as_list(labels if labels is not None else header.get("labels"), where, "labels")
+            if labels is not None:
+                _check_distinct(label_set, "--task-arg labels", "label", UsageError)
+            else:
+                _check_distinct(label_set, f"{file}:1", "label")
+        row_choices = _as_list(row.get("choices"), where, "choices")
+        _check_distinct(row_choices, where, "choice")
+        choices = row_choices or label_set
+        if not choices:
+            raise HarnessError(f"{where}: no choices and no label set, so nothing can be scored; give \"choices\" "
+                               "on each line, or a label set (--task-arg labels=a,b, or in JSONL a first line "
+                               "{\"labels\": [\"a\", \"b\"]})")
         is_lettered = bool(row.get("choices")) if lettered is None else bool(lettered)
         if lettered is None and "lettered" in header:
             is_lettered = bool(header["lettered"])
+        if is_lettered and len(choices) > MAX_LETTERS:  # letters go A..Z; more is a label set
+            raise HarnessError(f"{where}: {len(choices)} lettered choices, but letters go A to Z (at most "
+                               f"{MAX_LETTERS}); for more, make them a label set shown as a list and answered by "
+                               "name: --task-arg lettered=false (in JSONL also a first line {\"lettered\": false})")
         media: list[Media] = []
         for kind in MEDIA_KEYS:
             for rel in _as_list(row.get(kind), where, kind):
@@ -128,7 +160,7 @@ def load_file_task(path: str, labels: str | None = None, group_by: str | None = 
         meta = {k: v for k, v in row.items() if k not in CORE_KEYS}
         samples.append(Sample(
             id=str(row["id"]), question=str(row["question"]), choices=choices,
-            answer=_gold(row.get("answer"), choices, is_lettered, where) if choices else row.get("answer"),
+            answer=_gold(row["answer"], choices, is_lettered, where),
             media=media, context=row.get("context"), lettered=is_lettered, metadata=meta,
         ))
     if not samples:

@@ -19,12 +19,14 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal, get_args
 
 from harness.extract import extract_choice, only_letter
 from harness.media import resolve_media
+from harness.prompting import MAX_LETTERS
 from harness.scoring import score_output
 from harness.task import Task
+from harness.textfile import read_text
 from harness.types import HarnessError, MediaError, Output, Sample, UsageError
 from tasks.file_task import file_version, jsonl_rows
 from tasks.mmar_rubric import rubric_judge
@@ -32,8 +34,10 @@ from tasks.mmar_rubric import rubric_judge
 HUB_ID = "BoJack/MMAR"
 META_FILES = ("MMAR-meta.jsonl", "MMAR-meta.json")  # preferred first
 AUDIO_TARBALL = "mmar-audio.tar.gz"
-SCORERS = ("official", "choice")
-PROMPTS = ("words", "letter")  # choices listed for an answer in words (default), or lettered A-D
+Scorer = Literal["official", "choice"]
+SCORERS = get_args(Scorer)
+Prompt = Literal["words", "letter"]  # choices listed for an answer in words (default), or lettered A-D
+PROMPTS = get_args(Prompt)
 SCORER_REVISION = 2  # in the task version: records scored by an older rule are never resumed into a new run
 METADATA_KEYS = ("category", "modality", "sub-category", "language", "source")
 REASONING_KEYS = ("thinking", "cue", "rubric")  # gold reasoning: never in a prompt
@@ -164,6 +168,7 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
     list of structs, null languages). It cannot say which line is broken, so on failure plain json finds it."""
     import datasets
 
+    read_text(path)  # datasets keeps bytes that are not UTF-8 and fails on them later with no line: find it first
     with _quiet_datasets(), tempfile.TemporaryDirectory(prefix="harness-mmar-") as tmp:
         try:
             # A throwaway cache: the file is small, and a stale arrow cache can never mask an edited file.
@@ -178,7 +183,7 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
 
 def _locate_problem(path: Path) -> None:
     """Raise naming file and line (or record) for invalid JSON or a record of the wrong shape, if there is one."""
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path)  # a byte that is not UTF-8 fails naming its line
     if path.suffix == ".json" or text.lstrip().startswith("["):
         try:
             items = json.loads(text)
@@ -213,6 +218,9 @@ def _sample(row: dict[str, Any], root: Path, where: str, lettered: bool) -> Samp
         answer = ERRATA[sid].get("answer", answer)
     if answer not in choices:
         raise HarnessError(f"{where}: MMAR item {sid}: answer {answer!r} is not one of its choices {choices}")
+    if lettered and len(choices) > MAX_LETTERS:
+        raise HarnessError(f"{where}: MMAR item {sid}: {len(choices)} choices, but prompt=letter letters them A to Z "
+                           f"(at most {MAX_LETTERS}); use prompt=words (the default), which lists them unlettered")
     try:
         media = resolve_media(root, row["audio_path"], "audio")
     except MediaError as e:
@@ -360,8 +368,8 @@ def _from_hub(meta: str | None, revision: str | None, cache: str | None) -> tupl
 # --- the entry point ----------------------------------------------------------------------------------
 
 
-def load(root: str | None = None, meta: str | None = None, scorer: str = "official", revision: str | None = None,
-         cache: str | None = None, prompt: str = "words") -> Task:
+def load(root: str | None = None, meta: str | None = None, scorer: Scorer = "official", revision: str | None = None,
+         cache: str | None = None, prompt: Prompt = "words") -> Task:
     """root=None: the hub dataset BoJack/MMAR (metadata and mmar-audio.tar.gz, unpacked once into `cache`,
     default ~/.cache/harness/mmar/<revision or main>/); root=DIR: a folder holding MMAR-meta.jsonl or
     MMAR-meta.json (the .jsonl first unless `meta` names the file) and audio/. scorer: official | choice.

@@ -112,3 +112,20 @@ class Scripted(EchoGold):
 
     def generate(self, requests: list[Request]) -> list[Output]:
         return [Output(text=self.replies[r.id]) for r in requests]
+
+
+class Stuck(EchoGold):
+    """Answers `calls` batches, then sits in one long native call (as a huge torch allocation or forward pass
+    would) that Python's signal handlers cannot interrupt: about `seconds` of OpenSSL key stretching."""
+
+    def __init__(self, calls: int = 2, seconds: float = 60.0, **kw: Any):
+        super().__init__(**kw)
+        self.left, self.seconds = int(calls), float(seconds)
+
+    def generate(self, requests: list[Request]) -> list[Output]:
+        import hashlib
+
+        self.left -= 1
+        if self.left < 0:
+            hashlib.pbkdf2_hmac("sha256", b"x", b"y", int(4_000_000 * self.seconds))  # ~0.25 us a round
+        return super().generate(requests)

@@ -53,7 +53,7 @@ def test_show_prints_the_table_and_rejects_non_run_folders(tmp_path: Path, items
     r = cli.invoke(app, ["show", str(folder)])
     assert r.exit_code == 0 and "overall" in r.stdout and "status: complete" in r.stdout
     bad = cli.invoke(app, ["show", str(tmp_path)])
-    assert bad.exit_code == 1 and "no summary.json" in bad.stderr
+    assert bad.exit_code == 1 and "holds no run.json or summary.json" in bad.stderr
 
 
 def test_bad_option_values_are_usage_errors(items: Path) -> None:

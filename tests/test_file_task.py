@@ -53,9 +53,11 @@ def test_csv_with_json_or_pipe_choices(tmp_path: Path) -> None:
     ('{"id": "a", "question": "q", "choices": ["x"], "answer": "x"}\n{"id": "b"', ":2: invalid JSON"),
     ('{"id": "a", "choices": ["x"]}\n', ":1: missing required field 'question'"),
     ('{"id": "a", "question": "q", "choices": ["x", "y"], "answer": "z"}\n', ":1: answer 'z' is not one of"),
-    ('{"id": "a", "question": "q", "audio": "../../etc/passwd"}\n', ":1: media path escapes the dataset root"),
+    ('{"id": "a", "question": "q", "choices": ["x"], "answer": "x", "audio": "../../etc/passwd"}\n',
+     ":1: media path escapes the dataset root"),
     ('[1, 2]\n', ":1: expected a JSON object"),
-    ('{"id": "a", "question": "q"}\n{"id": "a", "question": "q"}\n', "duplicate sample id 'a'"),
+    ('{"id": "a", "question": "q", "choices": ["x"], "answer": "x"}\n'
+     '{"id": "a", "question": "q", "choices": ["x"], "answer": "x"}\n', "duplicate sample id 'a'"),
     ('\n', "no samples"),
 ])
 def test_malformed_files_fail_naming_file_and_line(tmp_path: Path, text: str, message: str) -> None:
@@ -73,9 +75,9 @@ def test_missing_file_and_wrong_suffix(tmp_path: Path) -> None:
 
 
 def test_version_follows_the_file_content(tmp_path: Path) -> None:
-    f = write(tmp_path / "t.jsonl", '{"id": "a", "question": "q"}\n')
+    f = write(tmp_path / "t.jsonl", '{"id": "a", "question": "q", "choices": ["x"], "answer": "x"}\n')
     v1 = tasks.get(f"file:{f}").version
-    write(f, '{"id": "a", "question": "q2"}\n')
+    write(f, '{"id": "a", "question": "q2", "choices": ["x"], "answer": "x"}\n')
     assert tasks.get(f"file:{f}").version != v1
 
 

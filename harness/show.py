@@ -1,0 +1,90 @@
+"""`harness show`: any run folder, finished or not (running, interrupted, failed, killed), and the latest run."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import shlex
+from pathlib import Path
+from typing import Any
+
+from harness.metrics import Breakdown
+from harness.store import RunStore
+from harness.types import HarnessError
+
+
+def latest_run(output: Path) -> Path:
+    """The run folder under `output` whose run.json changed last."""
+    runs = [p for p in output.glob("*/*/*/run.json") if p.is_file()] if output.is_dir() else []
+    if not runs:
+        raise HarnessError(f"no runs under {output} (runs live in {output}/<task>/<model>/<run-id>; "
+                           "give a run folder or --output)")
+    return max(runs, key=lambda p: p.stat().st_mtime).parent
+
+
+def read_info(folder: Path) -> dict[str, Any] | None:
+    path = folder / "run.json"
+    if not path.is_file():
+        return None
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise HarnessError(f"{path} is not a harness run.json ({type(e).__name__})") from None
+    return info if isinstance(info, dict) else None
+
+
+def is_locked(folder: Path) -> bool:
+    """Whether a harness process holds the run's lock now (a run marked "running" without it has died)."""
+    lock = folder / ".lock"
+    if not lock.exists():
+        return False
+    with open(lock, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+    return False
+
+
+def status_line(folder: Path, info: dict[str, Any]) -> str:
+    status = info.get("status")
+    command = (info.get("invocations") or [{}])[-1].get("argv")
+    again = f"; re-run `{shlex.join(command)}` to resume" if command else "; re-run its command to resume"
+    if status == "running" and not is_locked(folder):
+        return f"status: stopped without finishing (killed or crashed while running){again}"
+    if status == "failed":
+        return f"status: failed: {info.get('error') or 'see harness.log'}{again}"
+    if status == "interrupted":
+        return f"status: interrupted{again}"
+    return f"status: {status}  started {info.get('started')}  finished {info.get('finished')}"
+
+
+def partial_summary(folder: Path, info: dict[str, Any]) -> dict[str, Any]:
+    """A summary from the records saved so far (no task is loaded: overall and per group, accuracy and chance)."""
+    task, model = info.get("task") or {}, info.get("model") or {}
+    group_by = list(task.get("group_by") or [])
+    table = Breakdown(group_by, mean_fields=("chance",))
+    store = RunStore(folder)
+    recorded = 0
+    for rec in store.records().values():
+        table.add(rec)
+        recorded += 1
+    return {"run_id": info.get("run_id", folder.name), "task": task.get("name", "?"),
+            "model": model.get("spec", "?"), "mode": info.get("mode", "?"), "strategy": info.get("strategy", "?"),
+            "shots": info.get("shots", 0), "recorded": recorded, "group_by": group_by, "extra_columns": [],
+            "metrics": table.summary(seed=int(info.get("seed") or 0)), "partial": True}
+
+
+def load_summary(folder: Path, info: dict[str, Any] | None) -> dict[str, Any] | None:
+    """summary.json when the run finished; else (or when it is older than the records) one from the records."""
+    path = folder / "summary.json"
+    finished = info is None or info.get("status") in ("complete", "complete-with-errors")
+    if path.is_file() and finished:
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise HarnessError(f"{path} is not a harness summary ({type(e).__name__})") from None
+    if info is not None:
+        return partial_summary(folder, info)
+    return None
