@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-HARNESS = [sys.executable, "-m", "harness.cli"]
+HARNESS = [sys.executable, "-m", "cli"]
 
 
 def items_file(folder: Path, n: int = 300) -> Path:
@@ -47,9 +47,10 @@ def timed(cmd: list[str]) -> tuple[float, str]:
 
 def steady_state(task: str, model: str, mode: str, batch: int, out: Path, new_tokens: int = 16) -> tuple[float, int]:
     """Seconds of the runner's loop with the model already loaded, and the number of samples."""
-    from harness.runner import RunConfig, Runner
+    from cli.wiring import runner as make_runner
+    from harness.runner import RunConfig
 
-    runner = Runner(RunConfig(task=task, model=model, mode=mode, batch_size=batch, output=out, fresh=True,
+    runner = make_runner(RunConfig(task=task, model=model, mode=mode, batch_size=batch, output=out, fresh=True,
                               model_args={"max_new_tokens": str(new_tokens)}),
                     progress_stream=open(os.devnull, "w"))
     loaded = runner._load_model()

@@ -27,14 +27,15 @@ def synthetic_task(folder: Path, n: int) -> Path:
 
 
 def overhead(n: int, batch_size: int) -> dict[str, float]:
+    from cli.wiring import runner as make_runner
     from harness.prompting import build_request
-    from harness.runner import RunConfig, Runner
+    from harness.runner import RunConfig
     from model_adapters.baselines import RandomModel
 
     with tempfile.TemporaryDirectory() as tmp:
         task_file = synthetic_task(Path(tmp), n)
         t0 = time.perf_counter()
-        runner = Runner(RunConfig(task=f"file:{task_file}", model="random", output=Path(tmp) / "out",
+        runner = make_runner(RunConfig(task=f"file:{task_file}", model="random", output=Path(tmp) / "out",
                                   batch_size=batch_size, group_by=["layer"]), progress_stream=open("/dev/null", "w"))
         t_setup = time.perf_counter() - t0
         t1 = time.perf_counter()
@@ -53,10 +54,11 @@ def overhead(n: int, batch_size: int) -> dict[str, float]:
 
 
 def demo_speed() -> dict[str, float]:
-    from harness.runner import RunConfig, Runner
+    from cli.wiring import runner as make_runner
+    from harness.runner import RunConfig
 
     with tempfile.TemporaryDirectory() as tmp:
-        runner = Runner(RunConfig(output=Path(tmp)), progress_stream=open("/dev/null", "w"))
+        runner = make_runner(RunConfig(output=Path(tmp)), progress_stream=open("/dev/null", "w"))
         t0 = time.perf_counter()
         model = runner._load_model()
         t_load = time.perf_counter() - t0

@@ -20,8 +20,9 @@ from typing import Any
 from harness import provenance
 from harness.identity import run_id, slug
 from harness.metrics import check_group_by
-from harness.runner import make_record, summarize
+from harness.records import make_record
 from harness.store import RunStore
+from harness.summary import summarize
 from harness.task import Task
 from harness.textfile import text_lines
 from harness.types import HarnessError, Output, Sample

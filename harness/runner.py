@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import interrupt, provenance
+from harness.capabilities import MODES, Capabilities, input_length
 from harness.extract import final_answer_line
 from harness.identity import (
     judge_identity,
@@ -24,13 +25,14 @@ from harness.identity import (
     run_identity,
     slug,
 )
-from harness.metrics import Breakdown, check_group_by
+from harness.metrics import check_group_by
 from harness.progress import Progress
 from harness.prompting import check_strategy, render, shot_pool
-from harness.scoring import score_output
+from harness.records import make_record, one_line
 from harness.store import RunStore, check_writable
+from harness.summary import summarize
 from harness.task import Task
-from harness.types import HarnessError, MediaError, ModelAdapter, Output, Request, Sample, UsageError
+from harness.types import HarnessError, MediaError, ModelAdapter, ModelRef, Output, Request, Sample, UsageError
 
 log = logging.getLogger("harness")
 
@@ -70,97 +72,27 @@ class Interrupted(HarnessError):
     exit_code = 130
 
 
-def one_line(e: BaseException) -> str:
-    msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    return f"{type(e).__name__}: {msg}"[:500] if not isinstance(e, HarnessError) else msg[:500]
-
-
-def reads_media(model: Any) -> bool:
-    """An adapter that sets `reads_media = False` (the baselines) gets no decoded media, no media-kind check
-    and no media-duration reads; absent means True."""
-    return bool(getattr(model, "reads_media", True))
-
-
-def input_length(sample: Sample, media: bool = True) -> tuple[float, int]:
-    """Seconds of audio/video (when `media`), then characters of text: the sort key for length-grouped batches."""
-    from harness.media import audio_duration, video_duration
-
-    seconds = 0.0
-    for m in sample.media if media else ():
-        seconds += (audio_duration(m.path) if m.kind == "audio" else video_duration(m.path) if m.kind == "video"
-                    else 0.0) or 0.0
-    return seconds, len(sample.question) + sum(len(c) for c in sample.choices) + len(sample.context or "")
-
-
-def make_record(task: Task, sample: Sample, prompt: str | None, out: Output, latency: float,
-                mode: str) -> dict[str, Any]:
-    """One samples.jsonl line: what was asked, what came back, and how the task scored it."""
-    rec: dict[str, Any] = {
-        "id": sample.id,
-        "prompt": prompt,
-        "output": out.text,
-        "scores": out.scores,
-        "answer": None, "method": None, "gold": sample.answer, "correct": None,
-        "error": out.error,
-        "latency_s": round(latency, 4),
-        "tokens_in": out.tokens_in, "tokens_out": out.tokens_out,
-        "chance": 1 / len(sample.choices) if sample.choices else None,
-        "metadata": sample.metadata,
-    }
-    if out.extra:
-        rec["extra"] = out.extra
-    if out.error is None:
-        fields = (task.scorer(sample, out, mode) if task.scorer
-                  else score_output(sample, out, mode, task.positive))
-        rec.update(fields)
-    return rec
-
-
-def summarize(task: Task, group_by: list[str], records: Iterable[dict[str, Any]], seed: int,
-              header: dict[str, Any], extra_fields: list[str] | None = None) -> dict[str, Any]:
-    """summary.json: `header` (what the run was) plus the metrics overall and per group, streamed over records."""
-    columns = [*task.mean_fields, *(extra_fields or [])]
-    table = Breakdown(group_by, labels=task.labels, positive=task.positive, mean_fields=("chance", *columns))
-    judge_errors = 0
-    methods: dict[str, int] = {}  # score mode: how each record's choice scores were computed
-    for r in records:
-        table.add(r)
-        judge_errors += bool(r.get("judge_error"))
-        if r.get("score_method") and not r.get("error"):
-            methods[r["score_method"]] = methods.get(r["score_method"], 0) + 1
-    out = {**header, "group_by": group_by, "extra_columns": columns, "metrics": table.summary(seed=seed)}
-    if methods:
-        out["score_methods"] = methods
-    if extra_fields:
-        out["judge_errors"] = judge_errors
-    return out
-
-
 def chunks(items: Sequence[Sample], size: int) -> Iterator[list[Sample]]:
     for i in range(0, len(items), size):
         yield list(items[i : i + size])
 
 
 class Runner:
-    def __init__(self, cfg: RunConfig, progress_stream: Any = None):
-        import model_adapters
-        import tasks
+    """The loop of one run. The caller (the CLI: cli/wiring.py) resolves the task and the model (and judge)
+    references, their options already checked; the engine never imports the task or adapter registries."""
 
-        self.cfg = cfg
-        # every option is checked against its factory's signature before any data or model loads (harness/options.py)
-        model_adapters.options(cfg.model, cfg.model_args, cfg.seed)
-        if cfg.judge:
-            model_adapters.options(cfg.judge, cfg.judge_args, cfg.seed, kind="judge")
-        self.task = tasks.get(cfg.task, cfg.task_args)  # a malformed dataset fails here, before any model
-        self.model_spec, _, _ = model_adapters.split_spec(cfg.model)
-        self.mode = cfg.mode or self.task.mode or model_adapters.default_mode(cfg.model)
-        if self.mode not in ("generate", "score"):
-            raise UsageError(f"--mode must be generate or score, got {self.mode!r}")
+    def __init__(self, cfg: RunConfig, task: Task, model: ModelRef, judge: ModelRef | None = None,
+                 progress_stream: Any = None):
+        self.cfg, self.task, self.ref, self.judge_ref = cfg, task, model, judge
+        self.model_spec = model.spec
+        self.mode = cfg.mode or self.task.mode or model.default_mode
+        if self.mode not in MODES:
+            raise UsageError(f"--mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         check_strategy(cfg.strategy, self.mode, cfg.shots)
-        if cfg.judge and self.task.judge is None:
+        if judge is not None and self.task.judge is None:
             raise UsageError(f"task {self.task.name} has no judged score; --judge does not apply")
-        self.judge_spec = model_adapters.split_spec(cfg.judge)[0] if cfg.judge else None
-        self.judge_id = judge_identity(self.judge_spec, cfg.judge_args) if self.judge_spec else None
+        self.judge_spec = judge.spec if judge else None
+        self.judge_id = judge_identity(judge.spec, cfg.judge_args) if judge else None
         self.samples = self.task.samples()
         self.shots_from = shot_pool(self.samples) if cfg.strategy == "few-shot" else []
         self.selection = self.samples[: cfg.limit] if cfg.limit is not None else self.samples
@@ -173,6 +105,7 @@ class Runner:
         self.group_by = list(dict.fromkeys([*self.task.group_by, *cfg.group_by]))
         check_group_by(self.samples, self.group_by)  # a key no sample has: a usage error before any model loads
         self.model: ModelAdapter | None = None
+        self.caps: Capabilities | None = None
         self.score_method = "loglik"  # resolved against the model once it loads (_score_method)
         self._bar: Progress | None = None
         self.new = 0  # records written by this invocation
@@ -193,14 +126,14 @@ class Runner:
         log.propagate = False
         return store
 
-    def _load_model(self) -> ModelAdapter:
-        import model_adapters
-
-        model = model_adapters.load(self.cfg.model, self.cfg.model_args, seed=self.cfg.seed)
-        fit = getattr(model, "fit", None)
-        if callable(fit):
-            fit(self.samples)
-        return model
+    def _load_model(self) -> tuple[ModelAdapter, Capabilities]:
+        """Load, read the adapter's declared capabilities and check them against this run before any sample."""
+        model = self.ref.load()
+        caps = Capabilities.of(model, self.model_spec)
+        caps.check(self.model_spec, self.task.name, self.mode, {m.kind for s in self.selection for m in s.media})
+        if caps.fit is not None:
+            caps.fit(self.samples)
+        return model, caps
 
     # -- the loop -----------------------------------------------------------------------------------
     def _prepare(self, batch: list[Sample]) -> list[tuple[Sample, Request, str | None]]:
@@ -208,9 +141,9 @@ class Runner:
         reads none: then a missing or corrupt clip is no error either."""
         from harness.media import decode
 
-        decoding = reads_media(self.model)
-        rate = getattr(self.model, "audio_rate", 16000)
-        frames = getattr(self.model, "video_frames", 8)
+        caps = self.caps
+        assert caps is not None
+        decoding, rate, frames = caps.reads_media, caps.audio_rate, caps.video_frames
         out = []
         for s in batch:
             req = request_for(self.task, s, self.mode, self.cfg.strategy, self.cfg.shots, self.shots_from,
@@ -326,14 +259,13 @@ class Runner:
             stream.write(f"loading {self.model_spec} for {len(todo)} samples ...\n")  # big models take minutes
             stream.flush()
             t0 = time.perf_counter()
-            self.model = self._load_model()
+            self.model, caps = self._load_model()
+            self.caps = caps
             self.timing["load_s"] = round(time.perf_counter() - t0, 3)
-            self._check_media(self.model)
-            self.score_method = self._score_method(self.model)
+            self.score_method = caps.score_method(self.model_spec, self.task.name, self.mode, self.task.score_method)
             info["model"]["score_method"] = self.score_method if self.mode == "score" else None
-            if getattr(self.model, "sort_by_length", False):
-                media = reads_media(self.model)  # similar lengths share a batch: less padding
-                todo = sorted(todo, key=lambda s: input_length(s, media))
+            if caps.sort_by_length:  # similar lengths share a batch: less padding
+                todo = sorted(todo, key=lambda s: input_length(s, caps.reads_media))
             info["model"]["describe"] = self.model.describe()
             store.write_json("run.json", info)
             bar.t0 = time.monotonic()  # rate and ETA count model time, not loading
@@ -368,7 +300,6 @@ class Runner:
 
     def _judge(self, store: RunStore, info: dict[str, Any]) -> bool:
         """Grade the finished records with the judge model; returns True when interrupted."""
-        import model_adapters
         from harness.judge import judge_one, needs_judging
 
         judge = self.task.judge
@@ -380,7 +311,8 @@ class Runner:
                          "system_prompt": judge.system, "raters": judge.raters, "field": judge.field}
         if not todo:
             return False
-        model = model_adapters.load(self.cfg.judge, self.cfg.judge_args, seed=self.cfg.seed)
+        assert self.judge_ref is not None
+        model = self.judge_ref.load()
         info["judge"]["describe"] = model.describe()
         store.write_json("run.json", info)
         bar = Progress(f"judging with {self.judge_spec}", len(todo), stream=self.progress_stream)
@@ -394,29 +326,6 @@ class Runner:
         finally:
             bar.close()
         return False
-
-    def _score_method(self, model: ModelAdapter) -> str:
-        """What score mode asks the model for: the task's wish (default loglik) where the adapter can do it; a
-        task that insists on first-token logits stops here, in one line, if the model cannot give them."""
-        wanted = self.task.score_method or "loglik"
-        if self.mode != "score" or wanted == "loglik":
-            return "loglik"
-        if "first_token" in getattr(model, "score_methods", ("loglik",)):
-            return wanted
-        if wanted == "first_token":
-            raise UsageError(f"model {self.model_spec} cannot score by first-token logits (task {self.task.name} "
-                             "asks for them); use --task-arg score=loglik or score=auto")
-        return "loglik"
-
-    def _check_media(self, model: ModelAdapter) -> None:
-        """A model that cannot read the task's media fails now, once, instead of erroring every sample."""
-        readable = getattr(model, "media", None)
-        if readable is None or not reads_media(model):
-            return
-        kinds = sorted({m.kind for s in self.selection for m in s.media} - set(readable))
-        if kinds:
-            can = ", ".join(readable) if readable else "text only"
-            raise HarnessError(f"model {self.model_spec} reads {can}; task {self.task.name} has {', '.join(kinds)}")
 
     def _summary(self, records: Iterable[dict[str, Any]], recorded: int) -> dict[str, Any]:
         header = {"run_id": self.run_id, "task": self.task.name, "model": self.model_spec, "mode": self.mode,

@@ -3,6 +3,7 @@ model adapters return Outputs, and the store keeps Records (plain dicts, one JSO
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -104,6 +105,16 @@ class Output:
     # of the final "ANSWER:" line), as benchmarks that separate thinking from answer score it (MMAR's
     # answer_prediction vs thinking_prediction). Not written to the record: `text` is.
     answer_part: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model the caller resolved (its spec, alias expanded; options already checked) and can load on demand: what
+    the runner gets instead of importing the adapter registry (docs/DESIGN.md, The data flow)."""
+
+    spec: str
+    default_mode: str
+    load: Callable[[], ModelAdapter]
 
 
 @runtime_checkable

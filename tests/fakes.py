@@ -129,3 +129,13 @@ class Stuck(EchoGold):
         if self.left < 0:
             hashlib.pbkdf2_hmac("sha256", b"x", b"y", int(4_000_000 * self.seconds))  # ~0.25 us a round
         return super().generate(requests)
+
+
+class GenerateOnly(EchoGold):
+    """Declares it can only generate (no choice scores)."""
+
+    modes = ("generate",)
+
+
+class BadlyDeclared(EchoGold):
+    modes = ("generate", "predict")

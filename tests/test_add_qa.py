@@ -16,7 +16,7 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 import tasks
-from harness.cli import app
+from cli import app
 from harness.types import HarnessError, Output, Request, Sample, UsageError
 from tasks import add_qa
 

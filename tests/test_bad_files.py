@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 import tasks
-from harness.cli import app
+from cli import app
 from harness.prompting import options_text
 from harness.types import HarnessError, Sample
 from tasks import add_qa

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from harness.cli import app
+from cli import app
 from harness.types import Request, Sample
 from model_adapters.baselines import MajorityModel, RandomModel
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from harness.cli import app
+from cli import app
 
 cli = CliRunner()
 
@@ -38,7 +38,7 @@ def test_listings_have_one_line_descriptions() -> None:
 
 def test_importing_the_cli_loads_no_heavy_library() -> None:
     # `harness --help` must stay fast: torch, transformers, numpy load only inside commands that need them.
-    code = ("import sys, harness.cli, tasks, model_adapters; "
+    code = ("import sys, cli, tasks, model_adapters; "
             "print(sorted(m for m in ('torch', 'transformers', 'numpy', 'soundfile', 'av', 'datasets')"
             " if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

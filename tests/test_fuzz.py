@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from harness.cli import app
+from cli import app
 
 cli = CliRunner()
 # FUZZ_N=2000 searches longer with fresh random draws; the suite's run is short and the same every time.

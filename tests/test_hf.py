@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from harness.cli import app
+from cli import app
 from harness.types import Media, Message, Part, Request
 
 cli = CliRunner()
@@ -205,3 +205,23 @@ def test_audio_longer_than_the_model_keeps_is_flagged_on_the_record(loaded: dict
     outs = m.generate([long, short])
     assert outs[0].extra["audio_truncated"] == {"audio_s": 31.0, "kept_s": 30.0}
     assert "audio_truncated" not in outs[1].extra
+
+
+def test_the_command_line_seed_reaches_sampling(tiny: dict, tmp_path: Path) -> None:
+    """--seed goes to the hf adapter like any option: at temperature 1, seeds 1 and 2 sample differently, and seed 1
+    again gives seed 1's samples."""
+    items = tmp_path / "items.jsonl"
+    items.write_text("".join(json.dumps({"id": f"s{i}", "question": f"Question {i}?", "choices": ["a", "b"],
+                                         "answer": "a"}) + "\n" for i in range(3)))
+    outputs = []
+    for n, seed in enumerate((1, 2, 1)):
+        out = tmp_path / f"o{n}"
+        r = cli.invoke(app, ["run", "--task", f"file:{items}", "--model", f"hf:{tiny['qwen2']}", "--mode", "generate",
+                             "--model-arg", "temperature=1", "--model-arg", "max_new_tokens=6", "--seed", str(seed),
+                             "-o", str(out)])
+        assert r.exit_code == 0, r.stdout + r.stderr
+        samples = next(out.rglob("samples.jsonl")).read_text().splitlines()
+        outputs.append([json.loads(line)["output"] for line in samples])
+        info = json.loads(next(out.rglob("run.json")).read_text())
+        assert info["model"]["describe"]["generation"]["seed"] == seed
+    assert outputs[0] == outputs[2] and outputs[0] != outputs[1]

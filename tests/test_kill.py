@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def start(items: Path, out: Path, delay: float = 0.05) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "harness.cli", "run", "--task", f"file:{items}", "--model",
+    cmd = [sys.executable, "-m", "cli", "run", "--task", f"file:{items}", "--model",
            "py:tests.fakes:EchoGold", "--model-arg", f"delay={delay}", "--mode", "generate",
            "--batch-size", "2", "-o", str(out)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -19,7 +19,7 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 import tasks
-from harness.cli import app
+from cli import app
 from harness.prompting import build_request, render
 from harness.types import HarnessError, Output, UsageError
 from tasks import mmar

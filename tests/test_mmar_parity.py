@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from harness.cli import app
+from cli import app
 from tasks.mmar import official_correct
 from tests.test_mmar import MMAR, jsonl_rows
 

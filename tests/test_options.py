@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 import model_adapters
 import tasks
-from harness.cli import app
+from cli import app
 from harness.options import AtLeast, Form, declared, describe
 from model_adapters.custom import model_class
 
@@ -291,7 +291,7 @@ def test_no_heavy_library_is_imported_before_an_option_is_refused(tmp_path: Path
 import sys
 import types
 from typer.testing import CliRunner
-from harness.cli import app
+from cli import app
 for args in (["--task", "demo", "--model", "hf:/m", "--model-arg", "max_new_tokens=0"],
              ["--task", "mmar", "--task-arg", "prompt=x", "--model", "hf:/m"],
              ["--task", "demo", "--model", "random", "--judge", "qwen2-audio", "--judge-arg", "dtype=f16"]):

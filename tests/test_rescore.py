@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from harness.cli import app
+from cli import app
 from tests.conftest import write_items
 
 cli = CliRunner()

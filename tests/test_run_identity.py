@@ -27,8 +27,9 @@ from typer.testing import CliRunner
 
 import model_adapters
 import tasks
-from harness.cli import app
-from harness.runner import RunConfig, Runner
+from cli import app
+from cli.wiring import runner as make_runner
+from harness.runner import RunConfig
 from tests.conftest import write_items
 
 FIXTURES = Path(os.environ.get("HARNESS_FIXTURES") or Path(__file__).resolve().parents[2] / "shared" / "fixtures")
@@ -126,7 +127,7 @@ def task_options(task: str) -> list[str]:
 
 
 def run_id_of(d: Data, spec: str, args: dict[str, Any], model: str = "random", **cfg: Any) -> str:
-    return Runner(RunConfig(task=spec, model=model, task_args=args, output=d.tmp / "out", **cfg)).run_id
+    return make_runner(RunConfig(task=spec, model=model, task_args=args, output=d.tmp / "out", **cfg)).run_id
 
 
 def fake_mmar_hub(monkeypatch: pytest.MonkeyPatch, tmp: Path) -> None:
@@ -269,7 +270,7 @@ def test_every_model_option_changes_the_run_id(name: str, data: Data) -> None:
         if option == "arg":
             changed = run_id_of(data, f"file:{data.items}", {}, model=value)
         else:
-            changed = Runner(RunConfig(task=f"file:{data.items}", model=spec, model_args={option: value},
+            changed = make_runner(RunConfig(task=f"file:{data.items}", model=spec, model_args={option: value},
                                        output=data.tmp / "out")).run_id
         assert changed != baseline, f"model {name}: --model-arg {option}={value} kept run id {baseline}"
     assert not undecided, f"model {name}: option(s) {undecided} have no other value in MODEL_CHANGES"
@@ -315,8 +316,8 @@ def test_the_prompt_fingerprint_names_media_relative_to_the_task_root(tmp_path: 
     # the same items (and clips) in two folders: same prompt, so only the recorded path tells them apart
     first = write_items(tmp_path / "a")
     second = write_items(tmp_path / "b")
-    a = Runner(RunConfig(task=f"file:{first}", model="random", output=tmp_path / "out"))
-    b = Runner(RunConfig(task=f"file:{second}", model="random", output=tmp_path / "out"))
+    a = make_runner(RunConfig(task=f"file:{first}", model="random", output=tmp_path / "out"))
+    b = make_runner(RunConfig(task=f"file:{second}", model="random", output=tmp_path / "out"))
     assert a.identity["prompt"] == b.identity["prompt"] and a.identity["task_args"] != b.identity["task_args"]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from harness.cli import app
+from cli import app
 from tests.conftest import write_items
 
 cli = CliRunner()
@@ -166,10 +166,11 @@ def test_unknown_names_get_one_line_with_the_closest_names(items: Path) -> None:
 
 
 def test_two_runs_cannot_write_one_folder(items: Path, out: Path) -> None:
-    from harness.runner import RunConfig, Runner
+    from cli.wiring import runner as make_runner
+    from harness.runner import RunConfig
     from harness.store import RunStore
 
-    runner = Runner(RunConfig(task=f"file:{items}", model="random", output=out))
+    runner = make_runner(RunConfig(task=f"file:{items}", model="random", output=out))
     holder = RunStore(runner.folder)
     holder.open()
     try:

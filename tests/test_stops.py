@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from harness.cli import app
+from cli import app
 from tests.conftest import write_items
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +25,7 @@ cli = CliRunner()
 
 
 def start(items: Path, out: Path, *model_args: str, grace: float = 2.0) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "harness.cli", "run", "--task", f"file:{items}", "--model", "py:tests.fakes:Stuck",
+    cmd = [sys.executable, "-m", "cli", "run", "--task", f"file:{items}", "--model", "py:tests.fakes:Stuck",
            *[a for kv in model_args for a in ("--model-arg", kv)], "--mode", "generate", "--batch-size", "2",
            "-o", str(out)]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HARNESS_STOP_GRACE_S": str(grace)}

@@ -65,7 +65,7 @@ def unexpected(e: BaseException, folder: Path | None, output: Path | None = None
                 f.write(traceback.format_exc())
     except OSError:
         where = None
-    from harness.runner import one_line
+    from harness.records import one_line
 
     tail = f" (traceback in {where})" if where else ""
     fail(f"unexpected {one_line(e)}{tail}", 1)
@@ -108,9 +108,10 @@ def run(
     Leaves results/<task>/<model>/<run-id>/ with run.json, samples.jsonl, summary.json and harness.log.
     Exit codes: 0 done, 3 done with error records, 1 fatal, 2 usage, 130 interrupted.
     """
+    from cli.wiring import runner as make_runner
     from harness import interrupt
     from harness.registry import parse_kv
-    from harness.runner import RunConfig, Runner
+    from harness.runner import RunConfig
 
     runner = None
     try:
@@ -127,7 +128,7 @@ def run(
                         group_by=group_by or [], workers=workers, judge=judge,
                         judge_args=parse_kv(judge_arg, "--judge-arg"))
         with interrupt.watched():  # Ctrl-C / SIGTERM end the run within seconds, whatever it is doing
-            runner = Runner(cfg)
+            runner = make_runner(cfg)
             result = runner.run()
     except HarnessError as e:
         fail(str(e), e.exit_code)

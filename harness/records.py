@@ -1,0 +1,38 @@
+"""One record per sample (a line of samples.jsonl): what was asked, what came back, and how the task scored it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.scoring import score_output
+from harness.task import Task
+from harness.types import HarnessError, Output, Sample
+
+
+def one_line(e: BaseException) -> str:
+    msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return f"{type(e).__name__}: {msg}"[:500] if not isinstance(e, HarnessError) else msg[:500]
+
+
+def make_record(task: Task, sample: Sample, prompt: str | None, out: Output, latency: float,
+                mode: str) -> dict[str, Any]:
+    """One samples.jsonl line: what was asked, what came back, and how the task scored it."""
+    rec: dict[str, Any] = {
+        "id": sample.id,
+        "prompt": prompt,
+        "output": out.text,
+        "scores": out.scores,
+        "answer": None, "method": None, "gold": sample.answer, "correct": None,
+        "error": out.error,
+        "latency_s": round(latency, 4),
+        "tokens_in": out.tokens_in, "tokens_out": out.tokens_out,
+        "chance": 1 / len(sample.choices) if sample.choices else None,
+        "metadata": sample.metadata,
+    }
+    if out.extra:
+        rec["extra"] = out.extra
+    if out.error is None:
+        fields = (task.scorer(sample, out, mode) if task.scorer
+                  else score_output(sample, out, mode, task.positive))
+        rec.update(fields)
+    return rec
