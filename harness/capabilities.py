@@ -9,6 +9,8 @@ adapter). An adapter declares by class attributes; every one but `name` and `mod
     sort_by_length = False          # True: batches grouped by input length (less padding)
     score_methods = ("loglik",)     # plus "first_token" where it can read next-token logits
     def fit(self, samples): ...     # optional: sees the task's samples before the first request (majority)
+    def stream(self, requests, mode): ...  # optional: takes requests as it has room, yields (id, Output) as they
+                                    # finish, sync or async (harness/streaming.py); the runner then has no batches
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class Capabilities:
     sort_by_length: bool
     score_methods: tuple[str, ...]
     fit: Callable[[Sequence[Sample]], None] | None
+    streams: bool = False
 
     @classmethod
     def of(cls, model: Any, spec: str) -> Capabilities:
@@ -59,7 +62,7 @@ class Capabilities:
         return cls(name=str(getattr(model, "name", spec)), modes=modes, media=media,
                    reads_media=bool(getattr(model, "reads_media", True)), audio_rate=rate, video_frames=frames,
                    sort_by_length=bool(getattr(model, "sort_by_length", False)), score_methods=methods,
-                   fit=fit if callable(fit) else None)
+                   fit=fit if callable(fit) else None, streams=callable(getattr(model, "stream", None)))
 
     def check(self, spec: str, task: str, mode: str, kinds: set[str]) -> None:
         """Before the first sample: the mode it can do, the media it can read (unless it reads none)."""

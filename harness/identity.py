@@ -32,15 +32,29 @@ def model_dir(spec: str) -> str:
 
 
 def run_identity(cfg: RunConfig, task: Task, model_spec: str, mode: str,
-                 prompt: str | None = None) -> dict[str, Any]:
+                 prompt: str | None = None, shots_pool: str | None = None) -> dict[str, Any]:
     """Everything that changes answers (and nothing that doesn't: --limit, --output, batch size, --group-by).
-    `prompt`: `prompt_fingerprint`, so a change in how harness renders prompts never resumes old records."""
-    return {
+    `prompt`: `prompt_fingerprint`, so a change in how harness renders prompts never resumes old records.
+    `shots_pool`: `pool_version` of a declared few-shot pool (Task.shots_pool) in a few-shot run; absent otherwise,
+    so runs drawing from the other test items keep the ids they had before pools existed."""
+    identity = {
         "task": task.name, "task_version": task.version, "task_args": task.args,
         "model": model_spec, "model_args": cfg.model_args, "mode": mode,
         "strategy": cfg.strategy, "shots": cfg.shots if cfg.strategy == "few-shot" else 0,
         "seed": cfg.seed, "instruction": task.instruction, "prompt": prompt,
     }
+    if shots_pool is not None:
+        identity["shots_pool"] = shots_pool
+    return identity
+
+
+def pool_version(pool: Sequence[Sample]) -> str:
+    """A hash of what a few-shot pool can show a model: each item's id (which items are drawn), text, choices,
+    gold answer and media references; not its metadata. The prompt fingerprint sees only the first sample's
+    shots, which a change elsewhere in the pool may not touch."""
+    items = [[s.id, s.question, s.context, s.choices, s.answer, s.lettered, [[m.kind, m.path] for m in s.media]]
+             for s in sorted(pool, key=lambda s: s.id)]
+    return hashlib.sha256(json.dumps(items, default=str).encode()).hexdigest()[:12]
 
 
 def request_for(task: Task, sample: Sample, mode: str, strategy: str, shots: int, pool: Sequence[Sample],

@@ -93,13 +93,31 @@ def shot_pool(samples: Sequence[Sample]) -> list[Sample]:
 
 
 def pick_shots(sample: Sample, pool: Sequence[Sample], shots: int, seed: int, presorted: bool = False) -> list[Sample]:
-    """Deterministic per (seed, sample id), independent of run and pool order, never the sample itself.
+    """Deterministic per (seed, sample id), independent of run and pool order, never the sample itself (a pool
+    item with its id: the same item, also from a declared pool). Fewer than `shots` to draw is a UsageError.
     O(shots) per call with a presorted pool (`shot_pool`), so a 10k-sample few-shot run stays cheap."""
     candidates = pool if presorted else shot_pool(pool)
     rng = random.Random(f"{seed}:{sample.id}")  # str seeds hash with sha512: stable across processes
     k = min(shots + 1, len(candidates))
     picked = [candidates[i] for i in rng.sample(range(len(candidates)), k)]
-    return [s for s in picked if s.id != sample.id][:shots]
+    chosen = [s for s in picked if s.id != sample.id][:shots]
+    if len(chosen) < shots:  # never fewer examples in silence (the runner says so before any model loads)
+        raise UsageError(f"--shots {shots}: the few-shot pool has only {len(chosen)} examples for sample "
+                         f"{sample.id!r} (its own item is never its example); use --shots {len(chosen)} or fewer")
+    return chosen
+
+
+def check_shots(shots: int, pool: Sequence[Sample], samples: Sequence[Sample], source: str) -> None:
+    """`--shots K` more than every sample can draw is a usage error naming both numbers, before any model loads.
+    A sample draws from the pool less the pool item with its own id (the same item: never its own example)."""
+    ids = {s.id for s in pool}
+    own = next((s.id for s in samples if s.id in ids), None)
+    most = len(pool) - (own is not None)
+    if shots > most:
+        less = f" (one is the sample itself, e.g. {own!r}, never its own example)" if own is not None else ""
+        raise UsageError(f"--shots {shots} asks for more examples than the few-shot pool holds: {len(pool)} with a "
+                         f"gold answer from {source}{less}, so at most {most} per prompt; "
+                         + (f"use --shots {most} or fewer, or a larger pool" if most else "use a larger pool"))
 
 
 def build_request(

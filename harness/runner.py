@@ -19,6 +19,7 @@ from harness.extract import final_answer_line
 from harness.identity import (
     judge_identity,
     model_dir,
+    pool_version,
     prompt_fingerprint,
     request_for,
     run_id,
@@ -27,9 +28,10 @@ from harness.identity import (
 )
 from harness.metrics import check_group_by
 from harness.progress import Progress
-from harness.prompting import check_strategy, render, shot_pool
+from harness.prompting import check_shots, check_strategy, render, shot_pool
 from harness.records import make_record, one_line
 from harness.store import RunStore, check_writable
+from harness.streaming import StreamLoop
 from harness.summary import summarize
 from harness.task import Task
 from harness.types import HarnessError, MediaError, ModelAdapter, ModelRef, Output, Request, Sample, UsageError
@@ -94,11 +96,13 @@ class Runner:
         self.judge_spec = judge.spec if judge else None
         self.judge_id = judge_identity(judge.spec, cfg.judge_args) if judge else None
         self.samples = self.task.samples()
-        self.shots_from = shot_pool(self.samples) if cfg.strategy == "few-shot" else []
+        # the few-shot pool (by id) and what run.json says of it ({"source", "size"[, "version"]}), None otherwise
+        self.shots_from, self.shots_info = self._shot_pool() if cfg.strategy == "few-shot" else ([], None)
         self.selection = self.samples[: cfg.limit] if cfg.limit is not None else self.samples
         prompt = prompt_fingerprint(self.task, self.samples, self.mode, cfg.strategy, cfg.shots, self.shots_from,
                                     cfg.seed)
-        self.identity = run_identity(cfg, self.task, self.model_spec, self.mode, prompt)
+        self.identity = run_identity(cfg, self.task, self.model_spec, self.mode, prompt,
+                                     (self.shots_info or {}).get("version"))
         self.run_id = run_id(self.identity)
         self.folder = Path(cfg.output) / slug(self.task.name) / model_dir(self.model_spec) / self.run_id
         self.progress_stream = progress_stream
@@ -112,6 +116,28 @@ class Runner:
         self.timing: dict[str, Any] = {}  # model load and loop seconds of this invocation, for run.json
 
     # -- set-up -------------------------------------------------------------------------------------
+    def _shot_pool(self) -> tuple[list[Sample], dict[str, Any]]:
+        """The few-shot examples: the task's declared split (Task.shots_pool), else the other test items. A pool
+        item without a gold answer, a repeated id, or --shots K more than a sample can draw is refused here,
+        before any model loads."""
+        if self.task.shots_pool is None:
+            pool = shot_pool(self.samples)
+            info: dict[str, Any] = {"source": "the test items", "size": len(pool)}
+        else:
+            source = self.task.shots_source or f"the few-shot pool of task {self.task.name}"
+            items = list(self.task.shots_pool())
+            seen: set[str] = set()
+            for s in items:
+                if s.answer is None:
+                    raise HarnessError(f"few-shot pool {source}: example {s.id!r} has no gold answer to show")
+                if s.id in seen:
+                    raise HarnessError(f"few-shot pool {source}: duplicate example id {s.id!r}")
+                seen.add(s.id)
+            pool = shot_pool(items)
+            info = {"source": source, "size": len(pool), "version": pool_version(pool)}
+        check_shots(self.cfg.shots, pool, self.samples, info["source"])
+        return pool, info
+
     def _open_store(self) -> RunStore:
         check_writable(Path(self.cfg.output))
         store = RunStore(self.folder)
@@ -193,9 +219,21 @@ class Runner:
         while pending:
             yield pending.popleft().result()
 
+    def _write(self, store: RunStore, bar: Progress, records: list[dict[str, Any]]) -> None:
+        store.append(records)
+        self.new += len(records)
+        bar.update(len(records), sum(1 for r in records if r["error"]))
+
     def _loop(self, store: RunStore, todo: list[Sample], bar: Progress) -> None:
         pool = ThreadPoolExecutor(max_workers=max(1, self.cfg.workers), thread_name_prefix="decode")
         try:
+            assert self.caps is not None and self.model is not None
+            if self.caps.streams:  # no batch barrier: requests as the backend takes them, records as they finish
+                model, mode = self.model, self.mode
+                loop = StreamLoop(lambda requests: model.stream(requests, mode), self._record,  # type: ignore[attr-defined]
+                                  lambda records: self._write(store, bar, records))
+                loop.run(item for prepared in self._batches(todo, pool) for item in prepared)
+                return
             for prepared in self._batches(todo, pool):
                 ready = [(s, r) for s, r, err in prepared if err is None]
                 t0 = time.perf_counter()
@@ -204,9 +242,7 @@ class Runner:
                 by_id = {s.id: o for (s, _), o in zip(ready, outs, strict=True)}
                 records = [self._record(s, r, by_id.get(s.id) or Output(error=err), per if err is None else 0.0)
                            for s, r, err in prepared]
-                store.append(records)
-                self.new += len(records)
-                bar.update(len(records), sum(1 for r in records if r["error"]))
+                self._write(store, bar, records)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
@@ -344,6 +380,7 @@ class Runner:
             "model": {"spec": self.model_spec, "requested": self.cfg.model, "args": self.cfg.model_args,
                       "describe": (previous or {}).get("model", {}).get("describe")},
             "mode": self.mode, "strategy": self.cfg.strategy, "shots": self.identity["shots"],
+            "shots_from": self.shots_info,
             "seed": self.cfg.seed, "limit": self.cfg.limit, "batch_size": self.cfg.batch_size,
             "identity": self.identity,
             "harness": provenance.harness_info(),

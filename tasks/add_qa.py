@@ -17,6 +17,9 @@ convention). `score=`: first_token (theirs, paper-exact), loglik (the summed log
 auto (default: first_token where both words are single tokens of the model's vocabulary, else loglik); each record
 says which was used. `--mode generate` gives the zero-shot view (ours, not theirs): the reply is read with
 extract_real_fake, and an unreadable reply is unparsed, never guessed.
+
+`shots_from=LIST`: with `--strategy few-shot`, examples come from this list (a train/dev split in any of the formats,
+told from the file; clips in its own layout) instead of the other test clips.
 """
 
 from __future__ import annotations
@@ -247,7 +250,8 @@ def export(sample: Sample) -> dict[str, Any]:
 
 def load(format: Format | None = None, path: str | None = None, root: str | None = None,
          audio_root: str | None = None, question: str = QUESTION, ext: str = "flac",
-         score: Literal["loglik", "first_token", "auto"] = "auto") -> Task:  # the choices of SCORE_METHODS
+         score: Literal["loglik", "first_token", "auto"] = "auto",  # the choices of SCORE_METHODS
+         shots_from: str | None = None) -> Task:
     if not path:
         raise UsageError("add_qa needs path= (an ASVspoof protocol, In-the-Wild meta.csv, a CSV/JSONL of path,label "
                          "or an ALLM4ADD JSONL)")
@@ -270,16 +274,12 @@ def load(format: Format | None = None, path: str | None = None, root: str | None
             if not folders[key].is_dir():
                 raise HarnessError(f"add_qa: {key} is not a folder: {folders[key]}")
     question, ext = str(question), str(ext).lstrip(".")
-    if fmt == "asvspoof":
-        samples, folder = _read_asvspoof(file, folders.get("root"), question, ext)
-    elif fmt == "itw":
-        samples, folder = _read_itw(file, folders.get("root"), question)
-    elif fmt == "allm4add":
-        samples, folder = _read_allm4add(file, folders.get("root"), folders.get("audio_root"), question, ext)
-    else:
-        samples, folder = _read_list(file, fmt, folders.get("root"), question)
-    if not samples:
-        raise HarnessError(f"{file}: no samples")
+    samples, folder = _read(file, fmt, folders.get("root"), folders.get("audio_root"), question, ext)
+    pool_file, pool = None, None
+    if shots_from is not None:  # a train/dev list for few-shot examples: its format told from the file, its clips
+        # in its own layout (root= is the test list's; audio_root= re-roots ALLM4ADD paths in both)
+        pool_file = _pool_file(shots_from)
+        pool = _read(pool_file, _pool_format(pool_file), None, folders.get("audio_root"), question, ext)[0]
     real = sum(s.answer == "Real" for s in samples)
     attacks = any(s.metadata.get("attack") not in (None, BONAFIDE) for s in samples)
     return Task(
@@ -296,8 +296,43 @@ def load(format: Format | None = None, path: str | None = None, root: str | None
         mode="score",
         args={"format": fmt, "path": str(file), "root": str(folder),
               "audio_root": str(folders["audio_root"]) if "audio_root" in folders else None,
-              "question": question, "ext": ext, "score": score},
+              "question": question, "ext": ext, "score": score,
+              **({"shots_from": str(pool_file)} if pool_file is not None else {})},
         scorer=score_record,
         export=export,
         score_method=score,
+        shots_pool=(lambda: pool) if pool is not None else None,
+        shots_source=str(pool_file) if pool_file is not None else None,
     )
+
+
+def _read(file: Path, fmt: str, root: Path | None, audio_root: Path | None, question: str,
+          ext: str) -> tuple[list[Sample], Path]:
+    if fmt == "asvspoof":
+        samples, folder = _read_asvspoof(file, root, question, ext)
+    elif fmt == "itw":
+        samples, folder = _read_itw(file, root, question)
+    elif fmt == "allm4add":
+        samples, folder = _read_allm4add(file, root, audio_root, question, ext)
+    else:
+        samples, folder = _read_list(file, fmt, root, question)
+    if not samples:
+        raise HarnessError(f"{file}: no samples")
+    return samples, folder
+
+
+def _pool_file(value: str) -> Path:
+    file = Path(str(value)).expanduser()
+    if file.is_dir() and (file / "meta.csv").is_file():
+        file = file / "meta.csv"
+    if not file.is_file():
+        raise HarnessError(f"add_qa: few-shot pool file (shots_from=) not found: {file}")
+    return file.resolve()
+
+
+def _pool_format(file: Path) -> str:
+    try:
+        return infer_format(file)
+    except UsageError:
+        raise UsageError(f"add_qa: cannot tell the format of the few-shot pool file (shots_from=) {file}: give an "
+                         "ASVspoof protocol (.txt), a .csv or a .jsonl list") from None

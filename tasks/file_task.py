@@ -6,7 +6,8 @@ image, video: one path or a list), optional context; every other column is metad
 label-set task gives `labels` instead of per-line choices: a JSONL header line {"labels": [...]} (a line with no
 "id"), or --task-arg labels=a,b. A line with neither is refused, as is a lettered line with more than 26
 choices (letters go A..Z; lettered=false shows them as a label set). Files are UTF-8 (a CSV may start with a byte
-order mark); a byte that is not UTF-8 fails naming its line.
+order mark); a byte that is not UTF-8 fails naming its line. `shots_from=PATH`: a second file in the same format (a
+train/dev split) that --strategy few-shot draws its examples from, instead of the other test items.
 """
 
 from __future__ import annotations
@@ -110,18 +111,19 @@ def file_version(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
-def load_file_task(path: str, labels: str | None = None, group_by: str | None = None,
-                   lettered: bool | None = None, positive: str | None = None, name: str | None = None,
-                   description: str | None = None) -> Task:
-    file = Path(path).expanduser()
+def read_items(file: Path, labels: str | None = None, lettered: bool | None = None,
+               what: str = "task file") -> tuple[dict[str, Any], list[Sample]]:
+    """A file's header line ({} if none) and its samples, every line checked (a bad one fails naming file and
+    line); media paths resolve relative to the file's own folder and cannot leave it. `what` names it in errors."""
     if not file.is_file():
-        raise HarnessError(f"task file not found: {file}")
+        raise HarnessError(f"{what} not found: {file}")
     if file.suffix.lower() not in (".jsonl", ".csv", ".json"):
-        raise HarnessError(f"task file must be .jsonl or .csv: {file}")
+        raise HarnessError(f"{what} must be .jsonl or .csv: {file}")
     root = file.resolve().parent
     header: dict[str, Any] = {}
     samples: list[Sample] = []
     label_set: list[str] | None = None
+    first_line: dict[str, int] = {}
     for n, row in _rows(file):
         where = f"{file}:{n}"
         if "id" not in row and n == 1 and set(row) <= HEADER_KEYS:
@@ -130,6 +132,9 @@ def load_file_task(path: str, labels: str | None = None, group_by: str | None = 
         missing = next((key for key in REQUIRED_KEYS if row.get(key) is None), None)
         if missing is not None:
             raise HarnessError(f"{where}: missing required field {missing!r}")
+        if first_line.setdefault(str(row["id"]), n) != n:
+            raise HarnessError(f"{where}: duplicate sample id {str(row['id'])!r} (first at line "
+                               f"{first_line[str(row['id'])]})")
         if label_set is None:  # once, at the first sample: the header (if any) is line 1
             label_set = _as_list(labels if labels is not None else header.get("labels"), where, "labels")
             if labels is not None:
@@ -165,6 +170,20 @@ def load_file_task(path: str, labels: str | None = None, group_by: str | None = 
         ))
     if not samples:
         raise HarnessError(f"{file}: no samples")
+    return header, samples
+
+
+def load_file_task(path: str, labels: str | None = None, group_by: str | None = None,
+                   lettered: bool | None = None, positive: str | None = None, name: str | None = None,
+                   description: str | None = None, shots_from: str | None = None) -> Task:
+    """`shots_from`: a second file in the same format (a train/dev split) that few-shot examples are drawn from,
+    instead of the other test items; read by the same rules (its own header line, the same labels=/lettered=),
+    its media relative to its own folder."""
+    file = Path(path).expanduser()
+    header, samples = read_items(file, labels, lettered)
+    root = file.resolve().parent
+    pool_file = Path(shots_from).expanduser() if shots_from is not None else None
+    pool = read_items(pool_file, labels, lettered, "few-shot pool file (shots_from=)")[1] if pool_file else None
     keys = group_by if group_by is not None else header.get("group_by")
     group_keys = _as_list(keys, str(file), "group_by") if keys else []
     label_list = _as_list(labels if labels is not None else header.get("labels"), str(file), "labels") or None
@@ -176,6 +195,8 @@ def load_file_task(path: str, labels: str | None = None, group_by: str | None = 
         args["lettered"] = bool(lettered)
     if positive is not None:
         args["positive"] = positive
+    if pool_file is not None:
+        args["shots_from"] = str(pool_file.resolve())  # its content enters the run id of few-shot runs (pool_version)
     return Task(
         name=name or f"file:{file.name}",
         description=(description or header.get("description") or f"custom task from {file}")
@@ -188,4 +209,6 @@ def load_file_task(path: str, labels: str | None = None, group_by: str | None = 
         positive=positive or header.get("positive"),
         args=args,
         exempt_args=dict(EXEMPT_ARGS),
+        shots_pool=(lambda: pool) if pool is not None else None,
+        shots_source=str(pool_file.resolve()) if pool_file is not None else None,
     )

@@ -139,3 +139,61 @@ class GenerateOnly(EchoGold):
 
 class BadlyDeclared(EchoGold):
     modes = ("generate", "predict")
+
+
+class Streaming(EchoGold):
+    """A remote-like backend: each request takes `delay` seconds (`slow_id` takes `slow` seconds), at most `limit`
+    at once, outputs in finishing order. Writes the peak number in flight to `peak_file` when given. `fail_after`:
+    the stream breaks once after that many outputs; `stop_after`: Ctrl-C after that many, when `stop_file` exists
+    (it is removed: the same command then resumes)."""
+
+    sort_by_length = False
+
+    def __init__(self, limit: int = 4, delay: float = 0.02, slow_id: str = "", slow: float = 0.5,
+                 peak_file: str = "", fail_after: int = -1, stop_after: int = -1, stop_file: str = "",
+                 asynchronous: bool = False, **kw: Any):
+        import threading
+
+        super().__init__(**kw)
+        self.limit, self.delay, self.slow_id, self.slow = int(limit), float(delay), slow_id, float(slow)
+        self.peak_file, self.fail_after, self.stop_after = peak_file, int(fail_after), int(stop_after)
+        self.stop_file = stop_file
+        self.asynchronous = bool(asynchronous)
+        self.lock, self.now, self.peak, self.given = threading.Lock(), 0, 0, 0
+
+    def _one(self, request: Request, mode: str) -> Output:
+        with self.lock:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+        time.sleep(self.slow if request.id == self.slow_id else self.delay)
+        with self.lock:
+            self.now -= 1
+        if mode == "score":
+            return Output(scores=[float(-i) for i in range(len(request.choices))])
+        return Output(text="A")
+
+    def _count(self, rid: str, out: Output) -> tuple[str, Output]:
+        self.given += 1
+        if self.given - 1 == self.stop_after and self.stop_file and os.path.exists(self.stop_file):
+            os.remove(self.stop_file)
+            raise KeyboardInterrupt
+        if self.given - 1 == self.fail_after:
+            self.fail_after = -1
+            raise ConnectionError("the server went away")
+        if self.peak_file:
+            with open(self.peak_file, "w") as f:
+                f.write(str(self.peak))
+        return rid, out
+
+    def stream(self, requests: Any, mode: str) -> Any:
+        from harness.streaming import in_flight
+
+        pairs = in_flight(requests, lambda r: self._one(r, mode), self.limit)
+        if not self.asynchronous:
+            return (self._count(rid, out) for rid, out in pairs)
+
+        async def agen() -> Any:
+            for rid, out in pairs:
+                yield self._count(rid, out)
+
+        return agen()

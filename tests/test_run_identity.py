@@ -92,6 +92,7 @@ TASK_CHANGES: dict[tuple[str, str], Callable[[Data], Any]] = {
     ("file", "lettered"): lambda d: False,
     ("file", "positive"): lambda d: "alpha",
     ("file", "name"): lambda d: "my-quiz",
+    ("file", "shots_from"): lambda d: str(d.items_copy),  # the pool's content: tests/test_shots_pool.py
     ("mmar", "root"): lambda d: str(d.mmar_root),
     ("mmar", "meta"): lambda d: "MMAR-meta.json",  # the hub serves both; the .jsonl wins by default
     ("mmar", "scorer"): lambda d: "choice",
@@ -104,6 +105,7 @@ TASK_CHANGES: dict[tuple[str, str], Callable[[Data], Any]] = {
     ("add_qa", "question"): lambda d: "Was this voice recorded from a human?",
     ("add_qa", "ext"): lambda d: "wav",
     ("add_qa", "score"): lambda d: "first_token",
+    ("add_qa", "shots_from"): lambda d: str(d.add_qa_copy),
 }
 
 # (task, option) -> another value of an exempt option: the run id must stay the same.
