@@ -31,6 +31,7 @@ lint: install
 bench: install
 	$(BIN)/python benchmarks/runner_overhead.py
 	$(BIN)/python benchmarks/hf_speed.py
+	$(BIN)/python benchmarks/million.py
 
 # Regenerates tasks/demo/clips (needs espeak-ng and sox: apt-get install espeak-ng sox).
 clips: install

@@ -11,13 +11,15 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from harness.types import HarnessError
+
+if TYPE_CHECKING:
+    from harness.index import RecordIndex
 
 app = typer.Typer(
     name="harness",
@@ -141,8 +143,7 @@ def run(
     from harness.report import notes, table
 
     typer.echo(table(result.summary))
-    records = _read_records(result.folder)
-    extra = notes(records)
+    extra = notes(result.records if result.records is not None else _read_records(result.folder))
     if extra:
         typer.echo(extra)
     done = "no model calls: every sample was already done" if result.new == 0 else f"{result.new} samples answered"
@@ -155,11 +156,12 @@ def run(
         raise typer.Exit(EXIT_ERRORS)
 
 
-def _read_records(folder: Path) -> Iterator[dict]:
+def _read_records(folder: Path) -> RecordIndex:
+    """The run folder's records as its index (samples.idx where valid, plus any lines it does not cover), read-only:
+    harness.report.notes reads its columns and only the few records it lists."""
     from harness.store import RunStore
 
-    store = RunStore(folder)
-    return store.read_at(sorted(at for at, _ in store.index().values()))
+    return RunStore(folder).index()
 
 
 @app.command()
@@ -227,7 +229,7 @@ def score(
     except Exception as e:
         unexpected(e, None, output)
     typer.echo(table(result.summary))
-    extra = notes(_read_records(result.folder))
+    extra = notes(result.records if result.records is not None else _read_records(result.folder))
     if extra:
         typer.echo(extra)
     for warning in result.warnings:

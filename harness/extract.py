@@ -50,9 +50,9 @@ def final_answer_line(text: str) -> str | None:
         last = m
     if last is None:
         return None
-    content = last.group(1).strip(_MARKUP)
+    content = last.group(1).strip(_MARKUP).strip()  # any whitespace too: "ANSWER:\f" holds no answer
     if not content:  # bounded look-ahead: never split a huge reply into lines
-        nxt = (ln.strip(_MARKUP) for ln in text[last.end() : last.end() + 2000].splitlines())
+        nxt = (ln.strip(_MARKUP).strip() for ln in text[last.end() : last.end() + 2000].splitlines())
         content = next((ln for ln in nxt if ln), "")
     return content or None
 

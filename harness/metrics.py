@@ -7,6 +7,9 @@ answers are folded away, see `_fold`). It keeps nothing per record, with one exc
 need every score, so when `positive` is set and records carry a numeric "score", each cell keeps a
 float64 array of scores and a byte per score for its label (9 bytes per scored record per cell).
 
+`Breakdown.add_columns` reaches the same state from a run's records as columns (`Columns`: one array per field,
+as harness/index.py keeps samples.jsonl) in a few array operations instead of a million `add` calls.
+
 Zero division (an empty denominator in precision, recall or F1) gives 0.0, like sklearn's
 zero_division=0; quantities with no data at all (accuracy of zero scored records) are None in summaries.
 """
@@ -17,7 +20,8 @@ import hashlib
 import math
 import numbers
 from array import array
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any
 
@@ -167,19 +171,20 @@ def _cell_seed(seed: int, name: str) -> int:
     return int.from_bytes(hashlib.blake2b(f"{seed}\x1f{name}".encode(), digest_size=8).digest(), "little")
 
 
-def check_group_by(samples: Iterable[Sample], keys: Sequence[str]) -> None:
+def check_group_by(samples: Sequence[Sample], keys: Sequence[str]) -> None:
     """Refuse a breakdown key that no sample has in its metadata (a typo would give one silent "(none)" group),
     naming the keys the samples do have. A key only some samples have is fine: the others count as NONE_GROUP."""
-    have: set[str] = set()
-    for sample in samples:
-        have.update(sample.metadata)
+    from harness.samples import metadata_keys
+
+    have = metadata_keys(samples) if keys else set()
     for key in keys:
         if key not in have:
             listed = f"keys there: {', '.join(sorted(have))}" if have else "the samples carry no metadata"
             raise UsageError(f"group-by key {key!r}: no sample has it in its metadata ({listed})")
 
 
-def _group_values(value: Any) -> list[str]:
+def group_values(value: Any) -> list[str]:
+    """The breakdown groups a metadata value puts a record in (a list: each distinct item; missing: NONE_GROUP)."""
     if isinstance(value, (list, tuple, set, frozenset)):
         # A record is counted once per distinct listed value (tags ["a", "a"] count once).
         return list(dict.fromkeys(NONE_GROUP if v is None else str(v) for v in value)) or [NONE_GROUP]
@@ -188,6 +193,30 @@ def _group_values(value: Any) -> list[str]:
 
 def _norm(text: str) -> str:
     return " ".join(text.split()).casefold()
+
+
+@dataclass
+class Columns:
+    """What `Breakdown.add` reads from each record, as one array per field, in record order. Strings (golds,
+    answers, score methods) are codes into `strings`, -1 for None; a number that is missing or not finite is NaN."""
+
+    error: np.ndarray  # bool: "error" is not None
+    correct: np.ndarray  # bool: "correct" is True
+    unparsed: np.ndarray  # bool: "answer" is None
+    gold: np.ndarray  # int: str(gold)
+    answer: np.ndarray  # int: str(answer)
+    score: np.ndarray  # float: "score", when a finite number (not a bool)
+    strings: Sequence[str]
+    values: dict[str, np.ndarray] = field(default_factory=dict)  # numeric fields: float, NaN where not a number
+    # group key -> (record of each membership, code of its group value, the values): a record whose metadata lists
+    # several values is in several groups (group_values)
+    groups: dict[str, tuple[np.ndarray, np.ndarray, Sequence[str]]] = field(default_factory=dict)
+    retry: np.ndarray | None = None  # bool: "error" is truthy (summarize: score methods count the others)
+    judge_error: np.ndarray | None = None  # bool: "judge_error" is truthy
+    method: np.ndarray | None = None  # int: str(score_method) where truthy
+
+    def __len__(self) -> int:
+        return len(self.error)
 
 
 class _Cell:
@@ -231,7 +260,7 @@ class Breakdown:
         metadata = record.get("metadata") or {}
         for key in self.group_by:
             groups = self.groups[key]
-            for value in _group_values(metadata.get(key)):
+            for value in group_values(metadata.get(key)):
                 if value not in groups:
                     groups[value] = _Cell()
                 cells.append(groups[value])
@@ -275,6 +304,88 @@ class Breakdown:
                     cell.scores, cell.is_pos = array("d"), bytearray()
                 cell.scores.append(float(score))
                 cell.is_pos.append(str(gold) == self.positive)
+
+    def add_columns(self, cols: Columns) -> None:
+        """The state that `add` over the same records in the same order reaches, from columns at once: the same
+        counts, sums (accumulated left to right, so the same floats), confusion tables and score arrays, hence the
+        same summary. One difference by design: `add` may fold a cell's confusion table early (past 4096 distinct
+        (gold, prediction) pairs) onto the labels seen so far; here every gold is known first, so a free-text
+        prediction matching a gold that appears later is never lost. Starts from an empty Breakdown."""
+        if self.overall.n:
+            raise ValueError("add_columns needs an empty Breakdown")
+        n = len(cols)
+        ok = ~np.asarray(cols.error, dtype=bool)
+        correct = ok & np.asarray(cols.correct, dtype=bool)
+        unparsed = ok & np.asarray(cols.unparsed, dtype=bool)
+        gold = np.asarray(cols.gold, dtype=np.int64)
+        answer = np.asarray(cols.answer, dtype=np.int64)
+        strings = cols.strings
+        has_gold = ok & (gold >= 0)
+        key = None
+        if self._track and has_gold.any():
+            codes, first = np.unique(gold[has_gold], return_index=True)
+            in_order = [strings[c] for c in codes[np.argsort(first, kind="stable")]]  # as `add` meets them
+            if self.labels is None:
+                self._golds = set(in_order[: MAX_AUTO_LABELS + 1] if not self._forced else in_order)
+                if not self._forced and len(in_order) > MAX_AUTO_LABELS:
+                    self._stop_tracking()
+            if self._track:
+                # as in add: pred = gold when correct, None when unparsed or equal to the gold, else the answer
+                pred = np.where(correct, gold, np.where((answer < 0) | (answer == gold), -1, answer))
+                key = np.where(has_gold, gold * (len(strings) + 1) + (pred + 1), -1)
+        score = np.asarray(cols.score, dtype=np.float64)
+        has_score = (has_gold & np.isfinite(score)) if self.positive is not None else None
+        is_pos = None
+        if has_score is not None:
+            pos_code = next((i for i, text in enumerate(strings) if text == self.positive), -2)
+            is_pos = gold == pos_code
+        values = {f: np.asarray(cols.values[f], dtype=np.float64) for f in self.mean_fields if f in cols.values}
+
+        def fill(cell: _Cell, rows: np.ndarray | None) -> None:
+            def at(a: np.ndarray) -> np.ndarray:
+                return a if rows is None else a[rows]
+
+            cell.n = n if rows is None else len(rows)
+            cell.errors = cell.n - int(at(ok).sum())
+            cell.correct = int(at(correct).sum())
+            cell.unparsed = int(at(unparsed).sum())
+            for f, v in values.items():
+                v = at(v)
+                v = v[np.isfinite(v)]
+                if v.size:
+                    cell.sums[f] = [float(np.cumsum(v)[-1]), int(v.size)]  # left to right, as add's +=
+            if key is not None:
+                k = at(key)
+                k = k[k >= 0]
+                if k.size:
+                    uniq, counts = np.unique(k, return_counts=True)
+                    width = len(strings) + 1
+                    cell.conf = {(strings[g], strings[p - 1] if p else None): int(c)
+                                 for g, p, c in zip((uniq // width).tolist(), (uniq % width).tolist(),
+                                                    counts.tolist(), strict=True)}
+                    if len(cell.conf) > cell.limit:
+                        self._compact(cell)
+            if has_score is not None and is_pos is not None:
+                mask = at(has_score)
+                if mask.any():
+                    cell.scores = array("d", at(score)[mask].tobytes())
+                    cell.is_pos = bytearray(at(is_pos)[mask].astype(np.uint8).tobytes())
+
+        fill(self.overall, None)
+        for name, groups in self.groups.items():
+            if name not in cols.groups:
+                raise ValueError(f"no column for group key {name!r}")
+            rows, codes, names = cols.groups[name]
+            rows, codes = np.asarray(rows, dtype=np.int64), np.asarray(codes, dtype=np.int64)
+            if not len(codes):
+                continue
+            order = np.argsort(codes, kind="stable")  # each group's records stay in record order
+            rows, codes = rows[order], codes[order]
+            uniq, starts = np.unique(codes, return_index=True)
+            ends = [*starts[1:].tolist(), len(codes)]
+            for code, start, end in zip(uniq.tolist(), starts.tolist(), ends, strict=True):
+                cell = groups.setdefault(names[code], _Cell())
+                fill(cell, rows[start:end])
 
     def _cells(self) -> list[_Cell]:
         return [self.overall] + [c for groups in self.groups.values() for c in groups.values()]

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from harness.index import RecordIndex
 
 
 def pct(x: float | None, digits: int = 1) -> str:
@@ -57,12 +62,43 @@ def score_methods(summary: dict[str, Any]) -> str:
     return " · scores: " + ", ".join(names)
 
 
-def notes(records: Iterable[dict[str, Any]], limit: int = 3) -> str:
-    """The first few errors and unparsed outputs, so a user sees what went wrong without opening files."""
-    errors: list[dict[str, Any]] = []
-    unparsed: list[dict[str, Any]] = []
-    n_errors = n_unparsed = n_truncated = n_judge = n_unparsed_right = n_line_only = 0
-    judge_errors: list[dict[str, Any]] = []
+def _indexed(index: RecordIndex, limit: int) -> tuple[dict[str, int], dict[str, list[dict[str, Any]]]]:
+    """notes' counts and first examples from a run's index: only the few examples are read from samples.jsonl."""
+    from harness import index as ix
+
+    rows = index.latest()
+    flags = index.flags[rows]
+
+    def where(mask: np.ndarray) -> tuple[int, list[int]]:
+        hits = rows[mask]
+        return len(hits), hits[:limit].tolist()
+
+    retry = (flags & ix.RETRY) != 0
+    unparsed = ~retry & ((flags & ix.UNPARSED) != 0)
+    counts, examples = {}, {}
+    for name, mask in (("judge", (flags & ix.JUDGE_ERROR) != 0), ("errors", retry), ("unparsed", unparsed)):
+        counts[name], first = where(mask)
+        examples[name] = list(index.read(first))
+    counts["unparsed_right"] = int((unparsed & ((flags & ix.CORRECT) != 0)).sum())
+    counts["truncated"] = int(((flags & ix.TRUNCATED) != 0).sum())
+    counts["line_only"] = int(((flags & ix.LINE_ONLY) != 0).sum())
+    return counts, examples
+
+
+def notes(records: Iterable[dict[str, Any]] | RecordIndex, limit: int = 3) -> str:
+    """The first few errors and unparsed outputs, so a user sees what went wrong without opening files. `records`:
+    the latest record of each sample (in file order), or a run's index, which gives the same lines."""
+    from harness.index import RecordIndex
+
+    if isinstance(records, RecordIndex):
+        counts, examples = _indexed(records, limit)
+        n_judge, n_errors, n_unparsed = counts["judge"], counts["errors"], counts["unparsed"]
+        n_unparsed_right, n_truncated, n_line_only = counts["unparsed_right"], counts["truncated"], counts["line_only"]
+        judge_errors, errors, unparsed = examples["judge"], examples["errors"], examples["unparsed"]
+        records = ()
+    else:
+        errors, unparsed, judge_errors = [], [], []
+        n_errors = n_unparsed = n_truncated = n_judge = n_unparsed_right = n_line_only = 0
     for r in records:
         if r.get("judge_error"):
             n_judge += 1

@@ -19,10 +19,11 @@ from typing import Any
 
 from harness import provenance
 from harness.identity import run_id, slug
+from harness.index import RecordIndex
 from harness.metrics import check_group_by
 from harness.records import make_record
 from harness.store import RunStore
-from harness.summary import summarize
+from harness.summary import mean_fields, summarize
 from harness.task import Task
 from harness.textfile import text_lines
 from harness.types import HarnessError, Output, Sample
@@ -38,6 +39,7 @@ class ScoreResult:
     missing: int
     unknown: int
     warnings: list[str] = field(default_factory=list)  # what could make these figures differ from theirs
+    records: RecordIndex | None = None  # the run folder's index (harness/index.py): the notes read it
 
 
 @dataclass
@@ -147,7 +149,7 @@ def score_file(task: Task, predictions: Path, output: Path, name: str | None = N
     store = RunStore(folder)
     store.open()
     try:
-        (folder / "samples.jsonl").unlink(missing_ok=True)  # always a fresh scoring of the file as it is now
+        store.reset()  # always a fresh scoring of the file as it is now
         letters = 0
 
         def records() -> Iterator[dict[str, Any]]:
@@ -157,15 +159,23 @@ def score_file(task: Task, predictions: Path, output: Path, name: str | None = N
                 letters += rec.get("official_input") == "letter"
                 yield rec
 
-        store.append(records())
+        batch: list[dict[str, Any]] = []
+        for rec in records():  # written in batches: a million predictions are never one string in memory
+            batch.append(rec)
+            if len(batch) == 10_000:
+                store.append(batch)
+                batch = []
+        store.append(batch)
         if letters:
             warnings.append(f"{letters} replies are a lone choice letter: scored as that choice's text (harness's "
                             "mapping, marked on each record); the official script would read the letter as a word")
         keys = list(dict.fromkeys([*task.group_by, *(group_by or [])]))
         header = {"run_id": rid, "task": task.name, "model": model, "mode": "predictions", "strategy": "external",
                   "shots": 0, "seed": seed, "selected": len(chosen), "recorded": len(chosen)}
-        summary = summarize(task, keys, store.records().values(), seed, header)
+        index = store.index(keys, mean_fields(task))  # the records just written, read once
+        summary = summarize(task, keys, index.columns(index.latest()), seed, header)
         store.write_json("summary.json", summary)
+        store.save_index(index)
         store.write_json("run.json", {
             "run_id": rid, "status": "complete", "mode": "predictions",
             "task": {"name": task.name, "version": task.version, "args": task.args, "group_by": keys,
@@ -180,4 +190,4 @@ def score_file(task: Task, predictions: Path, output: Path, name: str | None = N
         })
     finally:
         store.close()
-    return ScoreResult(folder, summary, len(chosen), len(samples) - len(chosen), unknown, warnings)
+    return ScoreResult(folder, summary, len(chosen), len(samples) - len(chosen), unknown, warnings, index)

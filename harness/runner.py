@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from harness import interrupt, provenance
 from harness.capabilities import MODES, Capabilities, input_length
 from harness.extract import final_answer_line
@@ -26,13 +28,15 @@ from harness.identity import (
     run_identity,
     slug,
 )
-from harness.metrics import check_group_by
+from harness.index import RETRY, RecordIndex
+from harness.metrics import Columns, check_group_by
 from harness.progress import Progress
 from harness.prompting import check_shots, check_strategy, render, shot_pool
 from harness.records import make_record, one_line
+from harness.samples import ids_of, media_kinds, sorted_by, take
 from harness.store import RunStore, check_writable
 from harness.streaming import StreamLoop
-from harness.summary import summarize
+from harness.summary import mean_fields, summarize
 from harness.task import Task
 from harness.types import HarnessError, MediaError, ModelAdapter, ModelRef, Output, Request, Sample, UsageError
 
@@ -68,6 +72,7 @@ class RunResult:
     errors: int
     new: int  # samples answered by this invocation
     interrupted: bool = False
+    records: RecordIndex | None = None  # the run folder's index (harness/index.py): the notes read it
 
 
 class Interrupted(HarnessError):
@@ -143,7 +148,8 @@ class Runner:
         store = RunStore(self.folder)
         store.open()
         if self.cfg.fresh:
-            for name in ("samples.jsonl", "summary.json", "run.json", "harness.log"):
+            store.reset()  # samples.idx, then samples.jsonl
+            for name in ("summary.json", "run.json", "harness.log"):
                 (self.folder / name).unlink(missing_ok=True)
         handler = logging.FileHandler(self.folder / "harness.log", encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -156,7 +162,7 @@ class Runner:
         """Load, read the adapter's declared capabilities and check them against this run before any sample."""
         model = self.ref.load()
         caps = Capabilities.of(model, self.model_spec)
-        caps.check(self.model_spec, self.task.name, self.mode, {m.kind for s in self.selection for m in s.media})
+        caps.check(self.model_spec, self.task.name, self.mode, media_kinds(self.selection))
         if caps.fit is not None:
             caps.fit(self.samples)
         return model, caps
@@ -281,8 +287,14 @@ class Runner:
             log.error("could not mark run.json %s", status)
 
     def _run(self, store: RunStore) -> RunResult:
-        existing = store.index()
-        todo = [s for s in self.selection if s.id not in existing or existing[s.id][1]]
+        # samples.idx and the lines it does not cover: each line of samples.jsonl is parsed once by the invocation
+        # that finds it (harness/index.py), and a finished run's re-run parses none
+        index = store.index(self.group_by, self._fields())
+        ids = ids_of(self.selection)
+        rows = index.rows_of(ids)
+        redo = rows < 0
+        redo[~redo] = index.has(rows[~redo], RETRY)  # an error record is retried
+        todo = take(self.selection, np.flatnonzero(redo)) if redo.any() else []
         info = self._run_info(store.read_json("run.json"))
         store.write_json("run.json", info)
         interrupted = False
@@ -301,7 +313,7 @@ class Runner:
             self.score_method = caps.score_method(self.model_spec, self.task.name, self.mode, self.task.score_method)
             info["model"]["score_method"] = self.score_method if self.mode == "score" else None
             if caps.sort_by_length:  # similar lengths share a batch: less padding
-                todo = sorted(todo, key=lambda s: input_length(s, caps.reads_media))
+                todo = sorted_by(todo, lambda s: input_length(s, caps.reads_media))
             info["model"]["describe"] = self.model.describe()
             store.write_json("run.json", info)
             bar.t0 = time.monotonic()  # rate and ETA count model time, not loading
@@ -316,16 +328,20 @@ class Runner:
                 self.timing.update(loop_s=round(loop_s, 3),
                                    samples_per_s=round(self.new / loop_s, 3) if loop_s > 0 else None)
         if self.cfg.judge and not interrupted:
-            interrupted = self._judge(store, info)
+            interrupted = self._judge(store, info, index, ids)
         new = self.new
-        index = store.index()
-        offsets = sorted(index[s.id][0] for s in self.selection if s.id in index)
-        summary = self._summary(store.read_at(offsets), len(offsets))
+        t2 = time.perf_counter()
+        index.refresh()  # the lines this invocation appended, read once
+        rows = index.rows_of(ids)
+        rows = np.sort(rows[rows >= 0])
+        summary = self._summary(index.columns(rows), len(rows))
         store.write_json("summary.json", summary)
+        store.save_index(index)
+        self.timing["summary_s"] = round(time.perf_counter() - t2, 3)
         info.update(self._finish_info(info, summary, new, interrupted))
         store.write_json("run.json", info)
         errors = summary["metrics"]["overall"]["errors"]
-        result = RunResult(self.folder, summary, len(self.selection), errors, new, interrupted)
+        result = RunResult(self.folder, summary, len(self.selection), errors, new, interrupted, index)
         if interrupted:
             done = summary["recorded"] - errors
             raise Interrupted(
@@ -334,15 +350,18 @@ class Runner:
             )
         return result
 
-    def _judge(self, store: RunStore, info: dict[str, Any]) -> bool:
+    def _judge(self, store: RunStore, info: dict[str, Any], index: RecordIndex, ids: Sequence[str]) -> bool:
         """Grade the finished records with the judge model; returns True when interrupted."""
         from harness.judge import judge_one, needs_judging
 
         judge = self.task.judge
-        index = store.index()
-        by_id = {s.id: s for s in self.selection}
-        offsets = sorted(index[i][0] for i in by_id if i in index)
-        todo = [r for r in store.read_at(offsets) if needs_judging(r, judge, self.judge_id)]
+        index.refresh()
+        rows = index.rows_of(ids)
+        rows = np.sort(rows[rows >= 0])
+        todo = [r for r in index.read(rows) if needs_judging(r, judge, self.judge_id)]
+        where = {sid: i for i, sid in enumerate(ids)}
+        samples = take(self.selection, [where[str(r["id"])] for r in todo])
+        by_id = {s.id: s for s in samples}
         info["judge"] = {"spec": self.judge_spec, "args": self.cfg.judge_args, "id": self.judge_id,
                          "system_prompt": judge.system, "raters": judge.raters, "field": judge.field}
         if not todo:
@@ -363,7 +382,11 @@ class Runner:
             bar.close()
         return False
 
-    def _summary(self, records: Iterable[dict[str, Any]], recorded: int) -> dict[str, Any]:
+    def _fields(self) -> tuple[str, ...]:
+        """The numeric record fields the summary averages (what the index keeps a column of)."""
+        return mean_fields(self.task, [self.task.judge.field] if self.cfg.judge else [])
+
+    def _summary(self, records: Iterable[dict[str, Any]] | Columns, recorded: int) -> dict[str, Any]:
         header = {"run_id": self.run_id, "task": self.task.name, "model": self.model_spec, "mode": self.mode,
                   "strategy": self.cfg.strategy, "shots": self.identity["shots"], "seed": self.cfg.seed,
                   "selected": len(self.selection), "recorded": recorded}

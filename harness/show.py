@@ -65,11 +65,10 @@ def partial_summary(folder: Path, info: dict[str, Any]) -> dict[str, Any]:
     task, model = info.get("task") or {}, info.get("model") or {}
     group_by = list(task.get("group_by") or [])
     table = Breakdown(group_by, mean_fields=("chance",))
-    store = RunStore(folder)
-    recorded = 0
-    for rec in store.records().values():
-        table.add(rec)
-        recorded += 1
+    index = RunStore(folder).index(group_by, ("chance",))  # read-only: the running process may write samples.idx
+    latest = index.latest()
+    table.add_columns(index.columns(latest))
+    recorded = len(latest)
     return {"run_id": info.get("run_id", folder.name), "task": task.get("name", "?"),
             "model": model.get("spec", "?"), "mode": info.get("mode", "?"), "strategy": info.get("strategy", "?"),
             "shots": info.get("shots", 0), "recorded": recorded, "group_by": group_by, "extra_columns": [],

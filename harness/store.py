@@ -1,15 +1,19 @@
-"""The run folder: run.json, samples.jsonl (append-only, fsynced per batch), summary.json, harness.log."""
+"""The run folder: run.json, samples.jsonl (append-only, fsynced per batch), samples.idx (its index, harness/index.py),
+summary.json, harness.log."""
 
 from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.index import RecordIndex
+from harness.jsonl import dumps_line, loads
 from harness.types import HarnessError
 
 
@@ -44,6 +48,7 @@ class RunStore:
     def __init__(self, folder: Path):
         self.folder = Path(folder)
         self.samples_path = self.folder / "samples.jsonl"
+        self.index_path = self.folder / "samples.idx"
         self.torn_lines = 0
         self._lock_file: Any = None
 
@@ -66,15 +71,27 @@ class RunStore:
             self._lock_file = None
 
     def _repair_tail(self) -> None:
-        """A kill mid-write can leave a torn last line: cut it off so appends start on a clean line."""
+        """A kill mid-write can leave a torn last line: cut it off so appends start on a clean line. Only the end of
+        the file is read, however long it is."""
         if not self.samples_path.exists():
             return
         with open(self.samples_path, "rb+") as f:
-            data = f.read()
-            if not data or data.endswith(b"\n"):
-                return
-            cut = data.rfind(b"\n") + 1
-            f.truncate(cut)
+            end = f.seek(0, os.SEEK_END)
+            at = end
+            while at > 0:
+                start = max(0, at - (1 << 16))
+                f.seek(start)
+                block = f.read(at - start)
+                if at == end and block.endswith(b"\n"):
+                    return
+                newline = block.rfind(b"\n")
+                if newline >= 0:
+                    at = start + newline + 1
+                    break
+                at = start
+            if at == end:
+                return  # empty
+            f.truncate(at)
             self.torn_lines += 1
 
     def _lines(self) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -88,38 +105,60 @@ class RunStore:
                 if not line.strip():
                     continue
                 try:
-                    rec = json.loads(line)
+                    rec = loads(line)
                 except (json.JSONDecodeError, UnicodeDecodeError):
                     self.torn_lines += 1
                     continue
                 if isinstance(rec, dict) and "id" in rec:
                     yield at, rec
 
-    def index(self) -> dict[str, tuple[int, bool]]:
-        """id -> (offset of its latest line, whether that line is an error): small, whatever the prompts' size.
-        A retried error is superseded by its later line."""
-        return {str(rec["id"]): (at, bool(rec.get("error"))) for at, rec in self._lines()}
+    def index(self, group_by: Sequence[str] = (), fields: Sequence[str] = (), save: bool = False) -> RecordIndex:
+        """samples.jsonl as columns, one row per readable line (harness/index.py): the latest line of each id, whether
+        it is an error, and what a summary and the notes need, for the breakdown keys `group_by` and the numeric
+        record `fields` asked for. Read from samples.idx where it is valid for the file as it is now, and from
+        samples.jsonl for the lines it does not cover (only those: a finished run reads no line twice). `save`: write
+        samples.idx back when it was missing, stale or short (only the run holding the lock does)."""
+        index = RecordIndex.open(self.samples_path, self.index_path, group_by, fields)
+        self.torn_lines += index.torn
+        if save:
+            self.save_index(index)
+        return index
+
+    def save_index(self, index: RecordIndex) -> None:
+        """Write samples.idx for `index` when it covers more of samples.jsonl than the one there (atomically: a crash
+        leaves the old one or the new one, each true of the bytes it names). Best effort: without it (a full disk)
+        the next invocation reads samples.jsonl instead."""
+        try:
+            index.save(self.index_path)
+        except OSError as e:
+            logging.getLogger("harness").warning("could not write %s (%s); the next run reads samples.jsonl instead",
+                                                 self.index_path, e.strerror or type(e).__name__)
+
+    def reset(self) -> None:
+        """Forget every record (--fresh, a new scoring): the index first, so no index outlives its file."""
+        self.index_path.unlink(missing_ok=True)
+        self.samples_path.unlink(missing_ok=True)
 
     def read_at(self, offsets: Iterable[int]) -> Iterator[dict[str, Any]]:
-        """Stream the records at these offsets (from index()), so a summary never holds a whole run in memory."""
+        """Stream the records at these offsets (RecordIndex.offsets), so nothing holds a whole run in memory."""
         offsets = list(offsets)
         if not offsets:
             return
         with open(self.samples_path, "rb") as f:
             for at in offsets:
                 f.seek(at)
-                yield json.loads(f.readline())
+                yield loads(f.readline())
 
     def records(self) -> dict[str, dict[str, Any]]:
         """The latest record per sample id, all in memory: for small runs and tests."""
         return {str(rec["id"]): rec for _, rec in self._lines()}
 
     def append(self, records: Iterable[dict[str, Any]]) -> None:
-        lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        lines = b"".join(dumps_line(r) for r in records)
         if not lines:
             return
         try:
-            with open(self.samples_path, "a", encoding="utf-8") as f:
+            with open(self.samples_path, "ab") as f:
                 f.write(lines)
                 f.flush()
                 os.fsync(f.fileno())

@@ -5,17 +5,35 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from harness.metrics import Breakdown
+import numpy as np
+
+from harness.metrics import Breakdown, Columns
 from harness.task import Task
 
 
-def summarize(task: Task, group_by: list[str], records: Iterable[dict[str, Any]], seed: int,
+def mean_fields(task: Task, extra_fields: list[str] | None = None) -> tuple[str, ...]:
+    """The numeric record fields a summary averages per cell: the chance line, the task's own, a judge's."""
+    return ("chance", *task.mean_fields, *(extra_fields or []))
+
+
+def summarize(task: Task, group_by: list[str], records: Iterable[dict[str, Any]] | Columns, seed: int,
               header: dict[str, Any], extra_fields: list[str] | None = None) -> dict[str, Any]:
-    """summary.json: `header` (what the run was) plus the metrics overall and per group, streamed over records."""
+    """summary.json: `header` (what the run was) plus the metrics overall and per group, from the records streamed
+    one by one or, the same numbers at once, from their columns (harness.index.RecordIndex.columns)."""
     columns = [*task.mean_fields, *(extra_fields or [])]
-    table = Breakdown(group_by, labels=task.labels, positive=task.positive, mean_fields=("chance", *columns))
+    table = Breakdown(group_by, labels=task.labels, positive=task.positive, mean_fields=mean_fields(task, extra_fields))
     judge_errors = 0
     methods: dict[str, int] = {}  # score mode: how each record's choice scores were computed
+    if isinstance(records, Columns):
+        table.add_columns(records)
+        if records.judge_error is not None:
+            judge_errors = int(records.judge_error.sum())
+        if records.method is not None and records.retry is not None:
+            used = records.method[(records.method >= 0) & ~records.retry]
+            codes, first, counts = np.unique(used, return_index=True, return_counts=True)
+            for i in np.argsort(first, kind="stable"):  # in the order the records first show them
+                methods[records.strings[codes[i]]] = int(counts[i])
+        records = ()
     for r in records:
         table.add(r)
         judge_errors += bool(r.get("judge_error"))

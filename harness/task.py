@@ -48,12 +48,21 @@ class Task:
     shots_source: str | None = None
 
     def samples(self) -> list[Sample]:
-        items = list(self.load())
+        """The samples, as a list, or as they came where the task keeps them lazily (harness.samples.LazySamples: a
+        sequence built on demand, for tasks of a million lines). Ids are unique."""
+        from harness.samples import LazySamples
+
+        loaded = self.load()
+        items = loaded if isinstance(loaded, LazySamples) else list(loaded)
+        if isinstance(items, LazySamples):
+            ids: Iterable[str] = () if items.unique_ids else items.ids  # its loader checked them as it read
+        else:
+            ids = (s.id for s in items)
         seen: set[str] = set()
-        for s in items:
-            if s.id in seen:
+        for sid in ids:
+            if sid in seen:
                 from harness.types import HarnessError
 
-                raise HarnessError(f"task {self.name}: duplicate sample id {s.id!r}")
-            seen.add(s.id)
-        return items
+                raise HarnessError(f"task {self.name}: duplicate sample id {sid!r}")
+            seen.add(sid)
+        return items  # type: ignore[return-value]  # a LazySamples is a Sequence[Sample]

@@ -15,15 +15,22 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
+from array import array
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
+import numpy as np
+
 from harness.extract import letter
+from harness.jsonl import MISSING, fast_loads
 from harness.media import resolve_media
 from harness.prompting import MAX_LETTERS
+from harness.samples import MEDIA_KINDS, IdList, LazySamples
 from harness.task import Task
-from harness.textfile import text_lines
+from harness.textfile import decode_line, text_lines
 from harness.types import HarnessError, Media, MediaError, Sample, UsageError
 
 MEDIA_KEYS = ("audio", "image", "video")
@@ -35,34 +42,94 @@ EXEMPT_ARGS = {
     "group_by": "only the summary's breakdown, which is recomputed from the records on every run",
     "description": "text for run.json and listings, never shown to the model",
 }
+LAZY_FROM = 10_000  # a JSONL task of this many samples or more is kept as ids and line offsets (LazySamples)
+_BLOCK = 1 << 22
 
 
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, row) pairs; a malformed line fails fast naming file and line."""
+def _rows(path: Path, digest: Any = None) -> Iterator[tuple[int, dict[str, Any], int, int]]:
+    """(line number, row, start, end) for each row: a JSONL line's byte range, (0, 0) for CSV; a malformed line fails
+    fast naming file and line. `digest` (a hashlib object) is given every byte of the file."""
     if path.suffix.lower() == ".csv":
+        if digest is not None:
+            digest.update(path.read_bytes())
         # Lines decoded one by one (harness.textfile), so a byte that is not UTF-8 names its line.
         reader = csv.DictReader(line for _, line in text_lines(path, bom=True))
         for row in reader:
             if None in row:
                 raise HarnessError(f"{path}:{reader.line_num}: more fields than the header has")
-            yield reader.line_num, {k: v for k, v in row.items() if v not in (None, "")}
+            yield reader.line_num, {k: v for k, v in row.items() if v not in (None, "")}, 0, 0
         return
-    yield from jsonl_rows(path)
+    decode = msgspec.json.Decoder().decode
+    for n, offset, pieces in _line_blocks(path, digest):
+        for raw in pieces:
+            n += 1
+            start, offset = offset, offset + len(raw)
+            try:
+                row = decode(raw)  # harness.jsonl: msgspec reads a line as json does, or fails
+            except ValueError:  # msgspec.DecodeError, or a byte that is not UTF-8
+                row = None
+            if type(row) is not dict:
+                row = _parse_line(raw, path, n)  # the exact path: blank lines, and json's reading and messages
+                if row is None:
+                    continue
+            yield n, row, start, offset
+
+
+def _line_blocks(path: Path, digest: Any = None) -> Iterator[tuple[int, int, list[bytes]]]:
+    """(lines before, offset, lines with their endings) for each block of the file, split where harness.textfile
+    splits (at "\\n", "\\r\\n" and "\\r"); `digest` (a hashlib object) is given every byte."""
+    n = offset = 0
+    carry = b""
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(_BLOCK)
+            if digest is not None:
+                digest.update(block)
+            data = carry + block if carry else block
+            if block:
+                cut = data.rfind(b"\n") + 1  # a block ends on a line's end, so no "\\r\\n" is cut in two
+                carry, data = data[cut:], data[:cut]
+            pieces = data.splitlines(keepends=True)
+            yield n, offset, pieces
+            n += len(pieces)
+            offset += len(data)
+            if not block:
+                return
+
+
+def _raw_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, line with its ending) for every line (as harness.textfile numbers them)."""
+    for n, _, pieces in _line_blocks(path):
+        yield from enumerate(pieces, n + 1)
+
+
+def _parse_line(raw: bytes, path: Path, n: int) -> dict[str, Any] | None:
+    """The object on a line (None: a blank line), as harness has always read it: decoded as UTF-8 (a bad byte is
+    named by line and column), then parsed by `json`, errors naming file and line. msgspec reads it first where it
+    reads exactly what `json` would (harness/jsonl.py); otherwise the line takes that exact path."""
+    if not raw.strip():
+        return None
+    row = fast_loads(raw)
+    if row is MISSING:
+        line = decode_line(raw, path, n)
+        if not line.strip():
+            return None
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise HarnessError(f"{path}:{n}: invalid JSON ({e.msg} at column {e.colno})") from None
+    if not isinstance(row, dict):
+        raise HarnessError(f"{path}:{n}: expected a JSON object, got {type(row).__name__}")
+    return row
 
 
 def jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-blank line; a bad line (or a byte that is not UTF-8) fails naming file
     and line."""
-    for n, line in text_lines(path):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise HarnessError(f"{path}:{n}: invalid JSON ({e.msg} at column {e.colno})") from None
-        if not isinstance(row, dict):
-            raise HarnessError(f"{path}:{n}: expected a JSON object, got {type(row).__name__}")
-        yield n, row
+    for n, raw in _raw_lines(path):
+        row = _parse_line(raw, path, n)
+        if row is not None:
+            yield n, row
 
 
 def _as_list(value: Any, where: str, key: str) -> list[str]:
@@ -111,66 +178,151 @@ def file_version(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
-def read_items(file: Path, labels: str | None = None, lettered: bool | None = None,
-               what: str = "task file") -> tuple[dict[str, Any], list[Sample]]:
+def read_items(file: Path, labels: str | None = None, lettered: bool | None = None, what: str = "task file",
+               digest: Any = None, lazy: bool = False) -> tuple[dict[str, Any], list[Sample]]:
     """A file's header line ({} if none) and its samples, every line checked (a bad one fails naming file and
-    line); media paths resolve relative to the file's own folder and cannot leave it. `what` names it in errors."""
+    line); media paths resolve relative to the file's own folder and cannot leave it. `what` names it in errors.
+    `digest` (a hashlib object) is given the file's bytes as they are read. `lazy`: a JSONL file of LAZY_FROM
+    samples or more comes back as a LazySamples (ids and line offsets; each sample is built again from its line
+    when used), so a million samples are never all in memory.
+
+    Every line is checked, in order, by `_sample`, the one function that also builds the samples; a line whose
+    choices (a list of texts or none), answer (a text) and media (none) repeat those of a line already checked
+    cannot fail those checks, so only its required fields and its id are checked again (a million-line file of one
+    choice list reads in seconds)."""
     if not file.is_file():
         raise HarnessError(f"{what} not found: {file}")
     if file.suffix.lower() not in (".jsonl", ".csv", ".json"):
         raise HarnessError(f"{what} must be .jsonl or .csv: {file}")
     root = file.resolve().parent
+    is_csv = file.suffix.lower() == ".csv"
+    identity = _identity(file)
     header: dict[str, Any] = {}
-    samples: list[Sample] = []
+    samples: list[Sample] = []  # CSV: built as read; JSONL: built from the lines kept below
     label_set: list[str] | None = None
-    first_line: dict[str, int] = {}
-    for n, row in _rows(file):
-        where = f"{file}:{n}"
-        if "id" not in row and n == 1 and set(row) <= HEADER_KEYS:
+    ids_blob, ids_ends = bytearray(), array("q")  # harness.samples.IdList, filled inline (a million times)
+    seen: set[str] = set()
+    starts, lengths, lines, kinds = array("q"), array("i"), array("i"), bytearray()
+    shapes: set[tuple[str, ...]] = set()  # the keys of each row, once per distinct set: metadata keys at the end
+    checked: set[tuple[tuple[str, ...] | None, str]] = set()  # (choices, answer) of rows that passed every check
+    for n, row, start, end in _rows(file, digest):
+        if n == 1 and "id" not in row and set(row) <= HEADER_KEYS:
             header = row
             continue
-        missing = next((key for key in REQUIRED_KEYS if row.get(key) is None), None)
-        if missing is not None:
-            raise HarnessError(f"{where}: missing required field {missing!r}")
-        if first_line.setdefault(str(row["id"]), n) != n:
-            raise HarnessError(f"{where}: duplicate sample id {str(row['id'])!r} (first at line "
-                               f"{first_line[str(row['id'])]})")
-        if label_set is None:  # once, at the first sample: the header (if any) is line 1
-            label_set = _as_list(labels if labels is not None else header.get("labels"), where, "labels")
-            if labels is not None:
-                _check_distinct(label_set, "--task-arg labels", "label", UsageError)
-            else:
-                _check_distinct(label_set, f"{file}:1", "label")
-        row_choices = _as_list(row.get("choices"), where, "choices")
-        _check_distinct(row_choices, where, "choice")
-        choices = row_choices or label_set
-        if not choices:
-            raise HarnessError(f"{where}: no choices and no label set, so nothing can be scored; give \"choices\" "
-                               "on each line, or a label set (--task-arg labels=a,b, or in JSONL a first line "
-                               "{\"labels\": [\"a\", \"b\"]})")
-        is_lettered = bool(row.get("choices")) if lettered is None else bool(lettered)
-        if lettered is None and "lettered" in header:
-            is_lettered = bool(header["lettered"])
-        if is_lettered and len(choices) > MAX_LETTERS:  # letters go A..Z; more is a label set
-            raise HarnessError(f"{where}: {len(choices)} lettered choices, but letters go A to Z (at most "
-                               f"{MAX_LETTERS}); for more, make them a label set shown as a list and answered by "
-                               "name: --task-arg lettered=false (in JSONL also a first line {\"lettered\": false})")
-        media: list[Media] = []
-        for kind in MEDIA_KEYS:
-            for rel in _as_list(row.get(kind), where, kind):
-                try:
-                    media.append(resolve_media(root, rel, kind))
-                except MediaError as e:
-                    raise HarnessError(f"{where}: {e}") from None
-        meta = {k: v for k, v in row.items() if k not in CORE_KEYS}
-        samples.append(Sample(
-            id=str(row["id"]), question=str(row["question"]), choices=choices,
-            answer=_gold(row["answer"], choices, is_lettered, where),
-            media=media, context=row.get("context"), lettered=is_lettered, metadata=meta,
-        ))
-    if not samples:
+        # (choices, answer) as a key: equal only to a key of the same texts (no str equals a number), so a key of
+        # numbers never finds one checked with texts
+        choices, answer = row.get("choices"), row.get("answer")
+        try:
+            key = None if is_csv else (tuple(choices) if type(choices) is list else choices, answer)
+            fast = (key in checked and "audio" not in row and "image" not in row and "video" not in row
+                    and row.get("id") is not None and row.get("question") is not None)
+        except TypeError:  # a list or object where a text belongs: the checks below name it
+            key, fast = None, False
+        if not fast:
+            where = f"{file}:{n}"
+            missing = next((k for k in REQUIRED_KEYS if row.get(k) is None), None)
+            if missing is not None:
+                raise HarnessError(f"{where}: missing required field {missing!r}")
+        sid = row["id"]
+        sid = sid if type(sid) is str else str(sid)
+        if sid in seen:
+            first = next(i for i, other in enumerate(IdList(bytes(ids_blob), ids_ends)) if other == sid)
+            raise HarnessError(f"{file}:{n}: duplicate sample id {sid!r} (first at line {lines[first]})")
+        seen.add(sid)
+        bits = 0
+        if not fast:
+            if label_set is None:  # once, at the first sample: the header (if any) is line 1
+                label_set = _as_list(labels if labels is not None else header.get("labels"), where, "labels")
+                if labels is not None:
+                    _check_distinct(label_set, "--task-arg labels", "label", UsageError)
+                else:
+                    _check_distinct(label_set, f"{file}:1", "label")
+            sample = _sample(row, where, root, label_set, lettered, header)
+            if is_csv:
+                samples.append(sample)
+            elif (key is not None and type(answer) is str and not sample.media
+                  and (choices is None or all(type(c) is str for c in choices))):
+                checked.add(key)  # a line like this one passes every check in _sample
+            for m in sample.media:
+                bits |= 1 << MEDIA_KINDS.index(m.kind)
+        ids_blob += sid.encode("utf-8", "surrogatepass")
+        ids_ends.append(len(ids_blob))
+        starts.append(start)
+        lengths.append(end - start)
+        lines.append(n)
+        kinds.append(bits)
+        shapes.add(tuple(row))
+    if not ids_ends:
         raise HarnessError(f"{file}: no samples")
-    return header, samples
+    if is_csv:
+        return header, samples
+    del seen, checked
+    assert label_set is not None
+    build = _builder(file, identity, root, label_set, lettered, header, starts, lengths, lines)
+    if not lazy or len(ids_ends) < LAZY_FROM:
+        return header, build(np.arange(len(ids_ends), dtype=np.int64))
+    metadata = frozenset(k for shape in shapes for k in shape if k not in CORE_KEYS)
+    ids = IdList(bytes(ids_blob), np.frombuffer(ids_ends, dtype=np.int64))
+    return header, LazySamples(ids, build, np.frombuffer(bytes(kinds), dtype=np.uint8), metadata,  # type: ignore
+                               unique_ids=True)
+
+
+def _identity(path: Path) -> tuple[int, ...]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _builder(file: Path, identity: tuple[int, ...], root: Path, label_set: list[str], lettered: bool | None,
+             header: dict[str, Any], starts: array, lengths: array, lines: array):  # type: ignore[no-untyped-def]
+    """build(positions) -> the samples at those positions, each from its line, read again and checked by the same
+    code (a file changed since it was read is refused: its hash is in the run id)."""
+
+    def build(positions: np.ndarray) -> list[Sample]:
+        if _identity(file) != identity:
+            raise HarnessError(f"{file} changed while harness was using it; re-run the command to read it again")
+        out = []
+        with open(file, "rb") as f:
+            fd = f.fileno()
+            for p in positions.tolist():
+                n = lines[p]
+                row = _parse_line(os.pread(fd, lengths[p], starts[p]), file, n)
+                assert row is not None
+                out.append(_sample(row, f"{file}:{n}", root, label_set, lettered, header))
+        return out
+
+    return build
+
+
+def _sample(row: dict[str, Any], where: str, root: Path, label_set: list[str], lettered: bool | None,
+            header: dict[str, Any]) -> Sample:
+    """The sample on a row whose required fields are there: every remaining check, each naming `where`."""
+    row_choices = _as_list(row.get("choices"), where, "choices")
+    _check_distinct(row_choices, where, "choice")
+    choices = row_choices or label_set
+    if not choices:
+        raise HarnessError(f"{where}: no choices and no label set, so nothing can be scored; give \"choices\" "
+                           "on each line, or a label set (--task-arg labels=a,b, or in JSONL a first line "
+                           "{\"labels\": [\"a\", \"b\"]})")
+    is_lettered = bool(row.get("choices")) if lettered is None else bool(lettered)
+    if lettered is None and "lettered" in header:
+        is_lettered = bool(header["lettered"])
+    if is_lettered and len(choices) > MAX_LETTERS:  # letters go A..Z; more is a label set
+        raise HarnessError(f"{where}: {len(choices)} lettered choices, but letters go A to Z (at most "
+                           f"{MAX_LETTERS}); for more, make them a label set shown as a list and answered by "
+                           "name: --task-arg lettered=false (in JSONL also a first line {\"lettered\": false})")
+    media: list[Media] = []
+    for kind in MEDIA_KEYS:
+        for rel in _as_list(row.get(kind), where, kind):
+            try:
+                media.append(resolve_media(root, rel, kind))
+            except MediaError as e:
+                raise HarnessError(f"{where}: {e}") from None
+    meta = {k: v for k, v in row.items() if k not in CORE_KEYS}
+    return Sample(
+        id=str(row["id"]), question=str(row["question"]), choices=choices,
+        answer=_gold(row["answer"], choices, is_lettered, where),
+        media=media, context=row.get("context"), lettered=is_lettered, metadata=meta,
+    )
 
 
 def load_file_task(path: str, labels: str | None = None, group_by: str | None = None,
@@ -180,7 +332,8 @@ def load_file_task(path: str, labels: str | None = None, group_by: str | None = 
     instead of the other test items; read by the same rules (its own header line, the same labels=/lettered=),
     its media relative to its own folder."""
     file = Path(path).expanduser()
-    header, samples = read_items(file, labels, lettered)
+    digest = hashlib.sha256()  # the file's version, from the bytes read once
+    header, samples = read_items(file, labels, lettered, digest=digest, lazy=True)
     root = file.resolve().parent
     pool_file = Path(shots_from).expanduser() if shots_from is not None else None
     pool = read_items(pool_file, labels, lettered, "few-shot pool file (shots_from=)")[1] if pool_file else None
@@ -201,7 +354,7 @@ def load_file_task(path: str, labels: str | None = None, group_by: str | None = 
         name=name or f"file:{file.name}",
         description=(description or header.get("description") or f"custom task from {file}")
         + "; scored by harness's answer extraction (no official rule)",
-        version=file_version(file),
+        version=digest.hexdigest()[:12],
         load=lambda: samples,
         root=root,
         group_by=group_keys,

@@ -3,6 +3,7 @@ and only ever returns one of the given choices."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -351,7 +352,9 @@ TEXTS = st.one_of(
 )
 CHOICES = st.lists(st.one_of(st.text(max_size=20), st.sampled_from(["", "A", "no", "two", "two beeps"])),
                    min_size=1, max_size=8)
-PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# The same draws on every run (CI stays deterministic); FUZZ_N=5000 searches further with fresh ones.
+PROPERTY = settings(max_examples=int(os.environ.get("FUZZ_N") or 300), deadline=None,
+                    derandomize=not os.environ.get("FUZZ_N"), suppress_health_check=[HealthCheck.too_slow])
 
 
 def check(found: Extraction, allowed: list[str]) -> None:

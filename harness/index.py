@@ -1,0 +1,508 @@
+"""samples.jsonl as columns (`RecordIndex`), and samples.idx, the file that keeps them between invocations.
+
+A run resumes, summarizes and lists its notes from what each line of samples.jsonl says: its id (the latest line of
+an id wins, so a retried error is superseded), whether it is an error, and the few fields the metrics read. Parsing
+a million lines takes seconds, so each invocation parses only the lines no earlier one has indexed: samples.idx
+holds the columns of the first S bytes of samples.jsonl, and the lines after S are read from samples.jsonl itself.
+
+Why samples.idx cannot lie. It is written after the lines it covers were appended and fsynced, atomically (a temp
+file renamed over the old one), and it names what it describes: S, the byte length it covers (always just after a
+newline: a line without its newline is never indexed into it), and the CRC-32 of those S bytes. It is used only if
+samples.jsonl still begins with exactly those bytes: the file is at least S bytes long, and either its device,
+inode, size and modification time are the ones recorded when samples.idx was written (nothing has written to it
+since), or the CRC-32 of its first S bytes matches. What harness does to samples.jsonl keeps that prefix intact:
+appends go after it; a torn last line (a kill mid-write) is cut back to the last newline, which is at or after S;
+--fresh and a new `harness score` delete samples.idx before samples.jsonl. So a record appended by a run that
+crashed before writing samples.idx is after S and is read from samples.jsonl (never lost), and every line is read
+either from samples.idx or from samples.jsonl, never from both (never counted twice). A copy of the folder passes
+by its CRC; another program's edit of samples.jsonl fails it, as does a samples.idx that is damaged (it carries a
+CRC of its own contents) or of another format, and then samples.jsonl is read in full.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from harness.jsonl import loads
+from harness.metrics import Columns, group_values
+from harness.samples import IdList, IdListBuilder
+
+MAGIC = b"harness samples.idx 1\n"
+_BLOCK = 1 << 22
+
+# one bit per yes/no fact about a line
+ERROR = 1  # "error" is not None (the metrics' error)
+RETRY = 2  # "error" is truthy: a re-run redoes the sample, the notes list it
+CORRECT = 4  # "correct" is True
+UNPARSED = 8  # "answer" is None
+JUDGE_ERROR = 16  # "judge_error" is truthy
+TRUNCATED = 32  # extra.audio_truncated
+LINE_ONLY = 64  # right on its final answer line, wrong under the official rule (harness.report.notes)
+
+_NUMERIC = ("offsets", "flags", "gold", "answer", "method", "score")
+# samples.idx's arrays: the columns above, then "value:FIELD", "rows:KEY" and "codes:KEY"
+_DTYPES = {"offsets": "<i8", "flags": "<u2", "gold": "<i4", "answer": "<i4", "method": "<i4", "score": "<f8",
+           "value": "<f8", "rows": "<i8", "codes": "<i4", "id_ends": "<i8", "id_blob": "u1"}
+
+
+def _number(value: Any, bools: bool) -> float:
+    """A finite number as a float, else NaN (as metrics: numbers.Real and finite; a bool is one only if `bools`)."""
+    kind = type(value)
+    if kind is float:
+        return value if value - value == 0.0 else np.nan
+    if kind is int or (bools and kind is bool):
+        try:
+            return float(value)
+        except OverflowError:
+            return np.nan
+    return np.nan
+
+
+class _Rows:
+    """Columns being filled line by line (arrays of machine numbers: no Python object per value)."""
+
+    def __init__(self, index: RecordIndex):
+        self.index = index
+        self.ids = IdListBuilder()
+        self.offsets, self.flags = array("q"), array("H")
+        self.gold, self.answer, self.method, self.score = array("i"), array("i"), array("i"), array("d")
+        self.values = {f: array("d") for f in index.fields}
+        self.pairs = {k: (array("q"), array("i")) for k in index.keys}
+
+    def add(self, rec: dict[str, Any], offset: int) -> None:
+        index = self.index
+        code = index._code
+        row = index.rows + len(self.ids)
+        get = rec.get
+        error, answer, gold = get("error"), get("answer"), get("gold")
+        flags = ERROR if error is not None else 0
+        if error:
+            flags |= RETRY
+        if get("correct") is True:
+            flags |= CORRECT
+        if answer is None:
+            flags |= UNPARSED
+        if get("judge_error"):
+            flags |= JUDGE_ERROR
+        extra = get("extra")
+        if type(extra) is dict and extra.get("audio_truncated"):
+            flags |= TRUNCATED
+        if (get("method") == "answer-line" and get("official_input") == "reply" and get("correct_choice") is True
+                and get("correct_official") is False):
+            flags |= LINE_ONLY
+        self.ids.append(str(rec["id"]))
+        self.offsets.append(offset)
+        self.flags.append(flags)
+        self.gold.append(-1 if gold is None else code(gold if type(gold) is str else str(gold)))
+        self.answer.append(-1 if answer is None else code(answer if type(answer) is str else str(answer)))
+        method = get("score_method")
+        self.method.append(code(str(method)) if method else -1)
+        self.score.append(_number(get("score"), bools=False))
+        for f, column in self.values.items():
+            column.append(_number(get(f), bools=True))
+        if self.pairs:
+            metadata = get("metadata") or {}
+            for key, (rows, codes) in self.pairs.items():
+                value = metadata.get(key) if type(metadata) is dict else None
+                seen = index._group_cache[key]
+                found = seen.get(value) if type(value) is str or value is None else None
+                if found is None:
+                    found = tuple(index._group_code(key, v) for v in group_values(value))
+                    if type(value) is str or value is None:
+                        seen[value] = found
+                for c in found:
+                    rows.append(row)
+                    codes.append(c)
+
+
+class RecordIndex:
+    """One row per readable line of samples.jsonl, in file order (a torn or unreadable line is no row, and counted in
+    `torn`): its id and offset, yes/no flags (the constants above), gold, answer and score method as codes into
+    `strings`, the score and the numeric `fields` asked for, and per breakdown key in `keys` which groups it is in."""
+
+    def __init__(self, samples_path: Path, keys: Iterable[str] = (), fields: Iterable[str] = ()):
+        self.samples_path = Path(samples_path)
+        self.keys = tuple(dict.fromkeys(keys))
+        self.fields = tuple(dict.fromkeys(fields))
+        self.covered = 0  # bytes of samples.jsonl indexed, ending just after a newline
+        self.crc = 0  # CRC-32 of those bytes
+        self.torn = 0
+        self.saved = -1  # what samples.idx on disk covers (-1: none, or not one to keep)
+        self.complete = 0  # rows from newline-terminated lines (any after: the unterminated last line, read only)
+        self.ids = IdList(b"", np.zeros(0, np.int64))
+        self.offsets = np.zeros(0, np.int64)
+        self.flags = np.zeros(0, np.uint16)
+        self.gold = np.zeros(0, np.int32)
+        self.answer = np.zeros(0, np.int32)
+        self.method = np.zeros(0, np.int32)
+        self.score = np.zeros(0, np.float64)
+        self.values = {f: np.zeros(0, np.float64) for f in self.fields}
+        self.pairs = {k: (np.zeros(0, np.int64), np.zeros(0, np.int32)) for k in self.keys}
+        self.strings: list[str] = []
+        self._codes: dict[str, int] = {}
+        self.group_values: dict[str, list[str]] = {k: [] for k in self.keys}
+        self._group_codes: dict[str, dict[str, int]] = {k: {} for k in self.keys}
+        self._group_cache: dict[str, dict[Any, tuple[int, ...]]] = {k: {} for k in self.keys}
+        self._last: dict[str, int] | None = None  # id -> its latest row, only where two ids share a hash
+        self._last_hashed: tuple[np.ndarray | None, np.ndarray] | None = None  # _latest_by_hash, when first needed
+        self._unique = False  # known: no id has two rows (then every row is its id's latest)
+
+    @property
+    def rows(self) -> int:
+        return len(self.ids)
+
+    def _code(self, text: str) -> int:
+        code = self._codes.get(text)
+        if code is None:
+            code = self._codes[text] = len(self.strings)
+            self.strings.append(text)
+        return code
+
+    def _group_code(self, key: str, value: str) -> int:
+        codes = self._group_codes[key]
+        code = codes.get(value)
+        if code is None:
+            code = codes[value] = len(self.group_values[key])
+            self.group_values[key].append(value)
+        return code
+
+    # -- building ------------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, samples_path: Path, index_path: Path, keys: Iterable[str] = (),
+             fields: Iterable[str] = ()) -> RecordIndex:
+        """samples.idx where it is valid for samples.jsonl as it is now (and has the keys and fields asked for), plus
+        the lines after what it covers; else samples.jsonl read in full."""
+        keys, fields = tuple(dict.fromkeys(keys)), tuple(dict.fromkeys(fields))
+        index, had = cls._load(Path(samples_path), Path(index_path), keys, fields)
+        if index is None:  # read it all, for what was asked and what samples.idx had, so the next one has both
+            index = cls(samples_path, (*keys, *had[0]), (*fields, *had[1]))
+        index.refresh()
+        return index
+
+    def refresh(self) -> None:
+        """Index the lines appended since (by this run, or by one that crashed before it could save its index)."""
+        if self.complete < self.rows:  # an unterminated last line, indexed read-only: read it again
+            self._truncate(self.complete)
+        try:
+            size = os.stat(self.samples_path).st_size
+        except FileNotFoundError:
+            size = 0
+        if size < self.covered:  # the file was replaced or cut under us: nothing indexed can be trusted
+            self._truncate(0)
+            self.covered = self.crc = self.torn = self.complete = 0
+            self.saved = -1
+        if size == self.covered:
+            return
+        rows, tail_rows = _Rows(self), _Rows(self)
+        with open(self.samples_path, "rb") as f:
+            f.seek(self.covered)
+            offset, crc, carry = self.covered, self.crc, b""
+            while block := f.read(_BLOCK):
+                data = carry + block if carry else block
+                cut = data.rfind(b"\n") + 1
+                carry = data[cut:]
+                if not cut:
+                    continue
+                crc = zlib.crc32(memoryview(data)[:cut], crc)
+                offset = self._parse(data, cut, offset, rows)
+        self._extend(rows)
+        self.covered, self.crc, self.complete = offset, crc, self.rows
+        if carry.strip():  # a last line without its newline (a run writing now, or a kill mid-write): read, not kept
+            try:
+                rec = loads(carry)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                rec = None
+            if isinstance(rec, dict) and "id" in rec:
+                tail_rows.add(rec, offset)
+                self._extend(tail_rows)
+
+    def _parse(self, data: bytes, cut: int, offset: int, rows: _Rows) -> int:
+        at = offset
+        add = rows.add
+        lines = data[:cut].split(b"\n")
+        lines.pop()  # after the last newline
+        for line in lines:
+            start, at = at, at + len(line) + 1
+            if not line.strip():
+                continue
+            try:
+                rec = loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                self.torn += 1
+                continue
+            if isinstance(rec, dict) and "id" in rec:
+                add(rec, start)
+        return offset + cut
+
+    def _extend(self, new: _Rows) -> None:
+        if not len(new.ids):
+            return
+        added = new.ids.done()
+        self.ids = IdList(self.ids.blob + added.blob, np.concatenate([self.ids.ends, added.ends + len(self.ids.blob)]))
+        self._unique = False
+        for name in _NUMERIC:
+            old = getattr(self, name)
+            setattr(self, name, np.concatenate([old, np.frombuffer(getattr(new, name), dtype=old.dtype)]))
+        for f in self.fields:
+            self.values[f] = np.concatenate([self.values[f], np.frombuffer(new.values[f], dtype=np.float64)])
+        for k in self.keys:
+            rows, codes = self.pairs[k]
+            self.pairs[k] = (np.concatenate([rows, np.frombuffer(new.pairs[k][0], dtype=np.int64)]),
+                             np.concatenate([codes, np.frombuffer(new.pairs[k][1], dtype=np.int32)]))
+        self._last = self._last_hashed = None  # rebuilt if asked for (a run in task order never needs it)
+
+    def _truncate(self, rows: int) -> None:
+        self.ids = self.ids.take(np.arange(rows))
+        self._unique = False
+        self._last = self._last_hashed = None
+        for name in _NUMERIC:
+            setattr(self, name, getattr(self, name)[:rows])
+        for f in self.fields:
+            self.values[f] = self.values[f][:rows]
+        for k in self.keys:
+            pair_rows, codes = self.pairs[k]
+            keep = pair_rows < rows
+            self.pairs[k] = (pair_rows[keep], codes[keep])
+        self._last = None
+
+    # -- samples.idx ---------------------------------------------------------------------------------
+    @classmethod
+    def _load(cls, samples_path: Path, index_path: Path, keys: tuple[str, ...],
+              fields: tuple[str, ...]) -> tuple[RecordIndex | None, tuple[tuple[str, ...], tuple[str, ...]]]:
+        """(the index samples.idx holds, or None where it is absent, damaged or not true of samples.jsonl now;
+        the keys and fields it had)."""
+        none: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+        try:
+            data = index_path.read_bytes()
+            st = os.stat(samples_path)
+        except OSError:
+            return None, none
+        try:
+            if not data.startswith(MAGIC):
+                return None, none
+            head_end = data.index(b"\n", len(MAGIC)) + 1
+            head = json.loads(data[len(MAGIC):head_end])
+            payload = memoryview(data)[head_end:]
+            if len(payload) != head["payload"] or zlib.crc32(payload) != head["payload_crc32"]:
+                return None, none
+            had = (tuple(head["keys"]), tuple(head["fields"]))
+            if not (set(keys) <= set(had[0]) and set(fields) <= set(had[1])):
+                return None, had
+            covered = head["covers"]
+            if st.st_size < covered:
+                return None, had
+            unchanged = head["file"] == [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
+            if not unchanged and _crc_of(samples_path, covered) != head["crc32"]:
+                return None, had
+            index = cls(samples_path, had[0], had[1])
+            arrays = {name: np.frombuffer(payload, dtype=np.dtype(dt), count=n, offset=at)
+                      for name, (dt, at, n) in head["arrays"].items()}
+            texts = json.loads(bytes(payload[head["texts"]:]))
+            for name in _NUMERIC:
+                setattr(index, name, arrays[name])
+            index.values = {f: arrays[f"value:{f}"] for f in had[1]}
+            index.pairs = {k: (arrays[f"rows:{k}"], arrays[f"codes:{k}"]) for k in had[0]}
+            index.ids = IdList(arrays["id_blob"].tobytes(), arrays["id_ends"])
+            index.strings, index.group_values = texts["strings"], texts["groups"]
+        except (ValueError, KeyError, TypeError, IndexError):  # JSONDecodeError is a ValueError
+            return None, none
+        index._codes = {text: i for i, text in enumerate(index.strings)}
+        index._group_codes = {k: {v: i for i, v in enumerate(vs)} for k, vs in index.group_values.items()}
+        index.covered, index.crc, index.torn = covered, head["crc32"], head["torn"]
+        index.complete = index.rows
+        index.saved = covered if unchanged else -1  # seen through its CRC: written again, so next time is quick
+        return index, had
+
+    def save(self, index_path: Path) -> None:
+        """Write samples.idx for the complete lines indexed, if that is more than it holds (atomically)."""
+        if self.covered <= self.saved or not self.covered:
+            return
+        n = self.complete
+        st = os.stat(self.samples_path)
+        head: dict[str, Any] = {
+            "covers": self.covered, "crc32": self.crc, "rows": n, "torn": self.torn,
+            # unchanged since: the CRC need not be read again (a file grown or rewritten since is checked by it)
+            "file": [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns] if st.st_size == self.covered else None,
+            "keys": list(self.keys), "fields": list(self.fields), "arrays": {},
+        }
+        parts: list[Any] = []  # views of the arrays, written as they are (no copy of a million rows)
+        at = 0
+        ids = self.ids.take(np.arange(n))
+        columns = [(name, getattr(self, name)[:n]) for name in _NUMERIC]
+        columns += [("id_ends", ids.ends), ("id_blob", np.frombuffer(ids.blob, dtype=np.uint8))]
+        columns += [(f"value:{f}", self.values[f][:n]) for f in self.fields]
+        for k in self.keys:
+            rows, codes = self.pairs[k]
+            keep = rows < n
+            columns += [(f"rows:{k}", rows[keep]), (f"codes:{k}", codes[keep])]
+        for name, column in columns:
+            dtype = _DTYPES[name.split(":")[0]]
+            data = np.ascontiguousarray(column, dtype=np.dtype(dtype))
+            head["arrays"][name] = [dtype, at, len(data)]
+            parts.append(memoryview(data).cast("B"))
+            at += data.nbytes
+            if at % 8:  # each array starts 8-byte aligned
+                parts.append(bytes(8 - at % 8))
+                at += 8 - at % 8
+        texts = {"strings": self.strings, "groups": self.group_values}
+        try:
+            parts.append(msgspec.json.encode(texts))
+        except (msgspec.EncodeError, ValueError):
+            parts.append(json.dumps(texts).encode())  # lone surrogates: escaped, read back by json
+        head["texts"] = at
+        crc = 0
+        for part in parts:
+            crc = zlib.crc32(part, crc)
+        head["payload"], head["payload_crc32"] = at + len(parts[-1]), crc
+        tmp = index_path.with_name(f"{index_path.name}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "wb") as f:
+                f.write(MAGIC + json.dumps(head).encode() + b"\n")
+                for part in parts:
+                    f.write(part)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, index_path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        self.saved = self.covered
+
+    # -- reading -------------------------------------------------------------------------------------
+    def rows_of(self, ids: Sequence[str]) -> np.ndarray:
+        """For each of these ids (a task's: no two alike), the row of its latest line (-1: none)."""
+        if not self.rows:
+            return np.full(len(ids), -1, dtype=np.int64)
+        if len(ids) == self.rows and (ids is self.ids or IdList.of(ids) == self.ids):
+            self._unique = True  # the file holds each id once, in this order (a run written in task order)
+            return np.arange(self.rows, dtype=np.int64)
+        keys, rows = self._latest_by_hash()
+        if keys is None:
+            return self._rows_by_dict(ids)
+        wanted = IdList.of(ids)
+        hashes = _hashes(wanted)
+        at = np.minimum(np.searchsorted(keys, hashes), len(keys) - 1)
+        found = keys[at] == hashes  # equal ids have equal hashes; equal hashes are checked below
+        out = np.where(found, rows[at], -1)
+        hit = np.flatnonzero(found)
+        if not _same_ids(wanted, hit, self.ids, out[hit]).all():  # two different ids with one hash
+            return self._rows_by_dict(ids)
+        return out
+
+    def latest(self) -> np.ndarray:
+        """The rows of every id's latest line, in file order."""
+        if self._unique:
+            return np.arange(self.rows, dtype=np.int64)
+        keys, rows = self._latest_by_hash()
+        if keys is None:
+            last = self._latest_by_dict()
+            return np.sort(np.fromiter(last.values(), dtype=np.int64, count=len(last)))
+        return np.sort(rows)
+
+    def _latest_by_hash(self) -> tuple[np.ndarray | None, np.ndarray]:
+        """(sorted hashes of the distinct ids, the row of each one's latest line), or (None, ...) where two different
+        ids share a hash (then a dict of str decides). Arrays of numbers: no str per id is kept."""
+        if self._last_hashed is None:
+            hashes = _hashes(self.ids)
+            order = np.argsort(hashes, kind="stable")  # equal hashes keep file order: the last is the latest line
+            ordered = hashes[order]
+            last = np.ones(len(order), dtype=bool)
+            last[:-1] = ordered[1:] != ordered[:-1]
+            repeated = np.flatnonzero(~last)  # a row whose next (same hash) must hold the same id: a retried line
+            ok = _same_ids(self.ids, order[repeated], self.ids, order[repeated + 1]).all()
+            self._last_hashed = (ordered[last], order[last]) if ok else (None, order)
+        return self._last_hashed
+
+    def _latest_by_dict(self) -> dict[str, int]:
+        if self._last is None:
+            self._last = dict(zip(self.ids, range(self.rows), strict=True))  # a later line replaces an earlier
+        return self._last
+
+    def _rows_by_dict(self, ids: Sequence[str]) -> np.ndarray:
+        get = self._latest_by_dict().get
+        return np.fromiter((get(i, -1) for i in ids), dtype=np.int64, count=len(ids))
+
+    def has(self, rows: np.ndarray, flag: int) -> np.ndarray:
+        return (self.flags[rows] & flag) != 0
+
+    def columns(self, rows: np.ndarray) -> Columns:
+        """What the metrics read from the records at `rows` (ascending), as harness.metrics.Columns."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) == self.rows:  # every row (ascending, so in order): views, no copies
+            rows = slice(None)  # type: ignore[assignment]
+        flags = self.flags[rows]
+        groups: dict[str, tuple[np.ndarray, np.ndarray, Sequence[str]]] = {}
+        if self.keys and isinstance(rows, slice):
+            groups = {k: (*self.pairs[k], self.group_values[k]) for k in self.keys}
+        elif self.keys:
+            where = np.full(self.rows, -1, dtype=np.int64)
+            where[rows] = np.arange(len(rows), dtype=np.int64)
+            for k in self.keys:
+                pair_rows, codes = self.pairs[k]
+                at = where[pair_rows]
+                keep = at >= 0
+                groups[k] = (at[keep], codes[keep], self.group_values[k])
+        return Columns(error=(flags & ERROR) != 0, correct=(flags & CORRECT) != 0, unparsed=(flags & UNPARSED) != 0,
+                       gold=self.gold[rows], answer=self.answer[rows], score=self.score[rows], strings=self.strings,
+                       values={f: v[rows] for f, v in self.values.items()}, groups=groups,
+                       retry=(flags & RETRY) != 0, judge_error=(flags & JUDGE_ERROR) != 0, method=self.method[rows])
+
+    def read(self, rows: Iterable[int]) -> Iterator[dict[str, Any]]:
+        """The records at these rows, read from samples.jsonl."""
+        rows = [int(r) for r in rows]
+        if not rows:
+            return
+        with open(self.samples_path, "rb") as f:
+            for row in rows:
+                f.seek(int(self.offsets[row]))
+                yield loads(f.readline())
+
+
+def _hashes(ids: IdList) -> np.ndarray:
+    """Each id's hash (Python's, the same for equal strings within this process): ids are joined as numbers."""
+    return np.fromiter(map(hash, ids), dtype=np.int64, count=len(ids))
+
+
+def _same_ids(a: IdList, at_a: np.ndarray, b: IdList, at_b: np.ndarray) -> np.ndarray:
+    """a[at_a[j]] == b[at_b[j]] for each j, compared as UTF-8 bytes, a chunk of ids at a time (no str built)."""
+    at_a, at_b = np.asarray(at_a, dtype=np.int64), np.asarray(at_b, dtype=np.int64)
+
+    def spans(ids: IdList, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ends = ids.ends[at]
+        return np.where(at > 0, ids.ends[np.maximum(at - 1, 0)], 0), ends
+
+    start_a, end_a = spans(a, at_a)
+    start_b, end_b = spans(b, at_b)
+    lengths = end_a - start_a
+    same = lengths == end_b - start_b
+    bytes_a, bytes_b = np.frombuffer(a.blob, dtype=np.uint8), np.frombuffer(b.blob, dtype=np.uint8)
+    todo = np.flatnonzero(same & (lengths > 0))
+    for first in range(0, len(todo), 1 << 16):
+        j = todo[first : first + (1 << 16)]
+        n = lengths[j]
+        begin = np.cumsum(n) - n
+        within = np.arange(int(n.sum()), dtype=np.int64) - np.repeat(begin, n)
+        equal = bytes_a[np.repeat(start_a[j], n) + within] == bytes_b[np.repeat(start_b[j], n) + within]
+        same[j] = np.logical_and.reduceat(equal, begin)
+    return same
+
+
+def _crc_of(path: Path, size: int) -> int:
+    crc = 0
+    with open(path, "rb") as f:
+        while size > 0:
+            block = f.read(min(_BLOCK, size))
+            if not block:
+                break
+            crc = zlib.crc32(block, crc)
+            size -= len(block)
+    return crc
+
