@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.schema import SCHEMA_VERSION
 from harness.scoring import score_output
 from harness.task import Task
 from harness.types import HarnessError, Output, Sample
@@ -18,6 +19,7 @@ def make_record(task: Task, sample: Sample, prompt: str | None, out: Output, lat
                 mode: str) -> dict[str, Any]:
     """One samples.jsonl line: what was asked, what came back, and how the task scored it."""
     rec: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
         "id": sample.id,
         "prompt": prompt,
         "output": out.text,

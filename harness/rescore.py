@@ -22,6 +22,7 @@ from harness.identity import run_id, slug
 from harness.index import RecordIndex
 from harness.metrics import check_group_by
 from harness.records import make_record
+from harness.schema import SCHEMA_VERSION
 from harness.store import RunStore
 from harness.summary import mean_fields, summarize
 from harness.task import Task
@@ -170,14 +171,15 @@ def score_file(task: Task, predictions: Path, output: Path, name: str | None = N
             warnings.append(f"{letters} replies are a lone choice letter: scored as that choice's text (harness's "
                             "mapping, marked on each record); the official script would read the letter as a word")
         keys = list(dict.fromkeys([*task.group_by, *(group_by or [])]))
-        header = {"run_id": rid, "task": task.name, "model": model, "mode": "predictions", "strategy": "external",
+        header = {"schema_version": SCHEMA_VERSION, "run_id": rid, "task": task.name, "model": model,
+                  "mode": "predictions", "strategy": "external",
                   "shots": 0, "seed": seed, "selected": len(chosen), "recorded": len(chosen)}
         index = store.index(keys, mean_fields(task))  # the records just written, read once
         summary = summarize(task, keys, index.columns(index.latest()), seed, header)
         store.write_json("summary.json", summary)
         store.save_index(index)
         store.write_json("run.json", {
-            "run_id": rid, "status": "complete", "mode": "predictions",
+            "schema_version": SCHEMA_VERSION, "run_id": rid, "status": "complete", "mode": "predictions",
             "task": {"name": task.name, "version": task.version, "args": task.args, "group_by": keys,
                      "samples": len(samples)},
             "model": {"spec": model, "predictions": str(predictions.resolve()), "sha256": digest,

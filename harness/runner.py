@@ -34,6 +34,7 @@ from harness.progress import Progress
 from harness.prompting import check_shots, check_strategy, render, shot_pool
 from harness.records import make_record, one_line
 from harness.samples import ids_of, media_kinds, sorted_by, take
+from harness.schema import SCHEMA_VERSION
 from harness.store import RunStore, check_writable
 from harness.streaming import StreamLoop
 from harness.summary import mean_fields, summarize
@@ -387,7 +388,8 @@ class Runner:
         return mean_fields(self.task, [self.task.judge.field] if self.cfg.judge else [])
 
     def _summary(self, records: Iterable[dict[str, Any]] | Columns, recorded: int) -> dict[str, Any]:
-        header = {"run_id": self.run_id, "task": self.task.name, "model": self.model_spec, "mode": self.mode,
+        header = {"schema_version": SCHEMA_VERSION, "run_id": self.run_id, "task": self.task.name,
+                  "model": self.model_spec, "mode": self.mode,
                   "strategy": self.cfg.strategy, "shots": self.identity["shots"], "seed": self.cfg.seed,
                   "selected": len(self.selection), "recorded": recorded}
         extra = [self.task.judge.field] if self.cfg.judge else []
@@ -395,6 +397,7 @@ class Runner:
 
     def _run_info(self, previous: dict[str, Any] | None) -> dict[str, Any]:
         info = {
+            "schema_version": SCHEMA_VERSION,
             "run_id": self.run_id,
             "status": "running",
             "task": {"name": self.task.name, "version": self.task.version, "args": self.task.args,

@@ -74,6 +74,10 @@ class RunInfo(TypedDict, total=False):
     shots: int
     shots_from: dict[str, Any] | None
     seed: int
+    limit: int | None
+    batch_size: int
+    judge: dict[str, Any]
+    warnings: list[str]  # harness score: what could make the figures differ from the official script's
     identity: dict[str, Any]
     harness: dict[str, Any]
     packages: dict[str, str]
