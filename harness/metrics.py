@@ -75,6 +75,35 @@ def bootstrap_ci(values_fn: Callable[[np.ndarray], float], n: int, seed: int = 0
     return _percentile_ci(draws, level) if draws.size else _NAN_PAIR
 
 
+def eer_bootstrap_ci(scores: np.ndarray, labels: np.ndarray, seed: int = 0, n_boot: int = 2000,
+                     level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of the EER, resampling the scored records with replacement (a resample that
+    lost a class is dropped)."""
+    s, y = np.asarray(scores, dtype=np.float64), np.asarray(labels, dtype=bool)
+    # Each resample's EER from counts per unique score (what equal_error_rate tallies), with no sort per draw: a
+    # score absent from a resample has the FAR/FRR of the next one present, so the minimum is the same.
+    uniq, inv = np.unique(s, return_inverse=True)
+    n = len(s)
+
+    def eer(idx: np.ndarray) -> float:
+        w = np.bincount(idx, minlength=n)
+        pos = np.bincount(inv, weights=w * y, minlength=uniq.size)
+        neg = np.bincount(inv, weights=w * ~y, minlength=uniq.size)
+        n_pos, n_neg = pos.sum(), neg.sum()
+        if not n_pos or not n_neg:
+            return math.nan
+        frr = (np.cumsum(pos) - pos) / n_pos
+        far = (n_neg - (np.cumsum(neg) - neg)) / n_neg
+        i = int(np.argmin(np.abs(frr - far)))
+        return float((frr[i] + far[i]) / 2.0)
+
+    return bootstrap_ci(eer, n, seed, n_boot, level)
+
+
+def _none_pair(pair: tuple[float, float]) -> list[float] | None:
+    return None if not all(math.isfinite(x) for x in pair) else list(pair)
+
+
 def wilson_ci(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     """Wilson score interval for k successes out of n: closed form, no resampling. n == 0 -> (nan, nan)."""
     if n == 0:
@@ -242,8 +271,9 @@ class Breakdown:
     the gold classes present) and, from records with a numeric "score", EER and ROC-AUC."""
 
     def __init__(self, group_by: Sequence[str] = (), labels: Sequence[str] | None = None,
-                 positive: str | None = None, mean_fields: Sequence[str] = ()) -> None:
+                 positive: str | None = None, mean_fields: Sequence[str] = (), eer_ci: bool = False) -> None:
         self.group_by = tuple(group_by)
+        self.eer_ci = eer_ci  # a 95% bootstrap interval for EER too (`eer_ci95`): where EER is the primary metric
         self.mean_fields = tuple(mean_fields)  # numeric record fields averaged per cell (e.g. "chance")
         self.labels = list(dict.fromkeys(labels)) if labels is not None else None
         if self.labels is not None and positive is not None and positive not in self.labels:
@@ -478,6 +508,8 @@ class Breakdown:
                 pooled = True
             if y.any() and not y.all():
                 out["eer"], out["eer_threshold"] = equal_error_rate(s, y)
+                if self.eer_ci:
+                    out["eer_ci95"] = _none_pair(eer_bootstrap_ci(s, y, _cell_seed(seed, f"{name}\x1feer"), n_boot))
                 out["roc_auc"] = roc_auc(s, y)
                 if pooled:
                     out["eer_vs_all_positives"] = True

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from harness.aggregates import metric_value
+
 if TYPE_CHECKING:
     from harness.index import RecordIndex
 
@@ -23,6 +25,13 @@ EXTRA = (("macro_f1", "macro-F1"), ("weighted_f1", "wF1"), ("balanced_accuracy",
          ("eer", "EER"), ("roc_auc", "AUC"))
 
 
+def _heading(name: str, summary: dict[str, Any]) -> str:
+    """A metric's column heading: EXTRA's short name where it has one, its name otherwise; a task's labels (WAR/UAR)
+    win."""
+    labels = summary.get("metric_labels") or {}
+    return labels.get(name) or dict(EXTRA).get(name) or name.replace("_", " ")
+
+
 def table(summary: dict[str, Any]) -> str:
     metrics = summary["metrics"]
     cells: list[tuple[str, dict[str, Any]]] = [("overall", metrics["overall"])]
@@ -30,17 +39,34 @@ def table(summary: dict[str, Any]) -> str:
         cells.append((key, {}))
         for value in sorted(groups, key=str):
             cells.append((f"  {value}", groups[value]))
-    extra = [(k, k.replace("_", " ")) for k in summary.get("extra_columns", [])]
-    extra += [(k, h) for k, h in EXTRA if any(c.get(k) is not None for _, c in cells)]
-    head = ["", "n", "accuracy", "95% CI", "chance", *[h for _, h in extra], "unparsed", "errors"]
+    primary = (summary.get("primary") or {}).get("name", "accuracy")
+    aggregates = [a["name"] for a in summary.get("aggregates", [])]
+    labels = summary.get("metric_labels") or {}
+    extra = [(k, labels.get(k) or k.replace("_", " ")) for k in summary.get("extra_columns", [])]
+    extra += [(k, labels.get(k) or h) for k, h in EXTRA if k != primary and any(c.get(k) is not None for _, c in cells)]
+    # The primary metric first, with its interval (accuracy: the usual columns; else its own pair before them).
+    lead = [] if primary == "accuracy" else [primary]
+    agg_head = [h for a in aggregates if a != primary for h in (_heading(a, summary), "95% CI")]
+    head = ["", "n", *[h for p in lead for h in (_heading(p, summary), "95% CI")], labels.get("accuracy") or "accuracy",
+            "95% CI", "chance", *[h for _, h in extra], *agg_head, "unparsed", "errors"]
     rows = [head]
     for name, c in cells:
         if not c:
             rows.append([name] + [""] * (len(head) - 1))
             continue
+        lead_cols = []
+        for p in lead:
+            value, interval = metric_value(c, p)
+            lead_cols += [pct(value, 2), ci(interval)]
+        agg_cols = []
+        for a in aggregates:
+            if a != primary:
+                value, interval = metric_value(c, a)
+                agg_cols += [pct(value), ci(interval)]
         # Accuracy to two decimals, as benchmarks' own scripts print it (MMAR's "49.14%"), so figures compare.
-        rows.append([name, str(c["n"]), pct(c.get("accuracy"), 2), ci(c.get("ci95")), pct(c.get("chance")),
-                     *[pct(c.get(k)) for k, _ in extra], str(c.get("unparsed", 0)), str(c.get("errors", 0))])
+        rows.append([name, str(c["n"]), *lead_cols, pct(c.get("accuracy"), 2), ci(c.get("ci95")),
+                     pct(c.get("chance")), *[pct(c.get(k)) for k, _ in extra], *agg_cols, str(c.get("unparsed", 0)),
+                     str(c.get("errors", 0))])
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     lines = []
     for r in rows:

@@ -174,7 +174,8 @@ def score_file(task: Task, predictions: Path, output: Path, name: str | None = N
         header = {"schema_version": SCHEMA_VERSION, "run_id": rid, "task": task.name, "model": model,
                   "mode": "predictions", "strategy": "external",
                   "shots": 0, "seed": seed, "selected": len(chosen), "recorded": len(chosen)}
-        index = store.index(keys, mean_fields(task))  # the records just written, read once
+        # the records just written, read once (with the keys the task's aggregates read)
+        index = store.index(list(dict.fromkeys([*keys, *task.aggregate_keys()])), mean_fields(task))
         summary = summarize(task, keys, index.columns(index.latest()), seed, header)
         store.write_json("summary.json", summary)
         store.save_index(index)

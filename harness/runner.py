@@ -290,7 +290,7 @@ class Runner:
     def _run(self, store: RunStore) -> RunResult:
         # samples.idx and the lines it does not cover: each line of samples.jsonl is parsed once by the invocation
         # that finds it (harness/index.py), and a finished run's re-run parses none
-        index = store.index(self.group_by, self._fields())
+        index = store.index(self._index_keys(), self._fields())
         ids = ids_of(self.selection)
         rows = index.rows_of(ids)
         redo = rows < 0
@@ -382,6 +382,10 @@ class Runner:
         finally:
             bar.close()
         return False
+
+    def _index_keys(self) -> list[str]:
+        """The metadata keys the index keeps columns of: the breakdown keys and those the task's aggregates read."""
+        return list(dict.fromkeys([*self.group_by, *self.task.aggregate_keys()]))
 
     def _fields(self) -> tuple[str, ...]:
         """The numeric record fields the summary averages (what the index keeps a column of)."""

@@ -43,6 +43,8 @@ class Cell(TypedDict, total=False):
     ci95: list[float] | None
     ci_method: str
     chance: float | None
+    eer_ci95: list[float] | None  # where EER is the primary metric: a seeded bootstrap over the cell's samples
+    aggregates: dict[str, dict[str, Any]]  # the task's declared aggregates: {name: {"value", "ci95"}}
 
 
 class Summary(TypedDict, total=False):
@@ -56,6 +58,9 @@ class Summary(TypedDict, total=False):
     seed: int
     selected: int
     recorded: int
+    primary: dict[str, Any]  # {"name", "higher_is_better"}: the metric the task is judged by (default accuracy)
+    aggregates: list[dict[str, Any]]  # the task's declared aggregates: [{"name", "higher_is_better", "unit"}]
+    metric_labels: dict[str, str]  # what the benchmark calls a metric ({"accuracy": "WAR", "balanced_accuracy": "UAR"})
     group_by: list[str]
     extra_columns: list[str]
     score_methods: dict[str, int]

@@ -40,7 +40,7 @@ def is_locked(folder: Path) -> bool:
         return False
     with open(lock, "a+") as f:
         try:
-            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)  # shard writers hold it shared
         except BlockingIOError:
             return True
         fcntl.flock(f, fcntl.LOCK_UN)

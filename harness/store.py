@@ -1,5 +1,6 @@
 """The run folder: run.json, samples.jsonl (append-only, fsynced per batch), samples.idx (its index, harness/index.py),
-summary.json, harness.log."""
+summary.json, harness.log; in a sharded run also samples.<shard>.jsonl and samples.<shard>.idx per writer
+(harness/shards.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 from harness.index import RecordIndex
 from harness.jsonl import dumps_line, loads
+from harness.shards import MergedIndex, check_shard, shard_names, shard_paths
 from harness.types import HarnessError
 
 
@@ -45,37 +47,69 @@ def check_writable(folder: Path) -> None:
 
 
 class RunStore:
-    def __init__(self, folder: Path):
+    """One run folder. Without `shard`: the one writer (an exclusive .lock) of samples.jsonl; read, it sees every
+    file of the folder. With `shard` (e.g. "rank-0-of-2"): one of several writers, appending to samples.<shard>.jsonl
+    under .lock held shared and .lock.<shard> exclusive (harness/shards.py). Reading (index, records) always merges
+    samples.jsonl and every shard file once a shard file exists."""
+
+    def __init__(self, folder: Path, shard: str | None = None):
         self.folder = Path(folder)
-        self.samples_path = self.folder / "samples.jsonl"
-        self.index_path = self.folder / "samples.idx"
+        self.shard = None if shard is None else check_shard(shard)
+        if self.shard is None:
+            self.samples_path = self.folder / "samples.jsonl"
+            self.index_path = self.folder / "samples.idx"
+        else:
+            self.samples_path, self.index_path = shard_paths(self.folder, self.shard)
         self.torn_lines = 0
         self._lock_file: Any = None
+        self._shard_lock: Any = None
 
     def open(self) -> None:
-        """Create the folder and take an exclusive lock so two runs never write one folder."""
+        """Create the folder and lock it so two runs never write one file: the unsharded writer holds .lock
+        exclusively; a shard writer holds .lock shared (beside other shards, never beside an unsharded writer) and its
+        own .lock.<shard> exclusively."""
         check_writable(self.folder)
-        self._lock_file = open(self.folder / ".lock", "a+")
+        self._lock_file = self._lock(".lock", fcntl.LOCK_SH if self.shard else fcntl.LOCK_EX)
+        if self.shard is not None:
+            try:
+                self._shard_lock = self._lock(f".lock.{self.shard}", fcntl.LOCK_EX, f"shard {self.shard} of ")
+            except HarnessError:
+                self.close()
+                raise
+            self._repair_tail(self.samples_path)
+            return
+        for name in shard_names(self.folder):  # no shard writer runs now: cut what a killed one left torn
+            self._repair_tail(shard_paths(self.folder, name)[0])
+        self._repair_tail(self.samples_path)
+
+    def _lock(self, name: str, how: int, what: str = "") -> Any:
+        f = open(self.folder / name, "a+")
         try:
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(f, how | fcntl.LOCK_NB)
         except BlockingIOError:
-            self._lock_file.close()
-            self._lock_file = None
-            raise HarnessError(f"another harness run is writing {self.folder}; wait for it or use --output") from None
-        self._repair_tail()
+            f.close()
+            raise HarnessError(f"another harness run is writing {what}{self.folder}; wait for it or use --output") \
+                from None
+        return f
 
     def close(self) -> None:
-        if self._lock_file is not None:
-            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
-            self._lock_file.close()
-            self._lock_file = None
+        for attr in ("_shard_lock", "_lock_file"):
+            f = getattr(self, attr)
+            if f is not None:
+                fcntl.flock(f, fcntl.LOCK_UN)
+                f.close()
+                setattr(self, attr, None)
 
-    def _repair_tail(self) -> None:
+    def sharded(self) -> bool:
+        """Whether reading this folder merges shard files (this store writes one, or one exists)."""
+        return self.shard is not None or bool(shard_names(self.folder))
+
+    def _repair_tail(self, path: Path) -> None:
         """A kill mid-write can leave a torn last line: cut it off so appends start on a clean line. Only the end of
         the file is read, however long it is."""
-        if not self.samples_path.exists():
+        if not path.exists():
             return
-        with open(self.samples_path, "rb+") as f:
+        with open(path, "rb+") as f:
             end = f.seek(0, os.SEEK_END)
             at = end
             while at > 0:
@@ -117,7 +151,14 @@ class RunStore:
         it is an error, and what a summary and the notes need, for the breakdown keys `group_by` and the numeric
         record `fields` asked for. Read from samples.idx where it is valid for the file as it is now, and from
         samples.jsonl for the lines it does not cover (only those: a finished run reads no line twice). `save`: write
-        samples.idx back when it was missing, stale or short (only the run holding the lock does)."""
+        samples.idx back when it was missing, stale or short (only the run holding the lock does).
+        In a sharded folder: the merged index of every file (harness.shards.MergedIndex)."""
+        if self.sharded():
+            merged = MergedIndex.open_folder(self.folder, group_by, fields)
+            self.torn_lines += merged.torn
+            if save:
+                self.save_index(merged)
+            return merged
         index = RecordIndex.open(self.samples_path, self.index_path, group_by, fields)
         self.torn_lines += index.torn
         if save:
@@ -129,18 +170,28 @@ class RunStore:
         leaves the old one or the new one, each true of the bytes it names). Best effort: without it (a full disk)
         the next invocation reads samples.jsonl instead."""
         try:
-            index.save(self.index_path)
+            if isinstance(index, MergedIndex) and self.shard is None and self._lock_file is not None:
+                index.save_all()  # .lock held exclusively: no shard is writing
+            else:
+                index.save(self.index_path)
         except OSError as e:
             logging.getLogger("harness").warning("could not write %s (%s); the next run reads samples.jsonl instead",
                                                  self.index_path, e.strerror or type(e).__name__)
 
     def reset(self) -> None:
-        """Forget every record (--fresh, a new scoring): the index first, so no index outlives its file."""
+        """Forget every record (--fresh, a new scoring): the index first, so no index outlives its file. The unsharded
+        writer (holding .lock exclusively) forgets every shard's too; a shard writer only its own."""
+        if self.shard is None:
+            for name in shard_names(self.folder):
+                samples, idx = shard_paths(self.folder, name)
+                idx.unlink(missing_ok=True)
+                samples.unlink(missing_ok=True)
         self.index_path.unlink(missing_ok=True)
         self.samples_path.unlink(missing_ok=True)
 
     def read_at(self, offsets: Iterable[int]) -> Iterator[dict[str, Any]]:
-        """Stream the records at these offsets (RecordIndex.offsets), so nothing holds a whole run in memory."""
+        """Stream the records at these offsets of this store's own file (RecordIndex.offsets), so nothing holds a
+        whole run in memory. A merged index's rows span files: read them with its `read(rows)`."""
         offsets = list(offsets)
         if not offsets:
             return
@@ -150,7 +201,10 @@ class RunStore:
                 yield loads(f.readline())
 
     def records(self) -> dict[str, dict[str, Any]]:
-        """The latest record per sample id, all in memory: for small runs and tests."""
+        """The latest record per sample id, all in memory: for small runs and tests (merged in a sharded folder)."""
+        if self.sharded():
+            index = self.index()
+            return {str(rec["id"]): rec for rec in index.read(index.latest())}
         return {str(rec["id"]): rec for _, rec in self._lines()}
 
     def append(self, records: Iterable[dict[str, Any]]) -> None:

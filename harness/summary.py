@@ -1,4 +1,5 @@
-"""summary.json: the metrics of a run's records, overall and per group, with 95% intervals."""
+"""summary.json: the metrics of a run's records, overall and per group, with 95% intervals: the task's primary metric
+(and direction) named first, and the cross-sample aggregates it declares in each cell."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.aggregates import AggregateTable
 from harness.metrics import Breakdown, Columns
 from harness.task import Task
 
@@ -21,11 +23,15 @@ def summarize(task: Task, group_by: list[str], records: Iterable[dict[str, Any]]
     """summary.json: `header` (what the run was) plus the metrics overall and per group, from the records streamed
     one by one or, the same numbers at once, from their columns (harness.index.RecordIndex.columns)."""
     columns = [*task.mean_fields, *(extra_fields or [])]
-    table = Breakdown(group_by, labels=task.labels, positive=task.positive, mean_fields=mean_fields(task, extra_fields))
+    table = Breakdown(group_by, labels=task.labels, positive=task.positive, mean_fields=mean_fields(task, extra_fields),
+                      eer_ci=task.primary.name == "eer")
+    aggs = AggregateTable(task.aggregates, group_by) if task.aggregates else None
     judge_errors = 0
     methods: dict[str, int] = {}  # score mode: how each record's choice scores were computed
     if isinstance(records, Columns):
         table.add_columns(records)
+        if aggs is not None:
+            aggs.add_columns(records)
         if records.judge_error is not None:
             judge_errors = int(records.judge_error.sum())
         if records.method is not None and records.retry is not None:
@@ -36,10 +42,20 @@ def summarize(task: Task, group_by: list[str], records: Iterable[dict[str, Any]]
         records = ()
     for r in records:
         table.add(r)
+        if aggs is not None:
+            aggs.add(r)
         judge_errors += bool(r.get("judge_error"))
         if r.get("score_method") and not r.get("error"):
             methods[r["score_method"]] = methods.get(r["score_method"], 0) + 1
-    out = {**header, "group_by": group_by, "extra_columns": columns, "metrics": table.summary(seed=seed)}
+    metrics = table.summary(seed=seed)
+    if aggs is not None:
+        aggs.fill(metrics, seed)
+    out = {**header, "primary": {"name": task.primary.name, "higher_is_better": task.primary.higher_is_better},
+           "group_by": group_by, "extra_columns": columns, "metrics": metrics}
+    if task.metric_labels:
+        out["metric_labels"] = dict(task.metric_labels)
+    if task.aggregates:
+        out["aggregates"] = [a.declared() for a in task.aggregates]
     if methods:
         out["score_methods"] = methods
     if extra_fields:

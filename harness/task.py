@@ -5,12 +5,49 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.types import Output, Sample
 
+if TYPE_CHECKING:
+    from harness.aggregates import Rows
+
 # A scorer turns (sample, output, mode) into the record fields answer / method / correct (and maybe score).
 Scorer = Callable[[Sample, Output, str], dict[str, Any]]
+
+
+# Metric declarations (docs/DESIGN.md, Task contract: metrics); computed by harness/aggregates.py, which also
+# holds the reusable aggregate functions (mean_of_groups, conditional_error). Here so that a Task imports no numpy.
+@dataclass(frozen=True)
+class Metric:
+    """A metric's name (a cell field such as "accuracy", "eer", "balanced_accuracy", or a declared aggregate's name)
+    and whether higher is better."""
+
+    name: str
+    higher_is_better: bool = True
+
+
+AggregateFn = Callable[["Rows"], "float | None"]  # harness.aggregates.Rows
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """A cross-sample metric over a cell's records: `fn` (reading the metadata `keys`, beside `unit`), whether higher is
+    better, and the unit its bootstrap resamples (None: the record; a metadata key: that key's values)."""
+
+    name: str
+    fn: AggregateFn
+    higher_is_better: bool = True
+    unit: str | None = None
+    keys: tuple[str, ...] = ()
+
+    def needs(self) -> tuple[str, ...]:
+        """Every metadata key this aggregate reads."""
+        fn_keys = tuple(getattr(self.fn, "keys", ()))
+        return tuple(dict.fromkeys([*((self.unit,) if self.unit else ()), *self.keys, *fn_keys]))
+
+    def declared(self) -> dict[str, Any]:
+        return {"name": self.name, "higher_is_better": self.higher_is_better, "unit": self.unit}
 
 
 @dataclass
@@ -46,6 +83,20 @@ class Task:
     # same item, so it is never that item's own example.
     shots_pool: Callable[[], Iterable[Sample]] | None = None
     shots_source: str | None = None
+    # The metric a task is judged by, and its direction (docs/DESIGN.md, Task contract: metrics): accuracy by the
+    # task's `correct` rule unless it says otherwise (add_qa: Metric("eer", higher_is_better=False)). The terminal
+    # table and summary.json show it first.
+    primary: Metric = field(default_factory=lambda: Metric("accuracy"))
+    # Cross-sample metrics over each cell's records (harness.aggregates: mean_of_groups, conditional_error), each with
+    # a bootstrap interval over its unit.
+    aggregates: list[Aggregate] = field(default_factory=list)
+    # What the task's benchmark calls a metric, for column headings and summary.json, e.g. an emotion task's
+    # {"accuracy": "WAR", "balanced_accuracy": "UAR"} (WAR is accuracy, UAR the mean recall over classes).
+    metric_labels: dict[str, str] = field(default_factory=dict)
+
+    def aggregate_keys(self) -> list[str]:
+        """The metadata keys the declared aggregates read (the run's index keeps a column of each)."""
+        return list(dict.fromkeys(k for a in self.aggregates for k in a.needs()))
 
     def samples(self) -> list[Sample]:
         """The samples, as a list, or as they came where the task keeps them lazily (harness.samples.LazySamples: a

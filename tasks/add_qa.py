@@ -34,7 +34,7 @@ from typing import Any, Literal, get_args
 from harness.extract import extract_real_fake
 from harness.media import resolve_media
 from harness.scoring import score_output
-from harness.task import Task
+from harness.task import Metric, Task
 from harness.textfile import text_lines
 from harness.types import SCORE_METHODS, HarnessError, Media, MediaError, Output, Sample, UsageError
 from tasks.file_task import file_version, jsonl_rows
@@ -293,6 +293,7 @@ def load(format: Format | None = None, path: str | None = None, root: str | None
         group_by=["attack"] if attacks else [],
         labels=list(LABELS),
         positive=POSITIVE,
+        primary=Metric("eer", higher_is_better=False),  # the terminal table and summary.json show EER first
         mode="score",
         args={"format": fmt, "path": str(file), "root": str(folder),
               "audio_root": str(folders["audio_root"]) if "audio_root" in folders else None,

@@ -1,0 +1,253 @@
+"""Metrics a task declares (docs/DESIGN.md, Task contract: metrics): its primary metric and direction, and
+cross-sample aggregates computed over a cell's records, each with a bootstrap interval that resamples the right unit.
+
+A task says `primary=Metric("eer", higher_is_better=False)` (default: accuracy, higher is better) and may list
+`aggregates=[Aggregate(name, fn, higher_is_better, unit)]`. An aggregate's `fn` gets a cell's scored records as
+`Rows` (the "correct" flag, the "score", and one metadata value per record for each key it reads) and returns a
+number (None or NaN: undefined on these records). Its interval is a seeded percentile bootstrap: `unit` None resamples
+records with replacement; a metadata key ("post", "scenario") resamples that key's values with replacement and takes
+all the records of each value drawn, a value drawn twice counting as two units.
+
+Two reusable ones: `mean_of_groups(key)` (EmoBench-M's dimension score: the mean over scenarios of each scenario's
+accuracy) and `conditional_error(unit, given, then)` (Visual Room: among posts whose perception questions are all
+right, the share whose cognition questions are not all right).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harness.metrics import NONE_GROUP, Columns, _cell_seed, _percentile_ci, group_values
+from harness.task import Aggregate, Metric
+
+__all__ = ["Aggregate", "AggregateTable", "Metric", "Rows", "bootstrap_aggregate", "conditional_error",
+           "mean_of_groups", "metric_value"]
+
+
+@dataclass
+class Rows:
+    """A cell's scored records (errors left out), as arrays: `correct` (bool), `score` (float, NaN where none) and,
+    for each metadata key an aggregate reads, the code of each record's value in `names[key]` (a list value: its first
+    item; missing: NONE_GROUP)."""
+
+    correct: np.ndarray
+    score: np.ndarray
+    codes: dict[str, np.ndarray] = field(default_factory=dict)
+    names: dict[str, Sequence[str]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.correct)
+
+    def take(self, idx: np.ndarray, relabel: str | None = None, units: np.ndarray | None = None) -> Rows:
+        """These rows (repeats allowed); `relabel`: give that key the codes `units` (one per taken row), so a unit
+        drawn twice by a bootstrap stays two units."""
+        codes = {k: (units if k == relabel and units is not None else c[idx]) for k, c in self.codes.items()}
+        names = dict(self.names)
+        if relabel is not None and units is not None:
+            names[relabel] = [str(i) for i in range(int(units.max()) + 1 if len(units) else 0)]
+        return Rows(self.correct[idx], self.score[idx], codes, names)
+
+    def code(self, key: str, value: str) -> int:
+        """The code of `value` under `key` (-1: no record has it)."""
+        try:
+            return list(self.names[key]).index(value)
+        except ValueError:
+            return -1
+
+
+def _finite(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def _group_means(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """The mean of `values` within each code present."""
+    uniq, inv = np.unique(codes, return_inverse=True)
+    sums = np.bincount(inv, weights=values.astype(np.float64), minlength=uniq.size)
+    return sums / np.bincount(inv, minlength=uniq.size)
+
+
+class mean_of_groups:  # noqa: N801 - used like a function: mean_of_groups("scenario")
+    """The unweighted mean over `key`'s values of each value's accuracy (EmoBench-M: a dimension's score is the mean of
+    its scenarios' accuracies), so a large scenario weighs as much as a small one. No records: None."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.keys = (key,)
+
+    def __call__(self, rows: Rows) -> float | None:
+        if not len(rows):
+            return None
+        return float(_group_means(rows.correct, rows.codes[self.key]).mean())
+
+    def __repr__(self) -> str:
+        return f"mean_of_groups({self.key!r})"
+
+
+def _tag(spec: str) -> tuple[str, str]:
+    key, sep, value = spec.partition("=")
+    if not sep or not key or not value:
+        raise ValueError(f"a tag is 'key=value' (e.g. 'level=perception'), not {spec!r}")
+    return key, value
+
+
+class conditional_error:  # noqa: N801 - used like a function
+    """Among the units (a metadata key, e.g. "post") whose records tagged `given` ("key=value", e.g.
+    "level=perception") are all correct, the share with at least one record tagged `then` ("level=cognition") wrong.
+    Units lacking either kind of record are left out. No unit qualifies: None. (Visual Room: cognition error given
+    correct perception.) Declare it with the same `unit`, so its interval resamples units."""
+
+    def __init__(self, unit: str, given: str, then: str) -> None:
+        self.unit, self.given, self.then = unit, _tag(given), _tag(then)
+        self.keys = tuple(dict.fromkeys([unit, self.given[0], self.then[0]]))
+
+    def __call__(self, rows: Rows) -> float | None:
+        units = rows.codes[self.unit]
+        n_units = len(rows.names[self.unit])
+        masks = []
+        for key, value in (self.given, self.then):
+            masks.append(rows.codes[key] == rows.code(key, value))
+        given, then = masks
+        wrong = ~rows.correct.astype(bool)
+        has_given = np.bincount(units[given], minlength=n_units) > 0
+        given_wrong = np.bincount(units[given & wrong], minlength=n_units) > 0
+        has_then = np.bincount(units[then], minlength=n_units) > 0
+        then_wrong = np.bincount(units[then & wrong], minlength=n_units) > 0
+        ok = has_given & ~given_wrong & has_then
+        if not ok.any():
+            return None
+        return float(then_wrong[ok].mean())
+
+    def __repr__(self) -> str:
+        return f"conditional_error({self.unit!r}, {'='.join(self.given)!r}, {'='.join(self.then)!r})"
+
+
+def bootstrap_aggregate(agg: Aggregate, rows: Rows, seed: int, n_boot: int = 2000,
+                        level: float = 0.95) -> tuple[float, float] | None:
+    """Percentile interval of `agg` over `rows`, resampling records or `agg.unit`'s values with replacement (all of a
+    unit's records per draw). Draws where the aggregate is undefined are dropped; none left: None."""
+    n = len(rows)
+    if n == 0:
+        return None
+    rng = np.random.default_rng(seed)
+    draws = []
+    if agg.unit is None:
+        for _ in range(n_boot):
+            draws.append(agg.fn(rows.take(rng.integers(0, n, size=n))))
+    else:
+        codes = rows.codes[agg.unit]
+        order = np.argsort(codes, kind="stable")
+        uniq, starts, counts = np.unique(codes[order], return_index=True, return_counts=True)
+        members = [order[a:a + c] for a, c in zip(starts.tolist(), counts.tolist(), strict=True)]
+        sizes = counts
+        for _ in range(n_boot):
+            picked = rng.integers(0, len(uniq), size=len(uniq))
+            idx = np.concatenate([members[p] for p in picked])
+            units = np.repeat(np.arange(len(picked)), sizes[picked])
+            draws.append(agg.fn(rows.take(idx, relabel=agg.unit, units=units)))
+    arr = np.array([np.nan if d is None else d for d in draws], dtype=np.float64)
+    arr = arr[np.isfinite(arr)]
+    return _percentile_ci(arr, level) if arr.size else None
+
+
+class AggregateTable:
+    """What aggregates need from a run's records, kept only when a task declares some: per record whether it was
+    scored (no error), correct, its score, its value of each key the aggregates read, and the breakdown cells it is
+    in."""
+
+    def __init__(self, aggregates: Sequence[Aggregate], group_by: Sequence[str]) -> None:
+        self.aggregates = list(aggregates)
+        self.keys = tuple(dict.fromkeys(k for a in self.aggregates for k in a.needs()))
+        self.group_by = tuple(group_by)
+        self._ok: list[bool] = []
+        self._correct: list[bool] = []
+        self._score: list[float] = []
+        self._codes: dict[str, list[int]] = {k: [] for k in self.keys}
+        self._names: dict[str, dict[str, int]] = {k: {} for k in self.keys}
+        self._members: dict[tuple[str, str], list[int]] = {}
+        self._cols: tuple[np.ndarray, ...] | None = None
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        row = len(self._ok)
+        ok = record.get("error") is None
+        self._ok.append(ok)
+        self._correct.append(ok and record.get("correct") is True)
+        score = record.get("score")
+        good = isinstance(score, (int, float)) and not isinstance(score, bool) and math.isfinite(score)
+        self._score.append(float(score) if good else math.nan)
+        metadata = record.get("metadata") or {}
+        for key in self.keys:
+            value = group_values(metadata.get(key))[0]
+            self._codes[key].append(self._names[key].setdefault(value, len(self._names[key])))
+        for key in self.group_by:
+            for value in group_values(metadata.get(key)):
+                self._members.setdefault((key, value), []).append(row)
+
+    def add_columns(self, cols: Columns) -> None:
+        """The same from a run's columns: every key read must be among the columns' group keys."""
+        for key in (*self.keys, *self.group_by):
+            if key not in cols.groups:
+                raise ValueError(f"no column for metadata key {key!r} (an aggregate reads it)")
+        n = len(cols)
+        self._ok = (~np.asarray(cols.error, dtype=bool)).tolist()
+        self._correct = (np.asarray(cols.correct, dtype=bool) & np.asarray(self._ok, dtype=bool)).tolist()
+        self._score = np.asarray(cols.score, dtype=np.float64).tolist()
+        for key in self.keys:
+            rows, codes, names = cols.groups[key]
+            rows, codes = np.asarray(rows, dtype=np.int64), np.asarray(codes, dtype=np.int64)
+            first = np.full(n, -1, dtype=np.int64)
+            first[rows[::-1]] = codes[::-1]  # a record listing several values: its first
+            mapping: dict[str, int] = {}
+            out = []
+            for c in first.tolist():
+                value = NONE_GROUP if c < 0 else str(names[c])
+                out.append(mapping.setdefault(value, len(mapping)))
+            self._codes[key], self._names[key] = out, mapping
+        for key in self.group_by:
+            rows, codes, names = cols.groups[key]
+            for r, c in zip(np.asarray(rows).tolist(), np.asarray(codes).tolist(), strict=True):
+                self._members.setdefault((key, str(names[c])), []).append(r)
+
+    def _rows(self, members: Sequence[int] | None) -> Rows:
+        if self._cols is None:
+            self._cols = (np.array(self._ok, dtype=bool), np.array(self._correct, dtype=bool),
+                          np.array(self._score, dtype=np.float64))
+        ok, correct, score = self._cols
+        idx = np.arange(len(ok)) if members is None else np.asarray(sorted(set(members)), dtype=np.int64)
+        idx = idx[ok[idx]] if len(idx) else idx
+        codes = {k: np.asarray(self._codes[k], dtype=np.int64)[idx] for k in self.keys}
+        names = {k: list(self._names[k]) for k in self.keys}
+        return Rows(correct[idx], score[idx], codes, names)
+
+    def cell(self, name: str, members: Sequence[int] | None, seed: int, n_boot: int = 2000) -> dict[str, Any]:
+        rows = self._rows(members)
+        out: dict[str, Any] = {}
+        for agg in self.aggregates:
+            value = _finite(agg.fn(rows)) if len(rows) else None
+            ci = None
+            if value is not None:
+                ci = bootstrap_aggregate(agg, rows, _cell_seed(seed, f"{name}\x1f{agg.name}"), n_boot)
+            out[agg.name] = {"value": value, "ci95": list(ci) if ci else None}
+        return out
+
+    def fill(self, metrics: dict[str, Any], seed: int, n_boot: int = 2000) -> None:
+        """Add `aggregates` to each cell of a Breakdown summary (cells named as Breakdown names them, for the seeds)."""
+        metrics["overall"]["aggregates"] = self.cell("overall", None, seed, n_boot)
+        for key, groups in metrics.get("groups", {}).items():
+            for value, cell in groups.items():
+                cell["aggregates"] = self.cell(f"{key}\x1f{value}", self._members.get((key, value), []), seed, n_boot)
+
+
+def metric_value(cell: Mapping[str, Any], name: str) -> tuple[float | None, list[float] | None]:
+    """A cell's value of a metric and its 95% interval: accuracy (ci95), another cell field (its `<name>_ci95`), or a
+    declared aggregate."""
+    aggs = cell.get("aggregates") or {}
+    if name in aggs:
+        return aggs[name].get("value"), aggs[name].get("ci95")
+    if name == "accuracy":
+        return cell.get("accuracy"), cell.get("ci95")
+    return cell.get(name), cell.get(f"{name}_ci95")
