@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.metrics import NONE_GROUP, Columns, _cell_seed, _percentile_ci, group_values
+from harness.metrics import NONE_GROUP, Columns, group_values
+from harness.stats import cell_seed, percentile_ci
 from harness.task import Aggregate, Metric
 
 __all__ = ["Aggregate", "AggregateTable", "Metric", "Rows", "bootstrap_aggregate", "conditional_error",
@@ -151,7 +152,7 @@ def bootstrap_aggregate(agg: Aggregate, rows: Rows, seed: int, n_boot: int = 200
             draws.append(agg.fn(rows.take(idx, relabel=agg.unit, units=units)))
     arr = np.array([np.nan if d is None else d for d in draws], dtype=np.float64)
     arr = arr[np.isfinite(arr)]
-    return _percentile_ci(arr, level) if arr.size else None
+    return percentile_ci(arr, level) if arr.size else None
 
 
 class AggregateTable:
@@ -230,7 +231,7 @@ class AggregateTable:
             value = _finite(agg.fn(rows)) if len(rows) else None
             ci = None
             if value is not None:
-                ci = bootstrap_aggregate(agg, rows, _cell_seed(seed, f"{name}\x1f{agg.name}"), n_boot)
+                ci = bootstrap_aggregate(agg, rows, cell_seed(seed, f"{name}\x1f{agg.name}"), n_boot)
             out[agg.name] = {"value": value, "ci95": list(ci) if ci else None}
         return out
 
