@@ -1,6 +1,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -39,3 +43,14 @@ def items(tmp_path: Path) -> Path:
 @pytest.fixture
 def out(tmp_path: Path) -> Path:
     return tmp_path / "results"
+
+
+def start_harness(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """`harness ARGS` as a real process, stdout/stderr piped, as from a terminal: SIGINT at its default (a suite
+    started in the background by a non-interactive shell would pass it on ignored, and the child would install no
+    KeyboardInterrupt handler)."""
+    root = Path(__file__).resolve().parent.parent
+    return subprocess.Popen([sys.executable, "-m", "cli", *args], cwd=root,
+                            env={**os.environ, "PYTHONPATH": str(root), **(env or {})}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))

@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from tests.conftest import write_items
+from tests.conftest import start_harness, write_items
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def start(items: Path, out: Path, delay: float = 0.05) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "cli", "run", "--task", f"file:{items}", "--model",
-           "py:tests.fakes:EchoGold", "--model-arg", f"delay={delay}", "--mode", "generate",
-           "--batch-size", "2", "-o", str(out)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    # As from a terminal: SIGINT at its default. A test run started in the background by a non-interactive shell
-    # inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler in the child.
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    return start_harness("run", "--task", f"file:{items}", "--model", "py:tests.fakes:EchoGold", "--model-arg",
+                         f"delay={delay}", "--mode", "generate", "--batch-size", "2", "-o", str(out))
 
 
 def wait_for_lines(out: Path, n: int, timeout: float = 60) -> Path:

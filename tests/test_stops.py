@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import errno
 import json
-import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,20 +16,16 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from tests.conftest import write_items
+from tests.conftest import start_harness, write_items
 
 ROOT = Path(__file__).resolve().parent.parent
 cli = CliRunner()
 
 
 def start(items: Path, out: Path, *model_args: str, grace: float = 2.0) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "cli", "run", "--task", f"file:{items}", "--model", "py:tests.fakes:Stuck",
-           *[a for kv in model_args for a in ("--model-arg", kv)], "--mode", "generate", "--batch-size", "2",
-           "-o", str(out)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HARNESS_STOP_GRACE_S": str(grace)}
-    # As from a terminal: SIGINT at its default (a background job of a script would inherit it ignored).
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    return start_harness("run", "--task", f"file:{items}", "--model", "py:tests.fakes:Stuck",
+                         *[a for kv in model_args for a in ("--model-arg", kv)], "--mode", "generate",
+                         "--batch-size", "2", "-o", str(out), env={"HARNESS_STOP_GRACE_S": str(grace)})
 
 
 def wait_for_records(out: Path, n: int, timeout: float = 60) -> Path:
