@@ -48,7 +48,6 @@ class Predictions:
     outputs: dict[str, str | None]  # id -> output text (None: the field was null)
     keys: dict[str, int]  # which output field was read, and how often
     rows: dict[str, dict[str, Any]]  # id -> the whole row (an official file carries the item's own answer)
-    without_output: int = 0  # rows of an official-format file with no output field: skipped, as theirs are
     not_text: int = 0  # outputs that were numbers or lists, read as their JSON text
 
 
@@ -79,7 +78,7 @@ def read_predictions(path: Path, preferred: str | None = None) -> Predictions:
             raise HarnessError(f"{path}:{n}: each prediction needs an \"id\"")
         key = next((k for k in keys_in_order if k in row), None)
         if key is None and preferred:
-            out.without_output += 1  # the official script skips an item without its output field
+            # the official script skips an item without its output field: counted among "without prediction"
             continue
         if key is None:
             raise HarnessError(f"{path}:{n}: no output field (one of {', '.join(keys_in_order)})")
