@@ -44,10 +44,10 @@ def overhead(n: int, batch_size: int) -> dict[str, float]:
         assert result.selected == n and result.errors == 0
         # the bare model: the same calls with requests built up front, nothing else
         model = RandomModel(seed=0)
-        requests = [build_request(s, mode="score") for s in runner.samples]
+        requests = [build_request(s, mode="rank") for s in runner.samples]
         t2 = time.perf_counter()
         for i in range(0, n, batch_size):
-            model.score_choices(requests[i : i + batch_size])
+            model.rank_choices(requests[i : i + batch_size])
         t_bare = time.perf_counter() - t2
     return {"setup_s": t_setup, "run_s": t_run, "bare_s": t_bare,
             "per_sample_us": (t_setup + t_run - t_bare) / n * 1e6}

@@ -88,8 +88,9 @@ def run(
                                                help="Model option key=value (repeatable), e.g. dtype=bfloat16")] = None,
     strategy: Annotated[str, Opt(metavar="NAME", help="Prompting: zero-shot, few-shot or cot")] = "zero-shot",
     shots: Annotated[int, Opt(metavar="K", help="Examples per prompt for --strategy few-shot")] = 0,
-    mode: Annotated[str | None, Opt(metavar="MODE", help="generate (free text, parsed) or score (choice "
-                                    "log-likelihoods); default: the task's or the model's")] = None,
+    mode: Annotated[str | None, Opt(metavar="MODE", help="generate (free text, parsed) or rank (the choices "
+                                    "ranked by log-likelihood; `score` is its old name); default: the task's or the "
+                                    "model's")] = None,
     seed: Annotated[int, Opt(metavar="N", help="Seed for few-shot draws, baselines and bootstrap intervals")] = 0,
     limit: Annotated[int | None, Opt(metavar="N", help="Only the first N samples")] = None,
     output: Annotated[Path, Opt("--output", "-o", metavar="DIR", help="Results folder")] = Path("results"),
@@ -196,8 +197,8 @@ def show(run_dir: Annotated[Path | None, typer.Argument(metavar="[RUN_DIR]", hel
         fail(f"{run_dir or output}: not a harness run folder ({type(e).__name__}: {e})", 1)
 
 
-@app.command()
-def score(
+@app.command("grade")
+def grade(
     task: Annotated[str, Opt("--task", "-t", metavar="NAME", help="Task name or file:PATH")],
     predictions: Annotated[Path, Opt("--predictions", "-p", metavar="FILE",
                                      help="JSONL (or JSON array) of {id, output} made elsewhere")],
@@ -209,9 +210,10 @@ def score(
     group_by: Annotated[list[str] | None, Opt("--group-by", metavar="KEY", help="Extra breakdown key")] = None,
     seed: Annotated[int, Opt(metavar="N", help="Seed for the bootstrap intervals")] = 0,
 ) -> None:
-    """Score predictions made by your own scripts with the task's scorer; writes a run folder like `run` does.
+    """Grade predictions made by your own scripts with the task's scorer; writes a run folder like `run` does.
 
-    The output text may sit under output, prediction, answer_prediction, response, model_output, pred or text.
+    `harness score` is this command's old name and still works. The output text may sit under output, prediction,
+    answer_prediction, response, model_output, pred or text.
     Samples without a prediction are skipped (as official scorers do) and counted.
     """
     import tasks as task_registry
@@ -237,6 +239,9 @@ def score(
     typer.echo(f"scored {result.scored} predictions; {result.missing} task samples had none (skipped), "
                f"{result.unknown} prediction ids are not in the task")
     typer.echo(f"run folder: {result.folder}")
+
+
+app.command("score", hidden=True, help="Old name of `harness grade`.")(grade)
 
 
 @app.command("export-sft")

@@ -15,7 +15,7 @@ def model_ref(spec: str, args: dict[str, Any], seed: int, kind: str = "model") -
     """Checks the options now; loads only when the runner calls `load` (a finished run never does)."""
     factory, kwargs = model_adapters.options(spec, args, seed, kind=kind)
     return ModelRef(spec=model_adapters.split_spec(spec)[0], default_mode=model_adapters.default_mode(spec),
-                    load=lambda: factory(**kwargs))
+                    load=lambda: factory(**kwargs), exempt=model_adapters.exempt_options(spec))
 
 
 def runner(cfg: RunConfig, progress_stream: Any = None) -> Runner:

@@ -3,10 +3,10 @@ cross-sample aggregates computed over a cell's records, each with a bootstrap in
 
 A task says `primary=Metric("eer", higher_is_better=False)` (default: accuracy, higher is better) and may list
 `aggregates=[Aggregate(name, fn, higher_is_better, unit)]`. An aggregate's `fn` gets a cell's scored records as
-`Rows` (the "correct" flag, the "score", and one metadata value per record for each key it reads) and returns a
-number (None or NaN: undefined on these records). Its interval is a seeded percentile bootstrap: `unit` None resamples
-records with replacement; a metadata key ("post", "scenario") resamples that key's values with replacement and takes
-all the records of each value drawn, a value drawn twice counting as two units.
+`Rows` (the "correct" flag, the "detection_score", and one metadata value per record for each key it reads) and
+returns a number (None or NaN: undefined on these records). Its interval is a seeded percentile bootstrap: `unit`
+None resamples records with replacement; a metadata key ("post", "scenario") resamples that key's values with
+replacement and takes all the records of each value drawn, a value drawn twice counting as two units.
 
 Two reusable ones: `mean_of_groups(key)` (EmoBench-M's dimension score: the mean over scenarios of each scenario's
 accuracy) and `conditional_error(unit, given, then)` (Visual Room: among posts whose perception questions are all
@@ -32,12 +32,12 @@ __all__ = ["Aggregate", "AggregateTable", "Metric", "Rows", "bootstrap_aggregate
 
 @dataclass
 class Rows:
-    """A cell's scored records (errors left out), as arrays: `correct` (bool), `score` (float, NaN where none) and,
-    for each metadata key an aggregate reads, the code of each record's value in `names[key]` (a list value: its first
-    item; missing: NONE_GROUP)."""
+    """A cell's scored records (errors left out), as arrays: `correct` (bool), `detection_score` (float, NaN where
+    none) and, for each metadata key an aggregate reads, the code of each record's value in `names[key]` (a list
+    value: its first item; missing: NONE_GROUP)."""
 
     correct: np.ndarray
-    score: np.ndarray
+    detection_score: np.ndarray
     codes: dict[str, np.ndarray] = field(default_factory=dict)
     names: dict[str, Sequence[str]] = field(default_factory=dict)
 
@@ -51,7 +51,7 @@ class Rows:
         names = dict(self.names)
         if relabel is not None and units is not None:
             names[relabel] = [str(i) for i in range(int(units.max()) + 1 if len(units) else 0)]
-        return Rows(self.correct[idx], self.score[idx], codes, names)
+        return Rows(self.correct[idx], self.detection_score[idx], codes, names)
 
     def code(self, key: str, value: str) -> int:
         """The code of `value` under `key` (-1: no record has it)."""
@@ -177,7 +177,7 @@ class AggregateTable:
         ok = record.get("error") is None
         self._ok.append(ok)
         self._correct.append(ok and record.get("correct") is True)
-        score = record.get("score")
+        score = record.get("detection_score")
         good = isinstance(score, (int, float)) and not isinstance(score, bool) and math.isfinite(score)
         self._score.append(float(score) if good else math.nan)
         metadata = record.get("metadata") or {}
@@ -196,7 +196,7 @@ class AggregateTable:
         n = len(cols)
         self._ok = (~np.asarray(cols.error, dtype=bool)).tolist()
         self._correct = (np.asarray(cols.correct, dtype=bool) & np.asarray(self._ok, dtype=bool)).tolist()
-        self._score = np.asarray(cols.score, dtype=np.float64).tolist()
+        self._score = np.asarray(cols.detection_score, dtype=np.float64).tolist()
         for key in self.keys:
             rows, codes, names = cols.groups[key]
             rows, codes = np.asarray(rows, dtype=np.int64), np.asarray(codes, dtype=np.int64)

@@ -32,14 +32,18 @@ def model_dir(spec: str) -> str:
 
 
 def run_identity(cfg: RunConfig, task: Task, model_spec: str, mode: str,
-                 prompt: str | None = None, shots_pool: str | None = None) -> dict[str, Any]:
+                 prompt: str | None = None, shots_pool: str | None = None,
+                 exempt: frozenset[str] = frozenset()) -> dict[str, Any]:
     """Everything that changes answers (and nothing that doesn't: --limit, --output, batch size, --group-by).
     `prompt`: `prompt_fingerprint`, so a change in how harness renders prompts never resumes old records.
     `shots_pool`: `pool_version` of a declared few-shot pool (Task.shots_pool) in a few-shot run; absent otherwise,
-    so runs drawing from the other test items keep the ids they had before pools existed."""
+    so runs drawing from the other test items keep the ids they had before pools existed. `exempt`: model options
+    that cannot change an answer (ModelRef.exempt), left out."""
     identity = {
         "task": task.name, "task_version": task.version, "task_args": task.args,
-        "model": model_spec, "model_args": cfg.model_args, "mode": mode,
+        # rank mode hashes under its name before schema 3 ("score"), so run ids (and resumes) stay what they were
+        "model": model_spec, "model_args": {k: v for k, v in cfg.model_args.items() if k not in exempt},
+        "mode": "score" if mode == "rank" else mode,
         "strategy": cfg.strategy, "shots": cfg.shots if cfg.strategy == "few-shot" else 0,
         "seed": cfg.seed, "instruction": task.instruction, "prompt": prompt,
     }
@@ -58,11 +62,11 @@ def pool_version(pool: Sequence[Sample]) -> str:
 
 
 def request_for(task: Task, sample: Sample, mode: str, strategy: str, shots: int, pool: Sequence[Sample],
-                seed: int, score_method: str = "loglik") -> Request:
+                seed: int, rank_method: str = "loglik") -> Request:
     """The request for `sample`: the one place the loop and the run id's prompt fingerprint build it."""
     return build_request(sample, mode=mode, strategy=strategy, shots=shots, pool=pool, seed=seed,
                          instruction=task.instruction, presorted=True, options=task.options,
-                         score_method=score_method)
+                         rank_method=rank_method)
 
 
 def prompt_fingerprint(task: Task, samples: Sequence[Sample], mode: str, strategy: str, shots: int,
@@ -78,7 +82,7 @@ def prompt_fingerprint(task: Task, samples: Sequence[Sample], mode: str, strateg
 
 
 def judge_identity(spec: str, args: dict[str, Any]) -> str:
-    """What a judged record is stamped with (record["judge"]): the judge's spec and its --judge-arg options, so
+    """What a judged record is stamped with (record["judge"]["id"]): the judge's spec and its --judge-arg options, so
     changing either re-grades (harness.judge.needs_judging) while the answers are reused."""
     return " ".join([spec, *(f"{k}={args[k]}" for k in sorted(args))])
 

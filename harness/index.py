@@ -12,7 +12,7 @@ samples.jsonl still begins with exactly those bytes: the file is at least S byte
 inode, size and modification time are the ones recorded when samples.idx was written (nothing has written to it
 since), or the CRC-32 of its first S bytes matches. What harness does to samples.jsonl keeps that prefix intact:
 appends go after it; a torn last line (a kill mid-write) is cut back to the last newline, which is at or after S;
---fresh and a new `harness score` delete samples.idx before samples.jsonl. So a record appended by a run that
+--fresh and a new `harness grade` delete samples.idx before samples.jsonl. So a record appended by a run that
 crashed before writing samples.idx is after S and is read from samples.jsonl (never lost), and every line is read
 either from samples.idx or from samples.jsonl, never from both (never counted twice). A copy of the folder passes
 by its CRC; another program's edit of samples.jsonl fails it, as does a samples.idx that is damaged (it carries a
@@ -35,8 +35,9 @@ import numpy as np
 from harness.jsonl import loads
 from harness.metrics import Columns, group_values
 from harness.samples import IdList, IdListBuilder
+from harness.schema import RECORD_FIELDS, SCHEMA_VERSION, upgrade
 
-MAGIC = b"harness samples.idx 1\n"
+MAGIC = b"harness samples.idx 2\n"  # 2: record schema 3 (detection_score, task_fields, judge)
 _BLOCK = 1 << 22
 
 # one bit per yes/no fact about a line
@@ -44,13 +45,13 @@ ERROR = 1  # "error" is not None (the metrics' error)
 RETRY = 2  # "error" is truthy: a re-run redoes the sample, the notes list it
 CORRECT = 4  # "correct" is True
 UNPARSED = 8  # "answer" is None
-JUDGE_ERROR = 16  # "judge_error" is truthy
+JUDGE_ERROR = 16  # the judge's note has an error
 TRUNCATED = 32  # extra.audio_truncated
 LINE_ONLY = 64  # right on its final answer line, wrong under the official rule (harness.report.notes)
 
-_NUMERIC = ("offsets", "flags", "gold", "answer", "method", "score")
+_NUMERIC = ("offsets", "flags", "gold", "answer", "method", "detection_score")
 # samples.idx's arrays: the columns above, then "value:FIELD", "rows:KEY" and "codes:KEY"
-_DTYPES = {"offsets": "<i8", "flags": "<u2", "gold": "<i4", "answer": "<i4", "method": "<i4", "score": "<f8",
+_DTYPES = {"offsets": "<i8", "flags": "<u2", "gold": "<i4", "answer": "<i4", "method": "<i4", "detection_score": "<f8",
            "value": "<f8", "rows": "<i8", "codes": "<i4", "id_ends": "<i8", "id_blob": "u1"}
 
 
@@ -74,7 +75,8 @@ class _Rows:
         self.index = index
         self.ids = IdListBuilder()
         self.offsets, self.flags = array("q"), array("H")
-        self.gold, self.answer, self.method, self.score = array("i"), array("i"), array("i"), array("d")
+        self.gold, self.answer, self.method = array("i"), array("i"), array("i")
+        self.detection_score = array("d")
         self.values = {f: array("d") for f in index.fields}
         self.pairs = {k: (array("q"), array("i")) for k in index.keys}
 
@@ -82,7 +84,11 @@ class _Rows:
         index = self.index
         code = index._code
         row = index.rows + len(self.ids)
+        if rec.get("schema_version") != SCHEMA_VERSION:
+            rec = upgrade(rec)
         get = rec.get
+        task_fields = get("task_fields")
+        mine = task_fields.get if type(task_fields) is dict else {}.get
         error, answer, gold = get("error"), get("answer"), get("gold")
         flags = ERROR if error is not None else 0
         if error:
@@ -91,24 +97,25 @@ class _Rows:
             flags |= CORRECT
         if answer is None:
             flags |= UNPARSED
-        if get("judge_error"):
+        judge = get("judge")
+        if type(judge) is dict and judge.get("error"):
             flags |= JUDGE_ERROR
         extra = get("extra")
         if type(extra) is dict and extra.get("audio_truncated"):
             flags |= TRUNCATED
-        if (get("method") == "answer-line" and get("official_input") == "reply" and get("correct_choice") is True
-                and get("correct_official") is False):
+        if (get("method") == "answer-line" and mine("official_input") == "reply" and mine("correct_choice") is True
+                and mine("correct_official") is False):
             flags |= LINE_ONLY
         self.ids.append(str(rec["id"]))
         self.offsets.append(offset)
         self.flags.append(flags)
         self.gold.append(-1 if gold is None else code(gold if type(gold) is str else str(gold)))
         self.answer.append(-1 if answer is None else code(answer if type(answer) is str else str(answer)))
-        method = get("score_method")
+        method = get("rank_method")
         self.method.append(code(str(method)) if method else -1)
-        self.score.append(_number(get("score"), bools=False))
+        self.detection_score.append(_number(get("detection_score"), bools=False))
         for f, column in self.values.items():
-            column.append(_number(get(f), bools=True))
+            column.append(_number(get(f) if f in RECORD_FIELDS else mine(f), bools=True))
         if self.pairs:
             metadata = get("metadata") or {}
             for key, (rows, codes) in self.pairs.items():
@@ -126,8 +133,9 @@ class _Rows:
 
 class RecordIndex:
     """One row per readable line of samples.jsonl, in file order (a torn or unreadable line is no row, and counted in
-    `torn`): its id and offset, yes/no flags (the constants above), gold, answer and score method as codes into
-    `strings`, the score and the numeric `fields` asked for, and per breakdown key in `keys` which groups it is in."""
+    `torn`): its id and offset, yes/no flags (the constants above), gold, answer and rank method as codes into
+    `strings`, the detection score and the numeric `fields` asked for, and per breakdown key in `keys` which groups
+    it is in."""
 
     def __init__(self, samples_path: Path, keys: Iterable[str] = (), fields: Iterable[str] = ()):
         self.samples_path = Path(samples_path)
@@ -144,7 +152,7 @@ class RecordIndex:
         self.gold = np.zeros(0, np.int32)
         self.answer = np.zeros(0, np.int32)
         self.method = np.zeros(0, np.int32)
-        self.score = np.zeros(0, np.float64)
+        self.detection_score = np.zeros(0, np.float64)
         self.values = {f: np.zeros(0, np.float64) for f in self.fields}
         self.pairs = {k: (np.zeros(0, np.int64), np.zeros(0, np.int32)) for k in self.keys}
         self.strings: list[str] = []
@@ -451,7 +459,8 @@ class RecordIndex:
                 keep = at >= 0
                 groups[k] = (at[keep], codes[keep], self.group_values[k])
         return Columns(error=(flags & ERROR) != 0, correct=(flags & CORRECT) != 0, unparsed=(flags & UNPARSED) != 0,
-                       gold=self.gold[rows], answer=self.answer[rows], score=self.score[rows], strings=self.strings,
+                       gold=self.gold[rows], answer=self.answer[rows], detection_score=self.detection_score[rows],
+                       strings=self.strings,
                        values={f: v[rows] for f, v in self.values.items()}, groups=groups,
                        retry=(flags & RETRY) != 0, judge_error=(flags & JUDGE_ERROR) != 0, method=self.method[rows])
 
@@ -463,7 +472,7 @@ class RecordIndex:
         with open(self.samples_path, "rb") as f:
             for row in rows:
                 f.seek(int(self.offsets[row]))
-                yield loads(f.readline())
+                yield upgrade(loads(f.readline()))
 
 
 def _hashes(ids: IdList) -> np.ndarray:

@@ -2,7 +2,7 @@
 rules require (MMAR's rubric variant: five judge calls, the middle three averaged).
 
 A task says how to judge with a `Judge`; the runner calls `judge_records` after the main loop. A judge failure is
-written on the record (`judge_error`) and counted, never turned into a zero; a re-run retries only those.
+written on the record (`judge.error`) and counted, never turned into a zero; a re-run retries only those.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from harness.schema import record_field
 from harness.types import Message, ModelAdapter, Part, Request, Sample
 
 
 @dataclass
 class Judge:
-    field: str  # the record field the judged score goes to, e.g. "rubric_score"
+    field: str  # the task field (record["task_fields"]) the judged score goes to, e.g. "rubric_score"
     system: str
     # The user prompt for one record, or None when the rule gives a score without asking (e.g. a wrong answer: 0).
     prompt: Callable[[Sample, dict[str, Any]], str | None]
@@ -36,16 +37,20 @@ def trimmed_mean(scores: list[float]) -> float:
 def needs_judging(record: dict[str, Any], judge: Judge, judge_id: str) -> bool:
     if record.get("error"):
         return False
-    return record.get(judge.field) is None or record.get("judge") != judge_id
+    note = record.get("judge")
+    return record_field(record, judge.field) is None or type(note) is not dict or note.get("id") != judge_id
 
 
 def judge_one(judge: Judge, model: ModelAdapter, sample: Sample, record: dict[str, Any],
               judge_id: str) -> dict[str, Any]:
-    """The record with the judge's score (or its error) added; the rest of the record is unchanged."""
-    out = {**record, "judge": judge_id, "judge_error": None}
+    """The record with the judge's grade in its task_fields and how the grading went in `judge`; the rest of the
+    record is unchanged."""
+    note: dict[str, Any] = {"id": judge_id, "error": None}
+    out = {**record, "judge": note, "task_fields": dict(record.get("task_fields") or {})}
     prompt = judge.prompt(sample, record)
     if prompt is None:
-        out.update({judge.field: judge.unasked_score, "judge_replies": []})
+        out["task_fields"][judge.field] = judge.unasked_score
+        note["replies"] = []
         return out
     request = Request(id=sample.id, messages=[Message("system", [Part(type="text", text=judge.system)]),
                                               Message("user", [Part(type="text", text=prompt)])])
@@ -65,9 +70,10 @@ def judge_one(judge: Judge, model: ModelAdapter, sample: Sample, record: dict[st
             except ValueError as e:
                 problem = f"unusable judge reply: {e}"
         else:
-            out.update({judge.field: None, "judge_replies": replies,
-                        "judge_error": f"judge rater {rater + 1} of {judge.raters} failed: {problem}"[:500]})
+            out["task_fields"][judge.field] = None
+            note.update({"replies": replies,
+                         "error": f"judge rater {rater + 1} of {judge.raters} failed: {problem}"[:500]})
             return out
-    out.update({judge.field: trimmed_mean(scores), "judge_scores": scores, "judge_replies": replies,
-                "judge_prompt": prompt})
+    out["task_fields"][judge.field] = trimmed_mean(scores)
+    note.update({"scores": scores, "replies": replies, "prompt": prompt})
     return out

@@ -4,7 +4,7 @@ F1, binary precision/recall, EER and ROC-AUC per cell (overall and per group), c
 Memory: `Breakdown` keeps integer counters per cell (overall, and one per group value) plus, for
 label-set tasks, a (gold, prediction) confusion table that is bounded by the label set (free-text wrong
 answers are folded away, see `_fold`). It keeps nothing per record, with one exception: EER and ROC-AUC
-need every score, so when `positive` is set and records carry a numeric "score", each cell keeps a
+need every score, so when `positive` is set and records carry a numeric "detection_score", each cell keeps a
 float64 array of scores and a byte per score for its label (9 bytes per scored record per cell).
 
 `Breakdown.add_columns` reaches the same state from a run's records as columns (`Columns`: one array per field,
@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.schema import record_field
 from harness.stats import (
     F1_KEYS,
     Confusion,
@@ -73,22 +74,22 @@ def _norm(text: str) -> str:
 @dataclass
 class Columns:
     """What `Breakdown.add` reads from each record, as one array per field, in record order. Strings (golds,
-    answers, score methods) are codes into `strings`, -1 for None; a number that is missing or not finite is NaN."""
+    answers, rank methods) are codes into `strings`, -1 for None; a number that is missing or not finite is NaN."""
 
     error: np.ndarray  # bool: "error" is not None
     correct: np.ndarray  # bool: "correct" is True
     unparsed: np.ndarray  # bool: "answer" is None
     gold: np.ndarray  # int: str(gold)
     answer: np.ndarray  # int: str(answer)
-    score: np.ndarray  # float: "score", when a finite number (not a bool)
+    detection_score: np.ndarray  # float: "detection_score", when a finite number (not a bool)
     strings: Sequence[str]
     values: dict[str, np.ndarray] = field(default_factory=dict)  # numeric fields: float, NaN where not a number
     # group key -> (record of each membership, code of its group value, the values): a record whose metadata lists
     # several values is in several groups (group_values)
     groups: dict[str, tuple[np.ndarray, np.ndarray, Sequence[str]]] = field(default_factory=dict)
-    retry: np.ndarray | None = None  # bool: "error" is truthy (summarize: score methods count the others)
+    retry: np.ndarray | None = None  # bool: "error" is truthy (summarize: rank methods count the others)
     judge_error: np.ndarray | None = None  # bool: "judge_error" is truthy
-    method: np.ndarray | None = None  # int: str(score_method) where truthy
+    method: np.ndarray | None = None  # int: str(rank_method) where truthy
 
     def __len__(self) -> int:
         return len(self.error)
@@ -114,7 +115,7 @@ class Breakdown:
     Each cell averages over the labels occurring in it; a prediction equal to a label up to case and
     spacing counts as that label (a scorer's `correct` flag still decides whether it is a hit).
     `positive` also adds the positive class's precision/recall/F1, balanced accuracy (mean recall over
-    the gold classes present) and, from records with a numeric "score", EER and ROC-AUC."""
+    the gold classes present) and, from records with a numeric "detection_score", EER and ROC-AUC."""
 
     def __init__(self, group_by: Sequence[str] = (), labels: Sequence[str] | None = None,
                  positive: str | None = None, mean_fields: Sequence[str] = (), eer_ci: bool = False) -> None:
@@ -154,12 +155,12 @@ class Breakdown:
                 # `correct` is authoritative, so F1 and accuracy agree: pred == gold exactly iff correct.
                 pred = gold if correct else None if answer is None or str(answer) == gold else str(answer)
                 key = (gold, pred)
-        score = record.get("score")
+        score = record.get("detection_score")
         has_score = (self.positive is not None and not is_error and gold is not None
                      and isinstance(score, numbers.Real) and not isinstance(score, bool)
                      and math.isfinite(score))
         means = [(f, float(v)) for f in self.mean_fields
-                 if isinstance(v := record.get(f), numbers.Real) and math.isfinite(v)]
+                 if isinstance(v := record_field(record, f), numbers.Real) and math.isfinite(v)]
         for cell in cells:
             cell.n += 1
             for f, v in means:
@@ -209,7 +210,7 @@ class Breakdown:
                 # as in add: pred = gold when correct, None when unparsed or equal to the gold, else the answer
                 pred = np.where(correct, gold, np.where((answer < 0) | (answer == gold), -1, answer))
                 key = np.where(has_gold, gold * (len(strings) + 1) + (pred + 1), -1)
-        score = np.asarray(cols.score, dtype=np.float64)
+        score = np.asarray(cols.detection_score, dtype=np.float64)
         has_score = (has_gold & np.isfinite(score)) if self.positive is not None else None
         is_pos = None
         if has_score is not None:

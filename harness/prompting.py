@@ -31,7 +31,7 @@ def check_strategy(strategy: str, mode: str, shots: int) -> None:
     if shots and strategy != "few-shot":
         raise UsageError(f"--shots {shots} applies only to --strategy few-shot (got {strategy}); add --strategy "
                          "few-shot or leave --shots out")
-    if strategy == "cot" and mode == "score":
+    if strategy == "cot" and mode == "rank":
         raise UsageError("chain-of-thought needs generation; use --mode generate with --strategy cot")
     if strategy == "few-shot" and shots < 1:
         raise UsageError("--strategy few-shot needs --shots K with K >= 1")
@@ -63,7 +63,7 @@ def user_message(sample: Sample, mode: str, strategy: str, instruction: str | No
     """Media first (as the Qwen audio/vision chat formats expect), then context, question, options."""
     parts = [Part(type=m.kind, media=m) for m in sample.media]
     lines = [sample.context] if sample.context else []
-    if mode == "score":
+    if mode == "rank":
         # Log-likelihood scoring ranks the choice texts themselves; listing options would only add noise.
         lines.append(f"Question: {sample.question}")
     else:
@@ -82,7 +82,7 @@ def user_message(sample: Sample, mode: str, strategy: str, instruction: str | No
 def gold_reply(sample: Sample, mode: str, strategy: str, options: str | None = None) -> str:
     """How a few-shot example is answered: the form we ask the model itself to answer in."""
     answer = sample.answer or ""
-    if mode != "score" and option_style(sample, options) == "letters" and answer in sample.choices:
+    if mode != "rank" and option_style(sample, options) == "letters" and answer in sample.choices:
         answer = letter(sample.choices.index(answer))
     return f"ANSWER: {answer}" if strategy == "cot" else answer
 
@@ -131,9 +131,9 @@ def build_request(
     instruction: str | None = None,
     presorted: bool = False,
     options: str | None = None,
-    score_method: str = "loglik",
+    rank_method: str = "loglik",
 ) -> Request:
-    """`options`: how the choices are shown (OPTION_STYLES); `score_method`: what score mode asks the model for
+    """`options`: how the choices are shown (OPTION_STYLES); `rank_method`: what score mode asks the model for
     ("loglik", "first_token" or "auto", see Request)."""
     messages: list[Message] = []
     if strategy == "few-shot":
@@ -142,7 +142,7 @@ def build_request(
             reply = gold_reply(ex, mode, strategy, options)
             messages.append(Message("assistant", [Part(type="text", text=reply)]))
     messages.append(user_message(sample, mode, strategy, instruction, options))
-    return Request(id=sample.id, messages=messages, choices=list(sample.choices), score_method=score_method)
+    return Request(id=sample.id, messages=messages, choices=list(sample.choices), rank_method=rank_method)
 
 
 def render(request: Request, root: str | None = None) -> str:

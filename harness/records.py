@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.schema import SCHEMA_VERSION
+from harness.schema import RECORD_FIELDS, SCHEMA_VERSION
 from harness.scoring import score_output
 from harness.task import Task
 from harness.types import HarnessError, Output, Sample
@@ -23,7 +23,7 @@ def make_record(task: Task, sample: Sample, prompt: str | None, out: Output, lat
         "id": sample.id,
         "prompt": prompt,
         "output": out.text,
-        "scores": out.scores,
+        "choice_logprobs": out.choice_logprobs,
         "answer": None, "method": None, "gold": sample.answer, "correct": None,
         "error": out.error,
         "latency_s": round(latency, 4),
@@ -36,5 +36,8 @@ def make_record(task: Task, sample: Sample, prompt: str | None, out: Output, lat
     if out.error is None:
         fields = (task.scorer(sample, out, mode) if task.scorer
                   else score_output(sample, out, mode, task.positive))
-        rec.update(fields)
+        mine = {k: v for k, v in fields.items() if k not in RECORD_FIELDS}
+        rec.update((k, v) for k, v in fields.items() if k in RECORD_FIELDS)
+        if mine:
+            rec["task_fields"] = mine  # a task's own fields keep out of the declared names' way (docs/RESULTS.md)
     return rec

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from harness.aggregates import metric_value
+from harness.schema import judge_error
 
 if TYPE_CHECKING:
     from harness.index import RecordIndex
@@ -75,17 +76,18 @@ def table(summary: dict[str, Any]) -> str:
         lines.append("  ".join([first, *rest]).rstrip())
     title = (f"{summary['task']} · {summary['model']} · {summary['mode']}, {summary['strategy']}"
              + (f" ({summary['shots']} shots)" if summary.get("shots") else "")
-             + score_methods(summary) + f" · run {summary['run_id']}")
+             + rank_methods(summary) + f" · run {summary['run_id']}")
     return title + "\n" + "\n".join(lines)
 
 
-def score_methods(summary: dict[str, Any]) -> str:
-    """" · scores: first-token" (how score mode's choice scores were computed; counts when mixed)."""
-    methods = summary.get("score_methods") or {}
+def rank_methods(summary: dict[str, Any]) -> str:
+    """" · ranked by: first-token" (how rank mode's choice log-likelihoods were computed; counts when mixed).
+    `score_methods`: the name in summaries before schema 3."""
+    methods = summary.get("rank_methods") or summary.get("score_methods") or {}
     if not methods:
         return ""
     names = [m.replace("_", "-") + (f" ({n})" if len(methods) > 1 else "") for m, n in methods.items()]
-    return " · scores: " + ", ".join(names)
+    return " · ranked by: " + ", ".join(names)
 
 
 def _indexed(index: RecordIndex, limit: int) -> tuple[dict[str, int], dict[str, list[dict[str, Any]]]]:
@@ -126,12 +128,13 @@ def notes(records: Iterable[dict[str, Any]] | RecordIndex, limit: int = 3) -> st
         errors, unparsed, judge_errors = [], [], []
         n_errors = n_unparsed = n_truncated = n_judge = n_unparsed_right = n_line_only = 0
     for r in records:
-        if r.get("judge_error"):
+        if judge_error(r):
             n_judge += 1
             judge_errors += [r] if len(judge_errors) < limit else []
         n_truncated += bool((r.get("extra") or {}).get("audio_truncated"))
-        n_line_only += (r.get("method") == "answer-line" and r.get("official_input") == "reply"
-                        and r.get("correct_choice") is True and r.get("correct_official") is False)
+        mine = r.get("task_fields") or {}
+        n_line_only += (r.get("method") == "answer-line" and mine.get("official_input") == "reply"
+                        and mine.get("correct_choice") is True and mine.get("correct_official") is False)
         if r.get("error"):
             n_errors += 1
             errors += [r] if len(errors) < limit else []
@@ -148,7 +151,7 @@ def notes(records: Iterable[dict[str, Any]] | RecordIndex, limit: int = 3) -> st
                    "under the official rule, which reads the whole reply (their reasoning names other choices)")
     if judge_errors:
         out.append(f"judge errors ({n_judge}; not scored, re-run to retry):")
-        out += [f"  {r['id']}: {r['judge_error']}" for r in judge_errors]
+        out += [f"  {r['id']}: {judge_error(r)}" for r in judge_errors]
     if errors:
         out.append(f"errors ({n_errors}):")
         out += [f"  {r['id']}: {r['error']}" for r in errors]

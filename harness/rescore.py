@@ -1,4 +1,4 @@
-"""`harness score`: score predictions made elsewhere with the task's own scorer, into a run folder like any other.
+"""`harness grade`: score predictions made elsewhere with the task's own scorer, into a run folder like any other.
 
 Users who ran inference with their own scripts get the same official-rule numbers, breakdowns and intervals. The
 file is JSONL (or a JSON array) of objects with the sample id and the model's output text under one of OUTPUT_KEYS;
@@ -22,7 +22,7 @@ from harness.identity import run_id, slug
 from harness.index import RecordIndex
 from harness.metrics import check_group_by
 from harness.records import make_record
-from harness.schema import SCHEMA_VERSION
+from harness.schema import SCHEMA_VERSION, record_field
 from harness.store import RunStore
 from harness.summary import mean_fields, summarize
 from harness.task import Task
@@ -156,7 +156,7 @@ def score_file(task: Task, predictions: Path, output: Path, name: str | None = N
             nonlocal letters
             for s in chosen:
                 rec = make_record(task, s, None, Output(text=preds.outputs[s.id]), 0.0, "generate")
-                letters += rec.get("official_input") == "letter"
+                letters += record_field(rec, "official_input") == "letter"
                 yield rec
 
         batch: list[dict[str, Any]] = []

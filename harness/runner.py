@@ -34,7 +34,7 @@ from harness.progress import Progress
 from harness.prompting import check_shots, check_strategy, render, shot_pool
 from harness.records import make_record, one_line
 from harness.samples import ids_of, media_kinds, sorted_by, take
-from harness.schema import SCHEMA_VERSION
+from harness.schema import SCHEMA_VERSION, judge_error
 from harness.store import RunStore, check_writable
 from harness.streaming import StreamLoop
 from harness.summary import mean_fields, summarize
@@ -93,9 +93,10 @@ class Runner:
                  progress_stream: Any = None):
         self.cfg, self.task, self.ref, self.judge_ref = cfg, task, model, judge
         self.model_spec = model.spec
-        self.mode = cfg.mode or self.task.mode or model.default_mode
+        mode = cfg.mode or self.task.mode or model.default_mode
+        self.mode = "rank" if mode == "score" else mode  # rank mode's name before schema 3 (--mode score) still works
         if self.mode not in MODES:
-            raise UsageError(f"--mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+            raise UsageError(f"--mode must be one of {', '.join(MODES)} (score = rank), got {self.mode!r}")
         check_strategy(cfg.strategy, self.mode, cfg.shots)
         if judge is not None and self.task.judge is None:
             raise UsageError(f"task {self.task.name} has no judged score; --judge does not apply")
@@ -108,7 +109,7 @@ class Runner:
         prompt = prompt_fingerprint(self.task, self.samples, self.mode, cfg.strategy, cfg.shots, self.shots_from,
                                     cfg.seed)
         self.identity = run_identity(cfg, self.task, self.model_spec, self.mode, prompt,
-                                     (self.shots_info or {}).get("version"))
+                                     (self.shots_info or {}).get("version"), model.exempt)
         self.run_id = run_id(self.identity)
         self.folder = Path(cfg.output) / slug(self.task.name) / model_dir(self.model_spec) / self.run_id
         self.progress_stream = progress_stream
@@ -116,7 +117,7 @@ class Runner:
         check_group_by(self.samples, self.group_by)  # a key no sample has: a usage error before any model loads
         self.model: ModelAdapter | None = None
         self.caps: Capabilities | None = None
-        self.score_method = "loglik"  # resolved against the model once it loads (_score_method)
+        self.rank_method = "loglik"  # resolved against the model once it loads (_rank_method)
         self._bar: Progress | None = None
         self.new = 0  # records written by this invocation
         self.timing: dict[str, Any] = {}  # model load and loop seconds of this invocation, for run.json
@@ -180,7 +181,7 @@ class Runner:
         out = []
         for s in batch:
             req = request_for(self.task, s, self.mode, self.cfg.strategy, self.cfg.shots, self.shots_from,
-                              self.cfg.seed, self.score_method)
+                              self.cfg.seed, self.rank_method)
             err = None
             try:
                 for part in req.media_parts() if decoding else ():
@@ -196,7 +197,8 @@ class Runner:
     def _call(self, requests: list[Request]) -> list[Output]:
         """One bad sample must not sink its batch: on failure, retry each request alone."""
         assert self.model is not None
-        fn = self.model.score_choices if self.mode == "score" else self.model.generate
+        assert self.caps is not None
+        fn = self.caps.rank if self.mode == "rank" and self.caps.rank else self.model.generate
         try:
             outs = fn(requests)
             if len(outs) != len(requests):
@@ -311,8 +313,8 @@ class Runner:
             self.model, caps = self._load_model()
             self.caps = caps
             self.timing["load_s"] = round(time.perf_counter() - t0, 3)
-            self.score_method = caps.score_method(self.model_spec, self.task.name, self.mode, self.task.score_method)
-            info["model"]["score_method"] = self.score_method if self.mode == "score" else None
+            self.rank_method = caps.rank_method(self.model_spec, self.task.name, self.mode, self.task.rank_method)
+            info["model"]["rank_method"] = self.rank_method if self.mode == "rank" else None
             if caps.sort_by_length:  # similar lengths share a batch: less padding
                 todo = sorted_by(todo, lambda s: input_length(s, caps.reads_media))
             info["model"]["describe"] = self.model.describe()
@@ -376,7 +378,7 @@ class Runner:
             for rec in todo:
                 judged = judge_one(judge, model, by_id[rec["id"]], rec, self.judge_id)
                 store.append([judged])
-                bar.update(1, 1 if judged["judge_error"] else 0)
+                bar.update(1, 1 if judge_error(judged) else 0)
         except KeyboardInterrupt:
             return True
         finally:

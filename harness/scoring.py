@@ -19,15 +19,15 @@ def positive_score(sample: Sample, scores: list[float], positive: str) -> float 
 
 
 def score_output(sample: Sample, output: Output, mode: str, positive: str | None = None) -> dict[str, Any]:
-    if mode == "score":
-        scores = output.scores or []
+    if mode == "rank":
+        scores = output.choice_logprobs or []
         if len(scores) != len(sample.choices) or not scores or any(math.isnan(s) for s in scores):
             return {"answer": None, "method": "none", "correct": False}
         best = max(range(len(scores)), key=lambda i: scores[i])  # ties go to the first choice
         answer = sample.choices[best]
         fields: dict[str, Any] = {"answer": answer, "method": "loglik", "correct": answer == sample.answer}
         if positive is not None:
-            fields["score"] = positive_score(sample, scores, positive)
+            fields["detection_score"] = positive_score(sample, scores, positive)
         return fields
     found = extract_choice(output.text, sample.choices, lettered=sample.lettered)
     correct = found.answer is not None and found.answer == sample.answer

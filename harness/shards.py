@@ -36,6 +36,7 @@ import numpy as np
 from harness.index import _NUMERIC, RETRY, RecordIndex
 from harness.jsonl import loads
 from harness.samples import IdList
+from harness.schema import upgrade
 from harness.types import HarnessError
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
@@ -186,7 +187,7 @@ class MergedIndex(RecordIndex):
                 if f is None:
                     f = files[p] = open(self.parts[p].samples_path, "rb")
                 f.seek(int(self.offsets[int(row)]))
-                yield loads(f.readline())
+                yield upgrade(loads(f.readline()))
         finally:
             for f in files.values():
                 f.close()

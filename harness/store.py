@@ -15,6 +15,7 @@ from typing import Any
 
 from harness.index import RecordIndex
 from harness.jsonl import dumps_line, loads
+from harness.schema import upgrade
 from harness.shards import MergedIndex, check_shard, shard_names, shard_paths
 from harness.types import HarnessError
 
@@ -144,7 +145,7 @@ class RunStore:
                     self.torn_lines += 1
                     continue
                 if isinstance(rec, dict) and "id" in rec:
-                    yield at, rec
+                    yield at, upgrade(rec)
 
     def index(self, group_by: Sequence[str] = (), fields: Sequence[str] = (), save: bool = False) -> RecordIndex:
         """samples.jsonl as columns, one row per readable line (harness/index.py): the latest line of each id, whether
@@ -198,7 +199,7 @@ class RunStore:
         with open(self.samples_path, "rb") as f:
             for at in offsets:
                 f.seek(at)
-                yield loads(f.readline())
+                yield upgrade(loads(f.readline()))
 
     def records(self) -> dict[str, dict[str, Any]]:
         """The latest record per sample id, all in memory: for small runs and tests (merged in a sharded folder)."""

@@ -10,6 +10,7 @@ import numpy as np
 
 from harness.aggregates import AggregateTable
 from harness.metrics import Breakdown, Columns
+from harness.schema import judge_error
 from harness.task import Task
 
 
@@ -27,7 +28,7 @@ def summarize(task: Task, group_by: list[str], records: Iterable[dict[str, Any]]
                       eer_ci=task.primary.name == "eer")
     aggs = AggregateTable(task.aggregates, group_by) if task.aggregates else None
     judge_errors = 0
-    methods: dict[str, int] = {}  # score mode: how each record's choice scores were computed
+    methods: dict[str, int] = {}  # rank mode: how each record's choice_logprobs were computed
     if isinstance(records, Columns):
         table.add_columns(records)
         if aggs is not None:
@@ -44,9 +45,9 @@ def summarize(task: Task, group_by: list[str], records: Iterable[dict[str, Any]]
         table.add(r)
         if aggs is not None:
             aggs.add(r)
-        judge_errors += bool(r.get("judge_error"))
-        if r.get("score_method") and not r.get("error"):
-            methods[r["score_method"]] = methods.get(r["score_method"], 0) + 1
+        judge_errors += bool(judge_error(r))
+        if r.get("rank_method") and not r.get("error"):
+            methods[r["rank_method"]] = methods.get(r["rank_method"], 0) + 1
     metrics = table.summary(seed=seed)
     if aggs is not None:
         aggs.fill(metrics, seed)
@@ -57,7 +58,7 @@ def summarize(task: Task, group_by: list[str], records: Iterable[dict[str, Any]]
     if task.aggregates:
         out["aggregates"] = [a.declared() for a in task.aggregates]
     if methods:
-        out["score_methods"] = methods
+        out["rank_methods"] = methods
     if extra_fields:
         out["judge_errors"] = judge_errors
     return out

@@ -75,8 +75,8 @@ class Task:
     export: Callable[[Sample], dict[str, Any]] | None = None  # one training record per sample (export-sft)
     judge: Any = None  # a harness.judge.Judge when the task has a judged score (`--judge MODEL`)
     options: str | None = None  # how choices are shown (harness.prompting.OPTION_STYLES); None: by sample
-    score_method: str | None = None  # what score mode asks of the model (harness.types.SCORE_METHODS)
-    prediction_key: str | None = None  # the benchmark's own output field in prediction files (`harness score`)
+    rank_method: str | None = None  # what score mode asks of the model (harness.types.RANK_METHODS)
+    prediction_key: str | None = None  # the benchmark's own output field in prediction files (`harness grade`)
     # Few-shot examples from a declared split (a train/dev file) instead of the other test items: the pool's samples
     # (each with a gold answer) and where they come from, for run.json ("train split: train.jsonl (1,200 items)").
     # The runner hashes the pool's samples into the run id; a pool item shares its id with a test item only as the

@@ -70,12 +70,12 @@ class Message:
         return "".join(p.text or "" for p in self.parts if p.type == "text")
 
 
-SCORE_METHODS = ("loglik", "first_token", "auto")
+RANK_METHODS = ("loglik", "first_token", "auto")
 
 
 @dataclass
 class Request:
-    """What a model adapter receives. `choices` are the candidate continuations for score_choices."""
+    """What a model adapter receives. `choices` are the candidate continuations for rank_choices."""
 
     id: str
     messages: list[Message]
@@ -83,8 +83,8 @@ class Request:
     # Score mode: "loglik" (summed log-likelihood of each whole choice), "first_token" (the next-token
     # log-probability of each choice's first token at the answer position) or "auto" (first_token where every
     # choice is one token of the model's vocabulary, else loglik). Adapters say which they used in
-    # Output.extra["score_method"]; an adapter that can do first_token lists it in `score_methods`.
-    score_method: str = "loglik"
+    # Output.extra["rank_method"]; an adapter that can do first_token lists it in `rank_methods`.
+    rank_method: str = "loglik"
 
     def media_parts(self) -> list[Part]:
         return [p for m in self.messages for p in m.parts if p.media is not None]
@@ -92,11 +92,11 @@ class Request:
 
 @dataclass
 class Output:
-    """What a model adapter returns for one request. `scores` holds one log-likelihood per choice
-    (score mode). `error` set means this request failed and the others in its batch did not."""
+    """What a model adapter returns for one request. `choice_logprobs` holds one log-likelihood per choice
+    (rank mode). `error` set means this request failed and the others in its batch did not."""
 
     text: str | None = None
-    scores: list[float] | None = None
+    choice_logprobs: list[float] | None = None
     error: str | None = None
     tokens_in: int | None = None
     tokens_out: int | None = None
@@ -115,12 +115,15 @@ class ModelRef:
     spec: str
     default_mode: str
     load: Callable[[], ModelAdapter]
+    # Options that cannot change an answer (an API adapter's concurrency, timeouts, prices): kept out of the run id,
+    # so changing one resumes the run. Declared by the adapter class as `exempt_options = {name: why}`.
+    exempt: frozenset[str] = frozenset()
 
 
 @runtime_checkable
 class ModelAdapter(Protocol):
     """A backend. Adapters batch inside; callers pass lists. An adapter sets `audio_rate` to the
-    sample rate it wants decoded audio at, and `modes` to what it can do ("generate", "score")."""
+    sample rate it wants decoded audio at, and `modes` to what it can do ("generate", "rank")."""
 
     name: str
     modes: tuple[str, ...]
@@ -130,4 +133,4 @@ class ModelAdapter(Protocol):
 
     def generate(self, requests: list[Request]) -> list[Output]: ...
 
-    def score_choices(self, requests: list[Request]) -> list[Output]: ...
+    def rank_choices(self, requests: list[Request]) -> list[Output]: ...

@@ -15,14 +15,14 @@ ADAPTERS: dict[str, Entry] = {
     for e in [
         Entry("demo", "model_adapters.cascade:load_demo",
               "Built-in offline cascade: Whisper tiny.en transcribes, SmolLM2-135M-Instruct scores each choice",
-              mode="score"),
+              mode="rank"),
         Entry("random", "model_adapters.baselines:RandomModel",
               "Baseline, reads no media: a seeded uniform pick among the choices or labels (the chance line)",
-              mode="score"),
+              mode="rank"),
         Entry("majority", "model_adapters.baselines:MajorityModel",
               "Baseline, reads no media: the most frequent gold label when every sample offers the same label set; "
               "otherwise the most frequent gold position among samples with as many choices (never the choice "
-              "texts; ties to the earliest)", mode="score"),
+              "texts; ties to the earliest)", mode="rank"),
         Entry("hf", "model_adapters.hf:HFModel",
               "Local or hub HuggingFace checkpoint: hf:ORG/NAME, hf:/path/folder, hf:/path/model.gguf "
               "(Qwen2-Audio, Qwen2.5-Omni, Qwen2-VL, Qwen2.5-VL, causal text LMs)"),
@@ -76,6 +76,19 @@ def options(spec: str, model_args: dict[str, Any] | None = None, seed: int | Non
     elif arg:
         raise UsageError(f"{kind} {name} takes no ':' argument (got {spec!r})")
     return factory, kwargs
+
+
+def exempt_options(spec: str) -> frozenset[str]:
+    """The options of `spec`'s adapter that cannot change an answer (its class's `exempt_options`): kept out
+    of the run id."""
+    full, name, arg = split_spec(spec)
+    if name == "py":
+        from model_adapters.custom import model_class
+
+        declaring: Any = model_class(arg)
+    else:
+        declaring = ADAPTERS[name].factory()
+    return frozenset(getattr(declaring, "exempt_options", None) or {})
 
 
 def load(spec: str, model_args: dict[str, Any] | None = None, seed: int | None = None) -> ModelAdapter:

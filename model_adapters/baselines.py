@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 from collections.abc import Sequence
@@ -14,7 +15,7 @@ class RandomModel:
     """Uniform over the choices, seeded per (seed, sample id): same answers in any order or batch."""
 
     name = "random"
-    modes = ("score", "generate")
+    modes = ("rank", "generate")
     audio_rate = 16000
     reads_media = False  # the runner decodes nothing for it (docs/DESIGN.md, Model adapter)
 
@@ -24,18 +25,18 @@ class RandomModel:
     def describe(self) -> dict[str, Any]:
         return {"id": "random", "seed": self.seed}
 
-    def score_choices(self, requests: list[Request]) -> list[Output]:
+    def rank_choices(self, requests: list[Request]) -> list[Output]:
         outs = []
         for r in requests:
             if not r.choices:
                 outs.append(Output(error="no choices to pick from"))
                 continue
             rng = random.Random(f"{self.seed}:{r.id}")
-            outs.append(Output(scores=[rng.random() for _ in r.choices]))
+            outs.append(Output(choice_logprobs=log_shares([max(rng.random(), 1e-300) for _ in r.choices])))
         return outs
 
     def generate(self, requests: list[Request]) -> list[Output]:
-        return [_as_text(r, o) for r, o in zip(requests, self.score_choices(requests), strict=True)]
+        return [_as_text(r, o) for r, o in zip(requests, self.rank_choices(requests), strict=True)]
 
 
 class MajorityModel:
@@ -47,7 +48,7 @@ class MajorityModel:
     lookup on per-question choices finds each sample's own gold. Ties go to the earliest position."""
 
     name = "majority"
-    modes = ("score", "generate")
+    modes = ("rank", "generate")
     audio_rate = 16000
     reads_media = False  # the runner decodes nothing for it (docs/DESIGN.md, Model adapter)
 
@@ -79,26 +80,33 @@ class MajorityModel:
                                    for n, c in sorted(self.by_n_choices.items())}
         return out
 
-    def score_choices(self, requests: list[Request]) -> list[Output]:
-        """Scores are the learned counts, the same for every sample with the same choices; ties go to the
-        first choice (as in harness.scoring). Unfitted or an unseen number of choices: the first choice."""
+    def rank_choices(self, requests: list[Request]) -> list[Output]:
+        """Log-probabilities of the learned counts (add-one smoothed), the same for every sample with the same
+        choices; ties go to the first choice (as in harness.scoring). Unfitted or an unseen number of choices: the
+        first choice."""
         outs = []
         for r in requests:
             if not r.choices:
                 outs.append(Output(error="no choices to pick from"))
             elif self.rule == "label":
-                outs.append(Output(scores=[float(self.label_counts[c]) for c in r.choices]))
+                outs.append(Output(choice_logprobs=log_shares([self.label_counts[c] + 1 for c in r.choices])))
             else:
                 counts = self.by_n_choices.get(len(r.choices), Counter())
-                outs.append(Output(scores=[float(counts[i]) for i in range(len(r.choices))]))
+                outs.append(Output(choice_logprobs=log_shares([counts[i] + 1 for i in range(len(r.choices))])))
         return outs
 
     def generate(self, requests: list[Request]) -> list[Output]:
-        return [_as_text(r, o) for r, o in zip(requests, self.score_choices(requests), strict=True)]
+        return [_as_text(r, o) for r, o in zip(requests, self.rank_choices(requests), strict=True)]
+
+
+def log_shares(weights: Sequence[float]) -> list[float]:
+    """Positive weights as log-probabilities (each weight's share of the total): the order, and so the pick, kept."""
+    total = sum(weights)
+    return [math.log(w / total) for w in weights]
 
 
 def _as_text(request: Request, out: Output) -> Output:
-    if out.error or not out.scores:
+    if out.error or not out.choice_logprobs:
         return out
-    best = max(range(len(out.scores)), key=lambda i: out.scores[i])
+    best = max(range(len(out.choice_logprobs)), key=lambda i: out.choice_logprobs[i])
     return Output(text=request.choices[best])

@@ -65,7 +65,7 @@ class Cascade:
     """Whisper transcripts fed to a small causal LM. See the module docstring."""
 
     name: str = "demo"
-    modes: tuple[str, ...] = ("score", "generate")
+    modes: tuple[str, ...] = ("rank", "generate")
     audio_rate: int = 16000
     media: tuple[str, ...] = ("audio",)  # what the cascade can read; the runner refuses other tasks up front
 
@@ -294,13 +294,13 @@ class Cascade:
         raw = sums[: len(conts)]
         scores = [r - q for r, q in zip(raw, sums[len(conts) :], strict=True)] if self.calibrate else raw
         return Output(
-            scores=scores,
+            choice_logprobs=scores,
             tokens_in=len(prompt),
             extra={"transcripts": list(transcripts.values()), "raw_scores": raw,
                    "calibrated": self.calibrate},
         )
 
-    def score_choices(self, requests: list[Request]) -> list[Output]:
+    def rank_choices(self, requests: list[Request]) -> list[Output]:
         return [self._score_one(r) for r in requests]
 
     # ------------------------------------------------------------------------------------ generating

@@ -50,8 +50,8 @@ class HFModel:
     """One checkpoint and its processor. See the module docstring."""
 
     name = "hf"
-    modes = ("generate", "score")
-    score_methods = ("loglik", "first_token")
+    modes = ("generate", "rank")
+    rank_methods = ("loglik", "first_token")
     sort_by_length = True  # the runner groups similar lengths into a batch: less padding
 
     def __init__(self, arg: str | None = None, dtype: Dtype = "auto", device: Annotated[str, DEVICE] = "auto",
@@ -256,11 +256,11 @@ class HFModel:
                 for i, r in enumerate(requests)]
 
     # -- choice scoring -----------------------------------------------------------------------------
-    def score_choices(self, requests: list[Request]) -> list[Output]:
+    def rank_choices(self, requests: list[Request]) -> list[Output]:
         outs: dict[int, Output] = {}
         first: list[tuple[int, Request, list[int]]] = []  # requests scored by first-token logits, batched
         for i, r in enumerate(requests):
-            tokens = self._first_tokens(r) if r.score_method in ("first_token", "auto") and r.choices else None
+            tokens = self._first_tokens(r) if r.rank_method in ("first_token", "auto") and r.choices else None
             if tokens is None:
                 outs[i] = self._score(r)
             else:
@@ -279,12 +279,12 @@ class HFModel:
         for c in request.choices:
             ids = self.tokenizer(prompt + c, add_special_tokens=False).input_ids
             conts.append(ids[len(base):] if ids[: len(base)] == base else [])
-        if request.score_method == "auto" and any(len(c) != 1 for c in conts):
+        if request.rank_method == "auto" and any(len(c) != 1 for c in conts):
             return None
         firsts = [c[0] if c else None for c in conts]
         if None in firsts or len(set(firsts)) < len(firsts):
             raise UsageError(f"first-token scoring needs choices whose first tokens differ; {request.choices} "
-                             "share one (use --task-arg score=loglik)")
+                             "share one (use --task-arg rank_method=loglik)")
         return firsts  # type: ignore[return-value]
 
     def _conversation_text_only(self, request: Request) -> list[dict[str, Any]]:
@@ -320,8 +320,8 @@ class HFModel:
         outs = []
         for row, (_, _, tokens) in enumerate(items):
             scores = [float(last[row, t]) for t in tokens]
-            outs.append(Output(scores=scores, tokens_in=int(batch["attention_mask"][row].sum()),
-                               extra={**self._notes(convs[row][1]), "score_method": "first_token",
+            outs.append(Output(choice_logprobs=scores, tokens_in=int(batch["attention_mask"][row].sum()),
+                               extra={**self._notes(convs[row][1]), "rank_method": "first_token",
                                       "first_tokens": tokens}))
         return outs
 
@@ -354,8 +354,8 @@ class HFModel:
             logp = logits[row, end - n - 1 : end - 1].log_softmax(-1)
             target = batch["input_ids"][row, end - n : end]
             scores.append(float(logp.gather(-1, target[:, None]).sum()))
-        return Output(scores=scores, tokens_in=int(lengths[0]) - n_cont[0],
-                      extra={**self._notes(media), "score_method": "loglik"})
+        return Output(choice_logprobs=scores, tokens_in=int(lengths[0]) - n_cont[0],
+                      extra={**self._notes(media), "rank_method": "loglik"})
 
 
 def _stop_ids(tokenizer: Any, model: Any) -> set[int]:

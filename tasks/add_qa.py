@@ -12,11 +12,11 @@ Formats (`format=`, inferred from `path=` when absent):
   paths on their machine, so `audio_root=DIR` looks each clip up by file name in DIR.
 
 Their evaluation does not generate: one forward pass, the next-token logits of "Real" and "Fake" at the answer
-position, and the EER of that score, hence mode="score" and positive="Real" (higher = more bona fide, the ASVspoof
-convention). `score=`: first_token (theirs, paper-exact), loglik (the summed log-likelihood of each whole word) or
-auto (default: first_token where both words are single tokens of the model's vocabulary, else loglik); each record
-says which was used. `--mode generate` gives the zero-shot view (ours, not theirs): the reply is read with
-extract_real_fake, and an unreadable reply is unparsed, never guessed.
+position, and the EER of that detection score, hence mode="rank" and positive="Real" (higher = more bona fide, the
+ASVspoof convention). `rank_method=` (its old name `score=` still works): first_token (theirs, paper-exact), loglik
+(the summed log-likelihood of each whole word) or auto (default: first_token where both words are single tokens of
+the model's vocabulary, else loglik); each record says which was used. `--mode generate` gives the zero-shot view
+(ours, not theirs): the reply is read with extract_real_fake, and an unreadable reply is unparsed, never guessed.
 
 `shots_from=LIST`: with `--strategy few-shot`, examples come from this list (a train/dev split in any of the formats,
 told from the file; clips in its own layout) instead of the other test clips.
@@ -36,7 +36,7 @@ from harness.media import resolve_media
 from harness.scoring import score_output
 from harness.task import Metric, Task
 from harness.textfile import text_lines
-from harness.types import SCORE_METHODS, HarnessError, Media, MediaError, Output, Sample, UsageError
+from harness.types import RANK_METHODS, HarnessError, Media, MediaError, Output, Sample, UsageError
 from tasks.file_task import file_version, jsonl_rows
 
 Format = Literal["asvspoof", "itw", "csv", "jsonl", "allm4add"]
@@ -230,11 +230,11 @@ def infer_format(file: Path) -> str:
 # --- scoring and export ------------------------------------------------------------------------------------------
 
 def score_record(sample: Sample, output: Output, mode: str) -> dict[str, Any]:
-    """Score mode: the likeliest of Real/Fake, and `score` = log P(Real) over the two (EER, ROC-AUC).
+    """Rank mode: the likelier of Real/Fake, and `detection_score` = log P(Real) over the two (EER, ROC-AUC).
     Generate mode: the real/fake verdict read from the reply, None (unparsed, wrong) when there is none."""
-    if mode == "score":
-        fields = score_output(sample, output, "score", positive=POSITIVE)
-        return {**fields, "score_method": (output.extra or {}).get("score_method")}
+    if mode == "rank":
+        fields = score_output(sample, output, "rank", positive=POSITIVE)
+        return {**fields, "rank_method": (output.extra or {}).get("rank_method")}
     found = extract_real_fake(output.text)
     answer = {"real": "Real", "fake": "Fake"}.get(found.answer or "")
     return {"answer": answer, "method": found.method, "correct": answer is not None and answer == sample.answer}
@@ -250,8 +250,9 @@ def export(sample: Sample) -> dict[str, Any]:
 
 def load(format: Format | None = None, path: str | None = None, root: str | None = None,
          audio_root: str | None = None, question: str = QUESTION, ext: str = "flac",
-         score: Literal["loglik", "first_token", "auto"] = "auto",  # the choices of SCORE_METHODS
-         shots_from: str | None = None) -> Task:
+         rank_method: Literal["loglik", "first_token", "auto"] = "auto",  # the choices of RANK_METHODS
+         shots_from: str | None = None, score: Literal["loglik", "first_token", "auto"] | None = None) -> Task:
+    """`score` is rank_method's old name, kept so existing command lines work."""
     if not path:
         raise UsageError("add_qa needs path= (an ASVspoof protocol, In-the-Wild meta.csv, a CSV/JSONL of path,label "
                          "or an ALLM4ADD JSONL)")
@@ -261,9 +262,13 @@ def load(format: Format | None = None, path: str | None = None, root: str | None
     if not file.is_file():
         raise HarnessError(f"add_qa: list file not found: {file}")
     file = file.resolve()
-    score = str(score)
-    if score not in SCORE_METHODS:
-        raise UsageError(f"add_qa: score must be one of {', '.join(SCORE_METHODS)}, got {score!r}")
+    if score is not None:
+        if rank_method != "auto" and str(score) != str(rank_method):
+            raise UsageError("add_qa: score= is the old name of rank_method=; give one of them")
+        rank_method = score
+    method = str(rank_method)
+    if method not in RANK_METHODS:
+        raise UsageError(f"add_qa: rank_method must be one of {', '.join(RANK_METHODS)}, got {method!r}")
     fmt = format or infer_format(file)
     if fmt not in FORMATS:
         raise UsageError(f"add_qa: unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
@@ -286,7 +291,7 @@ def load(format: Format | None = None, path: str | None = None, root: str | None
         name="add_qa",
         description=f"Audio deepfake detection, {fmt}: {len(samples)} clips from {file.name} "
                     f"({real} real, {len(samples) - real} fake); primary: EER of the Real/Fake score "
-                    f"({score}; first_token is ALLM4ADD's own), generate mode read by harness's extraction",
+                    f"({method}; first_token is ALLM4ADD's own), generate mode read by harness's extraction",
         version="add_qa-" + file_version(file),
         load=lambda: samples,
         root=folder,
@@ -294,14 +299,16 @@ def load(format: Format | None = None, path: str | None = None, root: str | None
         labels=list(LABELS),
         positive=POSITIVE,
         primary=Metric("eer", higher_is_better=False),  # the terminal table and summary.json show EER first
-        mode="score",
+        mode="rank",
         args={"format": fmt, "path": str(file), "root": str(folder),
               "audio_root": str(folders["audio_root"]) if "audio_root" in folders else None,
-              "question": question, "ext": ext, "score": score,
+              "question": question, "ext": ext, "rank_method": method,
               **({"shots_from": str(pool_file)} if pool_file is not None else {})},
         scorer=score_record,
         export=export,
-        score_method=score,
+        rank_method=method,
+        # score= is rank_method='s old name: what it sets is recorded as rank_method, so one run either way
+        exempt_args={"score": "the old name of rank_method, which the run id holds"},
         shots_pool=(lambda: pool) if pool is not None else None,
         shots_source=str(pool_file) if pool_file is not None else None,
     )

@@ -119,7 +119,7 @@ class MMARScorer:
 
     def __call__(self, sample: Sample, output: Output, mode: str) -> dict[str, Any]:
         fields: dict[str, Any] = {}
-        if mode == "score":
+        if mode == "rank":
             picked = score_output(sample, output, mode)
             chosen, method = picked["answer"], picked["method"]
             text, how = chosen or "", "choice"  # no reply: the ranked-first choice's text is the prediction

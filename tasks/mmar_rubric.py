@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from harness.judge import Judge
+from harness.schema import record_field
 from harness.types import Sample
 
 SYSTEM = ("You are a impartial and meticulous AI evaluator. Your task is to assess a model's response to a question "
@@ -68,9 +69,9 @@ def parse(rubric: list[dict[str, Any]], reply: str) -> float:
 def rubric_judge(reasoning: dict[str, dict[str, Any]]) -> Judge:
     def prompt(sample: Sample, record: dict[str, Any]) -> str | None:
         gold = reasoning.get(sample.id)
-        if not record.get("correct_official") or not gold or not gold.get("rubric"):
+        if not record_field(record, "correct_official") or not gold or not gold.get("rubric"):
             return None  # a wrong answer scores 0, as theirs; so does an item without a rubric (old metadata)
-        return user_prompt(sample, gold, record.get("output") or "", record.get("scored_text") or "")
+        return user_prompt(sample, gold, record.get("output") or "", record_field(record, "scored_text") or "")
 
     return Judge(field="rubric_score", system=SYSTEM, prompt=prompt,
                  parse=lambda sample, reply: parse(reasoning[sample.id]["rubric"], reply))

@@ -13,7 +13,7 @@ class EchoGold:
     """Answers every request with its first choice's letter after an optional delay (slow runs to kill)."""
 
     name = "echo"
-    modes = ("generate", "score")
+    modes = ("generate", "rank")
     audio_rate = 16000
 
     def __init__(self, delay: float = 0.0, calls_file: str | None = None):
@@ -33,10 +33,10 @@ class EchoGold:
         time.sleep(self.delay)
         return [Output(text="A", tokens_in=len(r.messages[-1].text)) for r in requests]
 
-    def score_choices(self, requests: list[Request]) -> list[Output]:
+    def rank_choices(self, requests: list[Request]) -> list[Output]:
         self._count(len(requests))
         time.sleep(self.delay)
-        return [Output(scores=[float(-i) for i in range(len(r.choices))]) for r in requests]
+        return [Output(choice_logprobs=[float(-i) for i in range(len(r.choices))]) for r in requests]
 
 
 class Fragile(EchoGold):
@@ -168,8 +168,8 @@ class Streaming(EchoGold):
         time.sleep(self.slow if request.id == self.slow_id else self.delay)
         with self.lock:
             self.now -= 1
-        if mode == "score":
-            return Output(scores=[float(-i) for i in range(len(request.choices))])
+        if mode == "rank":
+            return Output(choice_logprobs=[float(-i) for i in range(len(request.choices))])
         return Output(text="A")
 
     def _count(self, rid: str, out: Output) -> tuple[str, Output]:
@@ -197,3 +197,21 @@ class Streaming(EchoGold):
                 yield self._count(rid, out)
 
         return agen()
+
+
+class Legacy:
+    """An adapter written before schema 3: it says "score" for rank mode (modes, score_choices, score_methods)."""
+
+    name = "legacy"
+    modes = ("generate", "score")
+    score_methods = ("loglik",)
+    audio_rate = 16000
+
+    def describe(self) -> dict[str, Any]:
+        return {"id": "legacy"}
+
+    def generate(self, requests: list[Request]) -> list[Output]:
+        return [Output(text="A") for _ in requests]
+
+    def score_choices(self, requests: list[Request]) -> list[Output]:
+        return [Output(choice_logprobs=[float(-i) for i in range(len(r.choices))]) for r in requests]

@@ -49,7 +49,7 @@ class Oracle:
     """Says Real exactly on tones: the share of energy in the strongest frequency is ~1 for a tone, small for noise."""
 
     name = "oracle"
-    modes = ("score", "generate")
+    modes = ("rank", "generate")
     audio_rate = 16000
 
     def describe(self) -> dict[str, Any]:
@@ -61,11 +61,11 @@ class Oracle:
         power = np.abs(np.fft.rfft(audio)) ** 2
         return float(np.clip(power.max() / power.sum(), 1e-6, 1 - 1e-6))
 
-    def score_choices(self, requests: list[Request]) -> list[Output]:
+    def rank_choices(self, requests: list[Request]) -> list[Output]:
         outs = []
         for r in requests:
             p = self.p_real(r)
-            outs.append(Output(scores=[math.log(p if c == "Real" else 1 - p) for c in r.choices]))
+            outs.append(Output(choice_logprobs=[math.log(p if c == "Real" else 1 - p) for c in r.choices]))
         return outs
 
     def generate(self, requests: list[Request]) -> list[Output]:
@@ -75,8 +75,8 @@ class Oracle:
 class Flat(Oracle):
     """The same score for both answers on every clip: a detector that knows nothing."""
 
-    def score_choices(self, requests: list[Request]) -> list[Output]:
-        return [Output(scores=[-0.7 for _ in r.choices]) for r in requests]
+    def rank_choices(self, requests: list[Request]) -> list[Output]:
+        return [Output(choice_logprobs=[-0.7 for _ in r.choices]) for r in requests]
 
 
 # --- data builders -----------------------------------------------------------------------------------------------
@@ -155,7 +155,7 @@ def test_asvspoof_protocol_with_the_audio_folder_found_beside_it(tmp_path: Path)
     assert task.root == flac.resolve() and samples[4].media[0].path == str(flac.resolve() / "LA_E_2834763.flac")
     assert all(s.choices == ["Real", "Fake"] and not s.lettered and s.question == add_qa.QUESTION for s in samples)
     assert task.group_by == ["attack"] and task.labels == ["Real", "Fake"] and task.positive == "Real"
-    assert task.mode == "score" and task.version.startswith("add_qa-") and task.args["format"] == "asvspoof"
+    assert task.mode == "rank" and task.version.startswith("add_qa-") and task.args["format"] == "asvspoof"
     # root= names the audio folder explicitly; ext= the file type.
     other = tmp_path / "wavs"
     for _, name, _, key in PROTOCOL:
@@ -283,8 +283,9 @@ def test_scorer_reads_verdicts_and_never_guesses() -> None:
     assert add_qa.score_record(s, Output(text="It is not real"), "generate")["answer"] == "Fake"
     assert add_qa.score_record(s, Output(text="Bona fide."), "generate")["correct"] is False
     assert add_qa.score_record(s, Output(text="A"), "generate") == {"answer": None, "method": "none", "correct": False}
-    scored = add_qa.score_record(s, Output(scores=[math.log(0.2), math.log(0.6)]), "score")
-    assert scored["answer"] == "Fake" and scored["correct"] and scored["score"] == pytest.approx(math.log(0.25))
+    scored = add_qa.score_record(s, Output(choice_logprobs=[math.log(0.2), math.log(0.6)]), "rank")
+    assert scored["answer"] == "Fake" and scored["correct"]
+    assert scored["detection_score"] == pytest.approx(math.log(0.25))
 
 
 def test_cli_asvspoof_eer_per_model(tmp_path: Path) -> None:
@@ -299,10 +300,10 @@ def test_cli_asvspoof_eer_per_model(tmp_path: Path) -> None:
 
     s, recs, stdout = go("random", "--model", "random")
     overall = s["metrics"]["overall"]
-    assert s["mode"] == "score" and overall["n"] == 10 and overall["errors"] == 0 and overall["unparsed"] == 0
+    assert s["mode"] == "rank" and overall["n"] == 10 and overall["errors"] == 0 and overall["unparsed"] == 0
     assert 0 <= overall["eer"] <= 1 and 0 <= overall["roc_auc"] <= 1 and overall["balanced_accuracy"] is not None
     assert set(s["metrics"]["groups"]["attack"]) == {"bonafide", "A07", "A08", "A09"}
-    assert all(isinstance(r["score"], float) and r["method"] == "loglik" for r in recs)
+    assert all(isinstance(r["detection_score"], float) and r["method"] == "loglik" for r in recs)
     assert "A07" in stdout and "bonafide" in stdout
 
     overall = go("majority", "--model", "majority")[0]["metrics"]["overall"]
@@ -371,7 +372,7 @@ def test_a_malformed_allm4add_line_names_file_and_line(tmp_path: Path, line: str
     assert str(e.value).startswith(f"{file.resolve()}:2: {why}") and "\n" not in str(e.value)
 
 
-@pytest.mark.parametrize("mode", ["score", "generate"])
+@pytest.mark.parametrize("mode", ["rank", "generate"])
 def test_tiny_qwen2_audio_end_to_end(tmp_path: Path, mode: str) -> None:
     # The real hf: path: "Real"/"Fake" log-likelihoods (EER) or a generated verdict, on the tiny checkpoint.
     from model_adapters.tiny_checkpoints import build
@@ -384,8 +385,8 @@ def test_tiny_qwen2_audio_end_to_end(tmp_path: Path, mode: str) -> None:
     assert code == 0, stdout + stderr
     recs, overall = records(out), summary(out)["metrics"]["overall"]
     assert len(recs) == 10 and all(r["error"] is None for r in recs)
-    if mode == "score":
-        assert all(len(r["scores"]) == 2 and r["score"] is not None for r in recs)
+    if mode == "rank":
+        assert all(len(r["choice_logprobs"]) == 2 and r["detection_score"] is not None for r in recs)
         assert overall["eer"] is not None and overall["roc_auc"] is not None
     else:
         assert all(r["output"] is not None for r in recs) and "eer" not in overall
@@ -401,16 +402,17 @@ def test_first_token_logits_are_the_paper_exact_score(tmp_path: Path) -> None:
     by_method = {}
     for score in ("auto", "first_token", "loglik"):
         out = tmp_path / score
+        option = "score" if score == "loglik" else "rank_method"  # the old name still works
         code, stdout, stderr = run("--task", "add_qa", "--task-arg", f"path={protocol}", "--task-arg",
-                                   f"score={score}", "--model", f"hf:{model}", "-o", str(out), "--batch-size", "4")
+                                   f"{option}={score}", "--model", f"hf:{model}", "-o", str(out), "--batch-size", "4")
         assert code == 0, stdout + stderr
         used = "loglik" if score == "loglik" else "first_token"
         recs = records(out)
-        assert all(r["score_method"] == used and r["extra"]["score_method"] == used for r in recs)
-        assert summary(out)["score_methods"] == {used: 10} and f"scores: {used.replace('_', '-')}" in stdout
+        assert all(r["rank_method"] == used and r["extra"]["rank_method"] == used for r in recs)
+        assert summary(out)["rank_methods"] == {used: 10} and f"ranked by: {used.replace('_', '-')}" in stdout
         info = json.loads(next(out.rglob("run.json")).read_text())
-        assert info["task"]["args"]["score"] == info["model"]["score_method"] == score  # asked; records: used
-        by_method[score] = {r["id"]: r["scores"] for r in recs}
+        assert info["task"]["args"]["rank_method"] == info["model"]["rank_method"] == score  # asked; records: used
+        by_method[score] = {r["id"]: r["choice_logprobs"] for r in recs}
     for sid, scores in by_method["loglik"].items():
         assert by_method["auto"][sid] == pytest.approx(scores, abs=1e-4)
         assert by_method["first_token"][sid] == pytest.approx(scores, abs=1e-4)
@@ -425,20 +427,20 @@ def test_first_token_where_it_cannot_apply(tmp_path: Path) -> None:
 
     def request(choices: list[str], method: str) -> Request:
         return Request(id="x", messages=[Message("user", [Part(type="text", text="Is it real?")])],
-                       choices=choices, score_method=method)
+                       choices=choices, rank_method=method)
 
     # auto falls back to whole-word log-likelihoods when a choice is several tokens, and says so
-    (out,) = hf.score_choices([request(["real", "fake"], "auto")])
-    assert out.extra["score_method"] == "loglik" and len(out.scores) == 2
+    (out,) = hf.rank_choices([request(["real", "fake"], "auto")])
+    assert out.extra["rank_method"] == "loglik" and len(out.choice_logprobs) == 2
     # explicit first_token on several-token words reads their first tokens, which must differ
-    (out,) = hf.score_choices([request(["real", "fake"], "first_token")])
-    assert out.extra["score_method"] == "first_token" and len(out.extra["first_tokens"]) == 2
+    (out,) = hf.rank_choices([request(["real", "fake"], "first_token")])
+    assert out.extra["rank_method"] == "first_token" and len(out.extra["first_tokens"]) == 2
     with pytest.raises(UsageError, match="first tokens differ"):
-        hf.score_choices([request(["Real", "Really"], "first_token")])
+        hf.rank_choices([request(["Real", "Really"], "first_token")])
     # a model that cannot give logits stops the run at once (exit 2) when the task insists on them
     protocol = write_asvspoof(tmp_path)
     code, _, stderr = run("--task", "add_qa", "--task-arg", f"path={protocol}", "--task-arg", "score=first_token",
                           "--model", "random", "-o", str(tmp_path / "out"))
-    assert code == 2 and "cannot score by first-token logits" in stderr
+    assert code == 2 and "cannot rank by first-token logits" in stderr
     with pytest.raises(UsageError, match="auto, first_token, loglik|loglik, first_token, auto"):
         tasks.get("add_qa", {"path": str(protocol), "score": "logits"})

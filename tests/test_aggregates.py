@@ -98,7 +98,7 @@ def test_unit_bootstrap_draws_whole_units() -> None:
 
 
 def test_a_unit_drawn_twice_counts_twice() -> None:
-    rows = Rows(correct=np.array([True, False, False]), score=np.full(3, np.nan),
+    rows = Rows(correct=np.array([True, False, False]), detection_score=np.full(3, np.nan),
                 codes={"u": np.array([0, 1, 1])}, names={"u": ["a", "b"]})
     assert mean_of_groups("u")(rows) == 0.5
     twice_a = rows.take(np.array([0, 0]), relabel="u", units=np.array([0, 1]))
@@ -122,11 +122,11 @@ def test_eer_primary_has_an_interval_and_leads_the_table() -> None:
         real = i % 2 == 0
         score = float(rng.normal(1.0 if real else 0.0))
         gold, answer = ("Real" if real else "Fake"), ("Real" if score > 0.5 else "Fake")
-        recs.append({"id": str(i), "gold": gold, "answer": answer, "correct": gold == answer, "score": score,
+        recs.append({"id": str(i), "gold": gold, "answer": answer, "correct": gold == answer, "detection_score": score,
                      "metadata": {}})
     plain = task(labels=["Real", "Fake"], positive="Real")
     eer = task(labels=["Real", "Fake"], positive="Real", primary=Metric("eer", higher_is_better=False))
-    header = {"task": "t", "model": "m", "mode": "score", "strategy": "zero-shot", "run_id": "r"}
+    header = {"task": "t", "model": "m", "mode": "rank", "strategy": "zero-shot", "run_id": "r"}
     before = summarize(plain, [], recs, 0, header)
     after = summarize(eer, [], recs, 0, header)
     cell = after["metrics"]["overall"]

@@ -160,7 +160,7 @@ def test_prediction_files_that_are_not_utf8(tmp_path: Path) -> None:
     items = write_items(tmp_path / "d", n=3, audio=False)
     preds = tmp_path / "p.jsonl"
     preds.write_bytes(b'{"id": "s0", "output": "A"}\n{"id": "s1", "output": "' + LATIN + b'"}\n')
-    args = ["score", "--task", f"file:{items}", "-o", str(tmp_path / "out"), "-p"]
+    args = ["grade", "--task", f"file:{items}", "-o", str(tmp_path / "out"), "-p"]
     not_utf8(refused(1, *args, str(preds)), "p.jsonl", 2, 28)
     array = tmp_path / "p.json"
     array.write_bytes(b'[\n  {"id": "s0", "output": "A"},\n  {"id": "s1", "output": "' + LATIN + b'"}\n]\n')
@@ -217,7 +217,7 @@ def test_group_by_a_key_no_sample_has_is_a_usage_error(items: Path, tmp_path: Pa
     line = refused(2, *run(f"file:{items}", tmp_path / "out", "--group-by", "nosuchkey"))
     assert "group-by key 'nosuchkey': no sample has it in its metadata (keys there: group)" in line
     preds = jsonl(tmp_path / "p.jsonl", {"id": "s0", "output": "A"})
-    line = refused(2, "score", "--task", f"file:{items}", "-p", str(preds), "-o", str(tmp_path / "o2"),
+    line = refused(2, "grade", "--task", f"file:{items}", "-p", str(preds), "-o", str(tmp_path / "o2"),
                    "--group-by", "nosuchkey")
     assert "group-by key 'nosuchkey'" in line and "keys there: group" in line
     bare = jsonl(tmp_path / "bare.jsonl", item(1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 from collections import Counter
@@ -71,8 +72,9 @@ def test_majority_never_consults_choice_texts() -> None:
     samples = per_question()
     model = MajorityModel()
     model.fit(samples)
-    a = model.score_choices([Request(id="x", messages=[], choices=samples[0].choices)])[0].scores
-    b = model.score_choices([Request(id="x", messages=[], choices=[s.answer or "" for s in samples[1:5]])])[0].scores
+    a = model.rank_choices([Request(id="x", messages=[], choices=samples[0].choices)])[0].choice_logprobs
+    other = Request(id="x", messages=[], choices=[s.answer or "" for s in samples[1:5]])
+    b = model.rank_choices([other])[0].choice_logprobs
     assert a == b
 
 
@@ -99,8 +101,8 @@ def test_majority_on_a_label_task_picks_the_most_frequent_label() -> None:
     model.fit(samples)
     assert model.describe() == {"id": "majority", "rule": "label", "label_counts": {"Real": 4, "Fake": 6}}
     assert {pick(model, s) for s in samples} == {"Fake"}
-    scores = model.score_choices([Request(id="x", messages=[], choices=["Real", "Fake"])])[0].scores
-    assert scores == [4.0, 6.0]  # the learned counts, the same for every sample
+    scores = model.rank_choices([Request(id="x", messages=[], choices=["Real", "Fake"])])[0].choice_logprobs
+    assert scores == pytest.approx([math.log(5 / 12), math.log(7 / 12)])  # the counts (add-one), for every sample
 
 
 def test_majority_label_rule_through_a_file_task_with_a_label_set(tmp_path: Path) -> None:

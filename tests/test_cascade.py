@@ -85,10 +85,10 @@ def test_transcribe_spoken_clip(model):
 @pytest.mark.parametrize("item_id", ["spoken-02", "spoken-11", "spoken-14"])
 def test_right_answer_ranks_first(model, item_id):
     it = items()[item_id]
-    (out,) = model.score_choices([item_request(it)])
+    (out,) = model.rank_choices([item_request(it)])
     assert out.error is None
-    assert len(out.scores) == len(it["choices"]) == len(out.extra["raw_scores"])
-    assert it["choices"][int(np.argmax(out.scores))] == it["answer"], (out.scores, out.extra)
+    assert len(out.choice_logprobs) == len(it["choices"]) == len(out.extra["raw_scores"])
+    assert it["choices"][int(np.argmax(out.choice_logprobs))] == it["answer"], (out.choice_logprobs, out.extra)
     assert out.tokens_in and out.extra["transcripts"]
 
 
@@ -97,23 +97,23 @@ def test_corrupt_audio_is_an_error_and_batch_mate_is_answered(model, tmp_path):
     bad = tmp_path / "corrupt.flac"
     bad.write_bytes(np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8).tobytes())
     it = items()["spoken-02"]
-    outs = model.score_choices([
+    outs = model.rank_choices([
         request("bad", bad, it["question"], it["choices"]),
         item_request(it),
         Request("none", [Message("user", [Part("text", text="Question: ?")])], []),
     ])
-    assert outs[0].scores is None and "corrupt.flac" in outs[0].error and "\n" not in outs[0].error
-    assert outs[1].error is None and it["choices"][int(np.argmax(outs[1].scores))] == it["answer"]
+    assert outs[0].choice_logprobs is None and "corrupt.flac" in outs[0].error and "\n" not in outs[0].error
+    assert outs[1].error is None and it["choices"][int(np.argmax(outs[1].choice_logprobs))] == it["answer"]
     assert outs[2].error and "no choices" in outs[2].error
 
 
 @needs_models
 def test_scores_are_deterministic(model):
     it = items()["spoken-06"]
-    first = model.score_choices([item_request(it)])[0]
+    first = model.rank_choices([item_request(it)])[0]
     model._transcripts.clear()  # the second call transcribes again instead of hitting the cache
-    second = model.score_choices([item_request(it)])[0]
-    assert first.scores == second.scores and first.extra == second.extra
+    second = model.rank_choices([item_request(it)])[0]
+    assert first.choice_logprobs == second.choice_logprobs and first.extra == second.extra
 
 
 @needs_models
@@ -130,9 +130,9 @@ def test_few_shot_and_in_memory_audio(model):
         Message("assistant", [Part("text", text=shot["answer"])]),
         Message("user", [Part("audio", data=audio), Part("text", text=f"Question: {target['question']}")]),
     ], target["choices"])
-    (out,) = model.score_choices([req])
+    (out,) = model.rank_choices([req])
     assert out.error is None and len(out.extra["transcripts"]) == 2
-    assert target["choices"][int(np.argmax(out.scores))] == target["answer"]
+    assert target["choices"][int(np.argmax(out.choice_logprobs))] == target["answer"]
 
 
 @needs_models

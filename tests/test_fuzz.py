@@ -91,7 +91,7 @@ def test_malformed_prediction_files(tmp_path: Path, lines: list[str], array: boo
     preds = tmp_path / "preds.jsonl"
     text = ("[" + ",".join(lines) + "]") if array else "\n".join(lines) + "\n"
     preds.write_bytes(text.encode("utf-8", "surrogatepass"))
-    verdict(["score", "--task", f"file:{items}", "-p", str(preds), "-o", str(tmp_path / "out")])
+    verdict(["grade", "--task", f"file:{items}", "-p", str(preds), "-o", str(tmp_path / "out")])
 
 
 option_keys = st.sampled_from(["seed", "labels", "lettered", "positive", "group_by", "name", "description", "path",

@@ -80,7 +80,7 @@ def test_different_media_give_different_scores(loaded: dict, family: str) -> Non
     # Guards against media silently dropped (lmms-eval once passed `audios=` and every answer was the same).
     m = loaded[family]
     a, b = (request_for(family, f"r{i}", i, "Describe it.", ["yes", "no maybe"]) for i in (1, 2))
-    sa, sb = (m.score_choices([r])[0].scores for r in (a, b))
+    sa, sb = (m.rank_choices([r])[0].choice_logprobs for r in (a, b))
     assert sa is not None and sb is not None and not np.allclose(sa, sb, atol=1e-6)
 
 
@@ -95,12 +95,12 @@ def test_batch_size_does_not_change_greedy_outputs(loaded: dict, family: str) ->
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_score_choices_matches_a_by_hand_computation(loaded: dict, family: str) -> None:
+def test_rank_choices_matches_a_by_hand_computation(loaded: dict, family: str) -> None:
     import torch
 
     m = loaded[family]
     req = request_for(family, "r", 1, "Pick one.", ["red", "green light", "a much longer blue answer"])
-    got = m.score_choices([req])[0].scores
+    got = m.rank_choices([req])[0].choice_logprobs
     conv, media = m._conversation(req)
     prompt = m._prompt(conv)
     for choice, score in zip(req.choices, got, strict=True):
@@ -135,7 +135,7 @@ def test_missing_folder_and_tokenizer_only_folder_fail_clearly(tiny: dict, tmp_p
 
 
 @pytest.mark.parametrize("family", ["qwen2-audio", "qwen2.5-omni-thinker"])
-@pytest.mark.parametrize("mode", ["generate", "score"])
+@pytest.mark.parametrize("mode", ["generate", "rank"])
 def test_demo_task_through_the_cli(tiny: dict, tmp_path: Path, family: str, mode: str) -> None:
     r = cli.invoke(app, ["run", "--task", "demo", "--model", f"hf:{tiny[family]}", "--mode", mode, "--limit", "6",
                          "--model-arg", "max_new_tokens=4", "-o", str(tmp_path), "--batch-size", "3"])
@@ -143,7 +143,7 @@ def test_demo_task_through_the_cli(tiny: dict, tmp_path: Path, family: str, mode
     folder = next(tmp_path.rglob("summary.json")).parent
     recs = [json.loads(x) for x in (folder / "samples.jsonl").read_text().splitlines()]
     assert len(recs) == 6 and all(x["error"] is None for x in recs)
-    assert all((x["scores"] if mode == "score" else x["output"] is not None) for x in recs)
+    assert all((x["choice_logprobs"] if mode == "rank" else x["output"] is not None) for x in recs)
     info = json.loads((folder / "run.json").read_text())
     assert info["model"]["describe"]["family"] == family
 
@@ -177,10 +177,10 @@ def test_video_task_through_the_cli_and_videos_change_scores(tiny: dict, loaded:
              "video": f"{i}.mp4"} for i in range(2)]
     (data / "v.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     r = cli.invoke(app, ["run", "--task", f"file:{data / 'v.jsonl'}", "--model", f"hf:{tiny['qwen2-vl']}",
-                         "--mode", "score", "--model-arg", "video_frames=4", "-o", str(tmp_path / "out")])
+                         "--mode", "rank", "--model-arg", "video_frames=4", "-o", str(tmp_path / "out")])
     assert r.exit_code == 0, r.stdout + r.stderr
     recs = [json.loads(x) for x in next((tmp_path / "out").rglob("samples.jsonl")).read_text().splitlines()]
-    assert len(recs) == 2 and recs[0]["scores"] != recs[1]["scores"]
+    assert len(recs) == 2 and recs[0]["choice_logprobs"] != recs[1]["choice_logprobs"]
     assert "<video: 0.mp4>" in recs[0]["prompt"]
 
 
@@ -194,7 +194,7 @@ def test_full_omni_checkpoint_loads_the_thinker_weights(tiny: dict, loaded: dict
     assert full.describe()["family"] == "qwen2.5-omni"
     assert type(full.model).__name__ == "Qwen2_5OmniThinkerForConditionalGeneration"
     req = request_for("qwen2.5-omni-thinker", "r", 1, "Pick one.", ["red", "green"])
-    assert full.score_choices([req])[0].scores == pytest.approx(thinker.score_choices([req])[0].scores)
+    assert full.rank_choices([req])[0].choice_logprobs == pytest.approx(thinker.rank_choices([req])[0].choice_logprobs)
     assert full.generate([req])[0].text == thinker.generate([req])[0].text
 
 

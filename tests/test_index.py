@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 import harness.index as index_module
 from harness.metrics import Breakdown
 from harness.report import notes
+from harness.schema import upgrade
 from harness.store import RunStore
 from harness.summary import mean_fields, summarize
 from harness.task import Task
@@ -37,7 +38,7 @@ records = st.fixed_dictionaries(
      "error": st.sampled_from([None, None, "", "boom"]), "correct": st.sampled_from([True, False, None, 1]),
      "answer": texts, "gold": texts, "score": numbers, "chance": numbers, "correct_choice": numbers,
      "metadata": metadata},
-    optional={"score_method": st.sampled_from(["loglik", "first_token", "", None]),
+    optional={"rank_method": st.sampled_from(["loglik", "first_token", "", None]),
               "judge_error": st.sampled_from([None, "", "judge failed"]),
               "extra": st.one_of(st.just({"audio_truncated": True}), st.just({})),
               "method": st.just("answer-line"), "official_input": st.just("reply"),
@@ -57,7 +58,7 @@ def latest(folder: Path) -> list[dict[str, Any]]:
     path = folder / "samples.jsonl"
     lines = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
     last = {str(r["id"]): i for i, r in enumerate(lines)}
-    return [lines[i] for i in sorted(last.values())]
+    return [upgrade(lines[i]) for i in sorted(last.values())]  # as RunStore reads them: old names upgraded
 
 
 def same(a: Any, b: Any) -> bool:
@@ -97,7 +98,7 @@ def test_a_summary_is_the_same_from_columns_for_many_cells_and_free_text(tmp_pat
         gold = LABELS[i % 3]
         answer = gold if rng.random() < 0.4 else (f"free text {i}" if i % 2 else LABELS[(i + 1) % 3])
         recs.append({"id": f"s{i}", "gold": gold, "answer": answer, "correct": answer == gold, "error": None,
-                     "chance": 1 / 3, "score": float(rng.random()), "metadata": {"g": f"g{i % 16:02d}"}})
+                     "chance": 1 / 3, "detection_score": float(rng.random()), "metadata": {"g": f"g{i % 16:02d}"}})
     write(tmp_path, recs)
     index = RunStore(tmp_path).index(["g"], ["chance"])
     for labels, positive in ((None, None), (LABELS, "yes"), (None, "yes")):

@@ -202,7 +202,7 @@ def test_auc_matches_pairwise_count_with_ties(seed):
 
 def rec(i, gold, answer, correct, meta, score=None, error=None):
     return {"id": str(i), "gold": gold, "answer": answer, "correct": correct, "error": error,
-            "metadata": meta, "score": score}
+            "metadata": meta, "detection_score": score}
 
 
 RECORDS = [
@@ -399,7 +399,7 @@ def test_streaming_state_does_not_grow(labels, free_text):
 def test_scores_are_kept_compactly():
     b = Breakdown(positive="cat")
     for i, r in enumerate(stream(10_000)):
-        b.add({**r, "score": (i % 100) / 100})
+        b.add({**r, "detection_score": (i % 100) / 100})
     assert isinstance(b.overall.scores, array) and b.overall.scores.itemsize == 8
     assert len(b.overall.scores) == len(b.overall.is_pos) == b.overall.n - b.overall.errors
     o = b.summary(n_boot=100)["overall"]
@@ -433,7 +433,7 @@ def test_a_negatives_only_group_gets_its_eer_against_every_positive() -> None:
     b = Breakdown(["attack"], labels=["Real", "Fake"], positive="Real")
 
     def add(i: int, gold: str, attack: str, score: float) -> None:
-        b.add({"id": str(i), "gold": gold, "answer": gold, "correct": True, "error": None, "score": score,
+        b.add({"id": str(i), "gold": gold, "answer": gold, "correct": True, "error": None, "detection_score": score,
                "metadata": {"attack": attack}})
 
     for i, sc in enumerate([0.9, 0.8, 0.7]):

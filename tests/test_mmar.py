@@ -109,7 +109,7 @@ def test_gold_reasoning_is_kept_out_of_every_prompt(root: Path) -> None:
     for s in task.samples():
         kept = task.scorer.reasoning[s.id]
         assert kept["thinking"] == rows[s.id]["thinking"] and kept["rubric"] == rows[s.id]["rubric"]
-        for mode, strategy in (("generate", "zero-shot"), ("generate", "cot"), ("score", "zero-shot")):
+        for mode, strategy in (("generate", "zero-shot"), ("generate", "cot"), ("rank", "zero-shot")):
             prompt = render(build_request(s, mode=mode, strategy=strategy), str(root.resolve()))
             assert kept["thinking"] not in prompt and "scoring_point" not in prompt
             assert not any(c in prompt for c in kept["cue"] if len(c) > 12 and c not in s.question + str(s.choices))
@@ -230,7 +230,7 @@ def test_official_view_reads_the_reply_itself_and_maps_only_a_lone_letter(root: 
     assert not hedge["correct"]  # official is primary
     empty = task.scorer(s, Output(text=None), "generate")
     assert empty["answer"] is None and not empty["correct_official"] and not empty["correct"]
-    scored = task.scorer(s, Output(scores=[-3.0, -2.0, -1.0, -4.0]), "score")
+    scored = task.scorer(s, Output(choice_logprobs=[-3.0, -2.0, -1.0, -4.0]), "rank")
     assert scored["answer"] == "Tennis" and scored["method"] == "loglik" and not scored["correct"]
     assert scored["official_input"] == "choice" and scored["scored_text"] == "Tennis"
     by_choice = tasks.get("mmar", {"root": str(root), "scorer": "choice"})
@@ -276,8 +276,9 @@ def test_random_model_sits_at_chance_with_every_layer_and_modality(root: Path, t
     recs, summary = run_output(tmp_path / "out")
     assert len(recs) == 300 and all(r["error"] is None for r in recs)
     for r in recs:
-        assert isinstance(r["correct_official"], bool) and r["correct_choice"] == (r["answer"] == r["gold"])
-        assert r["correct"] == r["correct_official"] and r["answer"] == r["scored_text"]
+        mine = r["task_fields"]
+        assert isinstance(mine["correct_official"], bool) and mine["correct_choice"] == (r["answer"] == r["gold"])
+        assert r["correct"] == r["task_fields"]["correct_official"] and r["answer"] == r["task_fields"]["scored_text"]
     overall = summary["metrics"]["overall"]
     chances = [r["chance"] for r in recs]
     expected = sum(chances) / len(chances)  # mean of 1/len(choices): 0.293 on these records
@@ -303,10 +304,11 @@ def test_letter_answers_are_scored_as_their_choice_text(root: Path, tmp_path: Pa
         for r in recs:
             a = first[r["id"]]
             assert r["output"] == "A" and r["method"] == "letter" and r["answer"] == a
-            assert r["correct_choice"] == (a == r["gold"])
-            assert r["correct_official"] == (words(a) == words(r["gold"]))  # "A" alone would have no gold word
-            assert r["correct"] == r[f"correct_{scorer}"]
-            if r["correct_choice"] != r["correct_official"]:
+            assert r["task_fields"]["correct_choice"] == (a == r["gold"])
+            # "A" alone would have no gold word
+            assert r["task_fields"]["correct_official"] == (words(a) == words(r["gold"]))
+            assert r["correct"] == r["task_fields"][f"correct_{scorer}"]
+            if r["task_fields"]["correct_choice"] != r["task_fields"]["correct_official"]:
                 differs.add(r["id"])
         assert differs == {SAME_WORDS}  # the one record whose choice A has the gold's words reordered
         assert summary["extra_columns"] == (["correct_choice"] if scorer == "official" else ["correct_official"])
@@ -324,16 +326,16 @@ def test_corrupt_audio_is_an_error_record_naming_the_file(root: Path, tmp_path: 
     bad.write_bytes(b"RIFF not really a wave file" * 20)
     # (a model that reads audio: the baselines never decode it)
     code, stdout, stderr = run("--task", "mmar", "--task-arg", f"root={data}", "--model", "py:tests.fakes:EchoGold",
-                               "--mode", "score", "-o", str(tmp_path / "out"))
+                               "--mode", "rank", "-o", str(tmp_path / "out"))
     assert code == 3, stdout + stderr
     recs, summary = run_output(tmp_path / "out")
     errors = [r for r in recs if r["error"]]
     assert [r["id"] for r in errors] == [rows[2]["id"]] and bad.name in errors[0]["error"]
-    assert "correct_official" not in errors[0] and summary["metrics"]["overall"]["errors"] == 1
+    assert "correct_official" not in errors[0].get("task_fields", {}) and summary["metrics"]["overall"]["errors"] == 1
 
 
 def test_harness_score_matches_the_official_script_on_choice_text_predictions(root: Path, tmp_path: Path) -> None:
-    """Their prediction format (the metadata records plus `answer_prediction`), scored by `harness score`. On a
+    """Their prediction format (the metadata records plus `answer_prediction`), scored by `harness grade`. On a
     choice's text the official rule is word-set equality with the gold, which gives the expected count."""
     rows = json.loads((MMAR / "MMAR-meta.json").read_text())
     for i, row in enumerate(rows):
@@ -342,7 +344,7 @@ def test_harness_score_matches_the_official_script_on_choice_text_predictions(ro
     preds.write_text(json.dumps(rows))
     gold = {s.id: s.answer for s in tasks.get("mmar", {"root": str(root)}).samples()}
     expected = sum(words(r["answer_prediction"]) == words(gold[r["id"]]) for r in rows)
-    r = cli.invoke(app, ["score", "--task", "mmar", "--task-arg", f"root={root}", "-p", str(preds),
+    r = cli.invoke(app, ["grade", "--task", "mmar", "--task-arg", f"root={root}", "-p", str(preds),
                          "-o", str(tmp_path / "out")])
     assert r.exit_code == 0, r.stdout + r.stderr
     summary = json.loads(next((tmp_path / "out").rglob("summary.json")).read_text())
@@ -453,7 +455,7 @@ def test_hub_refuses_unsafe_archives_and_explains_network_failures(monkeypatch: 
     assert "\n" not in str(e.value)
 
 
-@pytest.mark.parametrize("mode", ["generate", "score"])
+@pytest.mark.parametrize("mode", ["generate", "rank"])
 def test_tiny_qwen2_audio_runs_mmar_end_to_end(root: Path, tmp_path: Path, mode: str) -> None:
     # The real hf: path (processor, audio=, generate / choice log-likelihoods) on the real records, 20 of them.
     from model_adapters.tiny_checkpoints import build
@@ -465,7 +467,7 @@ def test_tiny_qwen2_audio_runs_mmar_end_to_end(root: Path, tmp_path: Path, mode:
     assert code == 0, stdout + stderr
     records, summary = run_output(tmp_path / "out")
     assert len(records) == 20 and all(r["error"] is None for r in records)
-    assert all("correct_official" in r and "correct_choice" in r for r in records)
+    assert all("correct_official" in r["task_fields"] and "correct_choice" in r["task_fields"] for r in records)
     assert summary["metrics"]["overall"]["n"] == 20 and "category" in summary["metrics"]["groups"]
 
 
@@ -475,10 +477,12 @@ def test_rubric_judge_follows_the_official_procedure(root: Path, tmp_path: Path)
     code, stdout, stderr = run(*args, "--judge", "py:tests.fakes:RubricJudge")
     assert code == 0, stdout + stderr
     records, summary = run_output(tmp_path / "out")
-    right = [r for r in records if r["correct_official"]]
-    assert right and all(r["rubric_score"] == 1.0 and r["judge_scores"] == [0.0, 1.0, 1.0, 1.0, 1.0] for r in right)
-    assert all(r["rubric_score"] == 0.0 and r["judge_replies"] == [] for r in records if not r["correct_official"])
-    assert "### Criterion:" in right[0]["judge_prompt"] and "Ideal Reasoning" in right[0]["judge_prompt"]
+    right = [r for r in records if r["task_fields"]["correct_official"]]
+    assert right and all(r["task_fields"]["rubric_score"] == 1.0 and r["judge"]["scores"] == [0.0, 1.0, 1.0, 1.0, 1.0]
+                         for r in right)
+    assert all(r["task_fields"]["rubric_score"] == 0.0 and r["judge"]["replies"] == []
+               for r in records if not r["task_fields"]["correct_official"])
+    assert "### Criterion:" in right[0]["judge"]["prompt"] and "Ideal Reasoning" in right[0]["judge"]["prompt"]
     overall = summary["metrics"]["overall"]
     assert overall["rubric_score"] == pytest.approx(len(right) / 40) and summary["judge_errors"] == 0
     info = json.loads(next((tmp_path / "out").rglob("run.json")).read_text())
@@ -489,8 +493,8 @@ def test_rubric_judge_follows_the_official_procedure(root: Path, tmp_path: Path)
     assert code == 3 and "judge gradings failed" in stderr
     records, summary = run_output(tmp_path / "out")
     assert len({r["id"] for r in records}) == 40 and summary["judge_errors"] == len(right)
-    assert all(r["rubric_score"] is None and "unusable judge reply" in r["judge_error"]
-               for r in records if r["correct_official"])
+    assert all(r["task_fields"]["rubric_score"] is None and "unusable judge reply" in r["judge"]["error"]
+               for r in records if r["task_fields"]["correct_official"])
     assert "judge errors" in stdout
 
 

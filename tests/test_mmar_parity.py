@@ -1,7 +1,7 @@
 """MMAR's official figures through the whole pipeline: a table of replies as models write them (tests/data/
 mmar_replies.jsonl: hedges, letters, prose, empty, punctuation, case, repeated and split words, other languages, chains
 of thought), each with the verdict of the official rule worked out by hand from its definition, run through both
-`harness run` (a scripted adapter) and `harness score` (their prediction format), and compared figure by figure with
+`harness run` (a scripted adapter) and `harness grade` (their prediction format), and compared figure by figure with
 evaluation.py's way of counting."""
 
 from __future__ import annotations
@@ -94,19 +94,19 @@ def test_the_table_is_what_the_rule_says() -> None:
         assert official_correct(text, item["answer"], item["choices"]) == row["official"], row
 
 
-@pytest.mark.parametrize("path", ["score", "run"])
+@pytest.mark.parametrize("path", ["grade", "run"])
 def test_every_reply_gets_the_official_verdict_through_the_pipeline(tmp_path: Path, path: str) -> None:
     rows = table()
     root, items = items_for(rows, tmp_path / "mmar", "t")
     skipped = {items[i]["id"] for i in range(0, len(items), 17)}  # no prediction: skipped, as theirs are
     replies = {item["id"]: row["reply"] for item, row in zip(items, rows, strict=True) if item["id"] not in skipped}
     out = tmp_path / "out"
-    if path == "score":
+    if path == "grade":
         preds = tmp_path / "predictions.json"
         official = [{**item, "answer_prediction": replies[item["id"]]} if item["id"] in replies else item
                     for item in items]
         preds.write_text(json.dumps(official, ensure_ascii=False, indent=1), encoding="utf-8")
-        r = cli.invoke(app, ["score", "--task", "mmar", "--task-arg", f"root={root}", "-p", str(preds),
+        r = cli.invoke(app, ["grade", "--task", "mmar", "--task-arg", f"root={root}", "-p", str(preds),
                              "-o", str(out)])
         assert f"{len(skipped)} task samples had none (skipped)" in r.stdout
         letters = sum(row["letter"] for item, row in zip(items, rows, strict=True) if item["id"] in replies)
@@ -129,9 +129,9 @@ def test_every_reply_gets_the_official_verdict_through_the_pipeline(tmp_path: Pa
     for sid, rec in recs.items():
         row = by_id[sid]
         assert rec["output"] == row["reply"]
-        assert rec["correct_official"] == rec["correct"] == row["official"], row
-        assert (rec["official_input"] == "letter") == row["letter"], row
-        assert ("scored_text" in rec) == row["letter"]
+        assert rec["task_fields"]["correct_official"] == rec["correct"] == row["official"], row
+        assert (rec["task_fields"]["official_input"] == "letter") == row["letter"], row
+        assert ("scored_text" in rec["task_fields"]) == row["letter"]
         assert rec["answer"] == row["choice"], row  # the extracted-choice view, ours
     verdicts = {sid: by_id[sid]["official"] for sid in recs}
     check_figures(summary, evaluation_py_figures(items, verdicts))
@@ -166,11 +166,11 @@ def test_score_on_an_official_file_equals_evaluation_py_on_every_figure(tmp_path
         verdicts[item["id"]] = official_correct(text, item["answer"], item["choices"])
     preds = tmp_path / "official.jsonl"
     preds.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in official), encoding="utf-8")
-    r = cli.invoke(app, ["score", "--task", "mmar", "--task-arg", f"root={MMAR}", "-p", str(preds),
+    r = cli.invoke(app, ["grade", "--task", "mmar", "--task-arg", f"root={MMAR}", "-p", str(preds),
                          "-o", str(tmp_path / "out")])
     assert r.exit_code == 0, r.stdout + r.stderr
     recs, summary = read(folder_of(tmp_path / "out"))
-    assert {k: v["correct_official"] for k, v in recs.items()} == verdicts
+    assert {k: v["task_fields"]["correct_official"] for k, v in recs.items()} == verdicts
     check_figures(summary, evaluation_py_figures(rows, verdicts))
     info = json.loads((folder_of(tmp_path / "out") / "run.json").read_text())
     assert info["model"]["output_fields"] == {"answer_prediction": len(verdicts)}
@@ -195,7 +195,8 @@ def test_a_chain_of_thought_is_scored_on_its_answer_line_as_their_answer_predict
                              "-o", str(out)])
         assert r.exit_code == 0, r.stdout + r.stderr
         recs, _ = read(folder_of(out))
-        verdicts[strategy] = [(recs[i["id"]]["official_input"], recs[i["id"]]["correct_official"]) for i in items]
+        mine = [recs[i["id"]]["task_fields"] for i in items]
+        verdicts[strategy] = [(m["official_input"], m["correct_official"]) for m in mine]
         assert [recs[i["id"]]["answer"] for i in items] == ["Table Tennis", "Badminton", "Badminton"]
     assert verdicts["cot"] == [("answer-line", True), ("answer-line", False), ("letter", False)]
     # without cot the reply is the answer: its reasoning names "badminton", a wrong word
@@ -215,7 +216,7 @@ def test_score_says_whatever_could_make_its_figures_differ_from_theirs(tmp_path:
     rows.append({**rows[3], "id": "not-an-mmar-id"})
     preds = tmp_path / "old.json"
     preds.write_text(json.dumps(rows))
-    r = cli.invoke(app, ["score", "--task", "mmar", "--task-arg", f"root={MMAR}", "-p", str(preds),
+    r = cli.invoke(app, ["grade", "--task", "mmar", "--task-arg", f"root={MMAR}", "-p", str(preds),
                          "-o", str(tmp_path / "out")])
     assert r.exit_code == 0, r.stdout + r.stderr
     warnings = [line for line in r.stderr.splitlines() if line.startswith("warning: ")]

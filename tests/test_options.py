@@ -259,7 +259,7 @@ def test_the_seed_from_the_command_line_goes_through_the_same_check(nothing_load
 def test_score_checks_task_options_too(tmp_path: Path, nothing_loads: None) -> None:
     predictions = tmp_path / "p.jsonl"
     predictions.write_text(json.dumps({"id": "x", "output": "A"}) + "\n")
-    r = cli.invoke(app, ["score", "--task", "mmar", "--task-arg", "scorer=x", "-p", str(predictions)])
+    r = cli.invoke(app, ["grade", "--task", "mmar", "--task-arg", "scorer=x", "-p", str(predictions)])
     assert (r.exit_code, one_error(r.stderr)) == (2, "task mmar: scorer must be one of official, choice, got 'x'")
 
 
@@ -282,8 +282,8 @@ def test_text_options_stay_text(tmp_path: Path) -> None:
     listing = tmp_path / "list.csv"
     (tmp_path / "clips").mkdir()
     listing.write_text("file,label\nclips/a.wav,bonafide\nclips/b.wav,spoof\n")
-    task = tasks.get("add_qa", {"path": str(listing), "question": "yes", "ext": "1.0", "score": "first_token"})
-    assert task.args["question"] == "yes" and task.args["ext"] == "1.0" and task.args["score"] == "first_token"
+    task = tasks.get("add_qa", {"path": str(listing), "question": "yes", "ext": "1.0", "rank_method": "first_token"})
+    assert task.args["question"] == "yes" and task.args["ext"] == "1.0" and task.args["rank_method"] == "first_token"
 
 
 def test_no_heavy_library_is_imported_before_an_option_is_refused(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ def test_label_sets_are_listed_not_lettered() -> None:
 
 
 def test_score_mode_asks_the_question_only() -> None:
-    r = build_request(sample(1, context="Said at a party."), mode="score")
+    r = build_request(sample(1, context="Said at a party."), mode="rank")
     assert r.messages[0].text == "Said at a party.\nQuestion: Question 1?"
 
 
@@ -45,5 +45,5 @@ def test_few_shot_is_seeded_excludes_the_sample_and_answers_in_the_asked_form() 
     assert pool[3] not in shots and shots == pick_shots(pool[3], list(reversed(pool)), 3, 7)
     assert [s.id for s in shots] == [s.id for s in pick_shots(pool[3], pool, 3, 7)]
     assert [s.id for s in shots] != [s.id for s in pick_shots(pool[3], pool, 3, 8)]
-    scored = build_request(pool[3], strategy="few-shot", shots=2, pool=pool, seed=7, mode="score")
+    scored = build_request(pool[3], strategy="few-shot", shots=2, pool=pool, seed=7, mode="rank")
     assert scored.messages[1].text == "green"

@@ -1,4 +1,4 @@
-"""`harness score`: predictions made elsewhere, scored by the task's own scorer into a run folder."""
+"""`harness grade`: predictions made elsewhere, scored by the task's own scorer into a run folder."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ cli = CliRunner()
 
 
 def score(*args: str):
-    return cli.invoke(app, ["score", *args])
+    return cli.invoke(app, ["grade", *args])
 
 
 def test_jsonl_predictions_are_scored_with_breakdowns_and_coverage(tmp_path: Path) -> None:

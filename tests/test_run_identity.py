@@ -104,7 +104,7 @@ TASK_CHANGES: dict[tuple[str, str], Callable[[Data], Any]] = {
     ("add_qa", "audio_root"): lambda d: str(d.add_qa_clips),
     ("add_qa", "question"): lambda d: "Was this voice recorded from a human?",
     ("add_qa", "ext"): lambda d: "wav",
-    ("add_qa", "score"): lambda d: "first_token",
+    ("add_qa", "rank_method"): lambda d: "first_token",
     ("add_qa", "shots_from"): lambda d: str(d.add_qa_copy),
 }
 
@@ -113,6 +113,7 @@ EXEMPT_CHANGES: dict[tuple[str, str], Callable[[Data], Any]] = {
     ("file", "group_by"): lambda d: "group",
     ("file", "description"): lambda d: "the same items, described otherwise",
     ("mmar", "cache"): lambda d: str(d.tmp / "elsewhere"),
+    ("add_qa", "score"): lambda d: "auto",  # rank_method's old name: score=auto is the default run
 }
 
 
@@ -243,6 +244,9 @@ MODEL_CHANGES: dict[tuple[str, str], str] = {
     ("py", "delay"): "0.5",
     ("py", "calls_file"): "/tmp/calls.txt",
 }
+# (adapter, option) -> another value of an option its class declares in `exempt_options`: the run id stays.
+MODEL_EXEMPT_CHANGES: dict[tuple[str, str], str] = {
+}
 
 
 def adapter_options(name: str) -> list[str]:
@@ -264,7 +268,15 @@ def test_every_model_option_changes_the_run_id(name: str, data: Data) -> None:
     spec = MODEL_SPECS[name]
     baseline = run_id_of(data, f"file:{data.items}", {}, model=spec)
     undecided = []
+    exempt = model_adapters.exempt_options(spec)
+    assert exempt <= set(adapter_options(name)), f"model {name} exempts options it does not have"
     for option in adapter_options(name):
+        if option in exempt:
+            value = MODEL_EXEMPT_CHANGES[name, option]
+            same = make_runner(RunConfig(task=f"file:{data.items}", model=spec, model_args={option: value},
+                                         output=data.tmp / "out")).run_id
+            assert same == baseline, f"model {name} declares {option} exempt, yet {option}={value} changed the run id"
+            continue
         if (name, option) not in MODEL_CHANGES:
             undecided.append(option)
             continue
@@ -374,12 +386,12 @@ def test_changing_only_the_judge_options_grades_again(tmp_path: Path) -> None:
     first, second = tmp_path / "judge-a.txt", tmp_path / "judge-b.txt"
     assert run(*args, "--judge-arg", f"calls_file={first}")[0] == 0
     n, records = latest()
-    assert n == 6 and {r["judge"] for r in records.values()} == {f"py:tests.fakes:RubricJudge calls_file={first}"}
+    assert n == 6 and {r["judge"]["id"] for r in records.values()} == {f"py:tests.fakes:RubricJudge calls_file={first}"}
     assert run(*args, "--judge-arg", f"calls_file={first}")[0] == 0 and latest()[0] == 6  # the same judge: no work
     code, stdout, _ = run(*args, "--judge-arg", f"calls_file={second}")
     n, records = latest()
     assert code == 0 and "no model calls" in stdout and n == 9  # the answers reused, every one graded again
-    assert {r["judge"] for r in records.values()} == {f"py:tests.fakes:RubricJudge calls_file={second}"}
+    assert {r["judge"]["id"] for r in records.values()} == {f"py:tests.fakes:RubricJudge calls_file={second}"}
     info = json.loads(next((tmp_path / "out").rglob("run.json")).read_text())
     assert info["judge"]["spec"] == "py:tests.fakes:RubricJudge" and info["judge"]["args"] == {
         "calls_file": str(second)}

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_every_file_says_its_version_and_holds_only_declared_fields(items: Path, out: Path) -> None:
-    for model, mode in (("random", "score"), ("py:tests.fakes:EchoGold", "generate")):
+    for model, mode in (("random", "rank"), ("py:tests.fakes:EchoGold", "generate")):
         r = CliRunner().invoke(app, ["run", "--task", f"file:{items}", "--model", model, "--mode", mode, "-o",
                                      str(out)])
         assert r.exit_code == 0, r.stdout + r.stderr

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from harness.index import RETRY, RecordIndex
+from harness.schema import record_field
 from harness.shards import MergedIndex, shard_name, shard_of
 from harness.show import is_locked
 from harness.store import RunStore
@@ -161,7 +162,7 @@ def test_resume_with_another_shard_count_finds_every_finished_record(tmp_path: P
     assert sorted(redone) == sorted(set(ids) - finished)
     records = RunStore(folder).records()
     assert sorted(records) == sorted(ids) and not any(r["error"] for r in records.values())
-    assert all(records[i]["try"] == (1 if i in finished else 2) for i in ids)
+    assert all(record_field(records[i], "try") == (1 if i in finished else 2) for i in ids)
     index = RunStore(folder).index()
     assert sorted(latest_ids(index)) == sorted(ids)
 

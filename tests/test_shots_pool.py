@@ -250,7 +250,7 @@ def test_a_declared_pool_without_gold_answers_is_refused_naming_it(items: Path, 
     from harness.runner import Runner
     from harness.types import HarnessError, ModelRef
 
-    ref = ModelRef(spec="random", default_mode="score", load=lambda: None)
+    ref = ModelRef(spec="random", default_mode="rank", load=lambda: None)
     with pytest.raises(HarnessError, match="few-shot pool dev split: dev.jsonl: example 'd1' has no gold answer"):
         Runner(RunConfig(task="x", strategy="few-shot", shots=1, output=tmp_path), task, ref)
 

@@ -90,7 +90,7 @@ def test_an_input_over_the_context_is_an_error_record_before_any_forward_pass(tm
     rows += [{"id": f"q{i}", "question": f"Question {i}?", "choices": ["a", "b"], "answer": "b"} for i in range(3)]
     items = tmp_path / "items.jsonl"
     items.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    for mode in ("generate", "score"):
+    for mode in ("generate", "rank"):
         t0 = time.monotonic()
         r = cli.invoke(app, ["run", "--task", f"file:{items}", "--model", f"hf:{model}", "--mode", mode,
                              "--model-arg", "max_new_tokens=2", "-o", str(tmp_path / mode)])

@@ -78,7 +78,7 @@ def test_ctrl_c_keeps_every_finished_record(tmp_path: Path) -> None:
 
 def test_score_mode_streams_too(tmp_path: Path) -> None:
     items = write_items(tmp_path / "data", n=10, audio=False)
-    r = cli.invoke(app, ["run", "--task", f"file:{items}", "--model", "py:tests.fakes:Streaming", "--mode", "score",
+    r = cli.invoke(app, ["run", "--task", f"file:{items}", "--model", "py:tests.fakes:Streaming", "--mode", "rank",
                          "-o", str(tmp_path / "out")])
     assert r.exit_code == 0, r.stdout + r.stderr
     recs, _ = lines(tmp_path / "out")
