@@ -209,6 +209,10 @@ def grade(
     output: Annotated[Path, Opt("--output", "-o", metavar="DIR", help="Results folder")] = Path("results"),
     group_by: Annotated[list[str] | None, Opt("--group-by", metavar="KEY", help="Extra breakdown key")] = None,
     seed: Annotated[int, Opt(metavar="N", help="Seed for the bootstrap intervals")] = 0,
+    judge: Annotated[str | None, Opt(metavar="MODEL", help="A model that grades the answers where the task has a "
+                                     "judged score (MMAR's rubric: openai:gpt-4o-2024-11-20)")] = None,
+    judge_arg: Annotated[list[str] | None, Opt("--judge-arg", metavar="KEY=VALUE",
+                                               help="Judge model option (repeatable)")] = None,
 ) -> None:
     """Grade predictions made by your own scripts with the task's scorer; writes a run folder like `run` does.
 
@@ -216,7 +220,7 @@ def grade(
     answer_prediction, response, model_output, pred or text.
     Samples without a prediction are skipped (as official scorers do) and counted.
     """
-    import tasks as task_registry
+    from cli.wiring import grader
     from harness.registry import parse_kv
     from harness.report import notes, table
     from harness.rescore import score_file
@@ -225,7 +229,8 @@ def grade(
         args = parse_kv(task_arg, "--task-arg")
         if scorer:
             args["scorer"] = scorer
-        result = score_file(task_registry.get(task, args), predictions, output, name, seed, group_by or [])
+        the_task, judge_ref, judge_args = grader(task, args, judge, parse_kv(judge_arg, "--judge-arg"), seed)
+        result = score_file(the_task, predictions, output, name, seed, group_by or [], judge_ref, judge_args)
     except HarnessError as e:
         fail(str(e), e.exit_code)
     except Exception as e:

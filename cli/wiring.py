@@ -3,6 +3,7 @@ option is checked here, against its factory's typed signature, before any data o
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import model_adapters
@@ -18,8 +19,29 @@ def model_ref(spec: str, args: dict[str, Any], seed: int, kind: str = "model") -
                     load=lambda: factory(**kwargs), exempt=model_adapters.exempt_options(spec))
 
 
+def judge_args(spec: str, official: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """The judge's options: the task's official settings (Judge.model_args, e.g. MMAR's temperature 0 and seed 42)
+    where the judge adapter takes them, then what --judge-arg says."""
+    names = model_adapters.takes(spec)
+    return {**{k: v for k, v in official.items() if k in names}, **given}
+
+
 def runner(cfg: RunConfig, progress_stream: Any = None) -> Runner:
     model = model_ref(cfg.model, cfg.model_args, cfg.seed)
     judge = model_ref(cfg.judge, cfg.judge_args, cfg.seed, kind="judge") if cfg.judge else None
     task = tasks.get(cfg.task, cfg.task_args)  # a malformed dataset fails here, before any model
+    if cfg.judge and task.judge is not None and task.judge.model_args:
+        cfg = dataclasses.replace(cfg, judge_args=judge_args(cfg.judge, task.judge.model_args, cfg.judge_args))
+        judge = model_ref(cfg.judge, cfg.judge_args, cfg.seed, kind="judge")
     return Runner(cfg, task, model, judge, progress_stream)
+
+
+def grader(task_spec: str, task_args: dict[str, Any], judge: str | None, given: dict[str, Any],
+           seed: int) -> tuple[Any, ModelRef | None, dict[str, Any]]:
+    """`harness grade`: the task, and the judge (with the task's official settings) where one is asked for."""
+    ref = model_ref(judge, given, seed, kind="judge") if judge else None  # bad options stop before any data loads
+    task = tasks.get(task_spec, task_args)
+    if judge is None or ref is None:
+        return task, None, given
+    args = judge_args(judge, task.judge.model_args, given) if task.judge is not None else given
+    return task, model_ref(judge, args, seed, kind="judge"), args

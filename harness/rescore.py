@@ -18,16 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from harness import provenance
-from harness.identity import run_id, slug
+from harness.identity import judge_identity, run_id, slug
 from harness.index import RecordIndex
+from harness.judge import Judge, judge_into, needs_judging
 from harness.metrics import check_group_by
+from harness.progress import Progress
 from harness.records import make_record
-from harness.schema import SCHEMA_VERSION, record_field
+from harness.schema import SCHEMA_VERSION, judge_error, record_field
 from harness.store import RunStore
 from harness.summary import mean_fields, summarize
 from harness.task import Task
 from harness.textfile import text_lines
-from harness.types import HarnessError, Output, Sample
+from harness.types import HarnessError, ModelRef, Output, Sample, UsageError
 
 OUTPUT_KEYS = ("output", "prediction", "answer_prediction", "response", "model_output", "pred", "text")
 
@@ -130,8 +132,22 @@ def _warnings(preds: Predictions, chosen: list[Sample], unknown: int, keys: list
     return out
 
 
+def _kept_gradings(store: RunStore, judge: Judge, judge_id: str) -> dict[str, dict[str, Any]]:
+    """The graded records of an earlier `grade --judge` of this file by this judge, by id: an unchanged output keeps
+    its grade (no judge call is repeated, none is paid for twice)."""
+    return {i: r for i, r in store.records().items()
+            if not needs_judging(r, judge, judge_id) and not judge_error(r)}
+
+
 def score_file(task: Task, predictions: Path, output: Path, name: str | None = None, seed: int = 0,
-               group_by: list[str] | None = None) -> ScoreResult:
+               group_by: list[str] | None = None, judge: ModelRef | None = None,
+               judge_args: dict[str, Any] | None = None, progress_stream: Any = None) -> ScoreResult:
+    """`judge`: a judge model for a task with a judged score (MMAR's rubric): the records are graded after they are
+    scored, and a re-run grades only what changed or failed."""
+    if judge is not None and task.judge is None:
+        raise UsageError(f"task {task.name} has no judged score; --judge does not apply")
+    judge_id = (judge_identity(judge.spec, {k: v for k, v in (judge_args or {}).items() if k not in judge.exempt})
+                if judge is not None else None)
     preds = read_predictions(predictions, task.prediction_key)
     samples = task.samples()
     check_group_by(samples, [*task.group_by, *(group_by or [])])
@@ -149,14 +165,23 @@ def score_file(task: Task, predictions: Path, output: Path, name: str | None = N
     store = RunStore(folder)
     store.open()
     try:
-        store.reset()  # always a fresh scoring of the file as it is now
+        kept = _kept_gradings(store, task.judge, judge_id) if judge_id is not None and task.judge else {}
+        store.reset()  # always a fresh scoring of the file as it is now (earlier gradings kept above)
         letters = 0
+        to_judge: list[tuple[Sample, dict[str, Any]]] = []
 
         def records() -> Iterator[dict[str, Any]]:
             nonlocal letters
             for s in chosen:
                 rec = make_record(task, s, None, Output(text=preds.outputs[s.id]), 0.0, "generate")
                 letters += record_field(rec, "official_input") == "letter"
+                if judge_id is not None and task.judge is not None:
+                    old = kept.get(s.id)
+                    if old is not None and old.get("output") == rec["output"] and old.get("correct") == rec["correct"]:
+                        rec = {**rec, "judge": old["judge"], "task_fields": old.get("task_fields") or {}}
+                    else:
+                        to_judge.append((s, rec))
+                        continue  # written once graded
                 yield rec
 
         batch: list[dict[str, Any]] = []
@@ -166,6 +191,7 @@ def score_file(task: Task, predictions: Path, output: Path, name: str | None = N
                 store.append(batch)
                 batch = []
         store.append(batch)
+        judge_info = _grade(store, task, judge, judge_args or {}, judge_id, to_judge, progress_stream)
         if letters:
             warnings.append(f"{letters} replies are a lone choice letter: scored as that choice's text (harness's "
                             "mapping, marked on each record); the official script would read the letter as a word")
@@ -174,8 +200,9 @@ def score_file(task: Task, predictions: Path, output: Path, name: str | None = N
                   "mode": "predictions", "strategy": "external",
                   "shots": 0, "seed": seed, "selected": len(chosen), "recorded": len(chosen)}
         # the records just written, read once (with the keys the task's aggregates read)
-        index = store.index(list(dict.fromkeys([*keys, *task.aggregate_keys()])), mean_fields(task))
-        summary = summarize(task, keys, index.columns(index.latest()), seed, header)
+        judged = [task.judge.field] if judge_id is not None and task.judge is not None else []
+        index = store.index(list(dict.fromkeys([*keys, *task.aggregate_keys()])), mean_fields(task, judged))
+        summary = summarize(task, keys, index.columns(index.latest()), seed, header, judged)
         store.write_json("summary.json", summary)
         store.save_index(index)
         store.write_json("run.json", {
@@ -188,8 +215,36 @@ def score_file(task: Task, predictions: Path, output: Path, name: str | None = N
             "counts": {"scored": len(chosen), "without_prediction": len(samples) - len(chosen),
                        "unknown_ids": unknown},
             "seed": seed, "harness": provenance.harness_info(), "packages": provenance.package_versions(),
-            "finished": provenance.now(), "argv": provenance.argv(),
+            "finished": provenance.now(), "argv": provenance.argv(), **({"judge": judge_info} if judge_info else {}),
         })
     finally:
         store.close()
     return ScoreResult(folder, summary, len(chosen), len(samples) - len(chosen), unknown, warnings, index)
+
+
+def _grade(store: RunStore, task: Task, judge: ModelRef | None, judge_args: dict[str, Any], judge_id: str | None,
+           items: list[tuple[Sample, dict[str, Any]]], progress_stream: Any) -> dict[str, Any] | None:
+    """Grade the records that need it with the judge, appending each chunk as it is graded; what run.json says of
+    the judge. Ctrl-C keeps what was graded (the rest is written ungraded, so the summary still counts every
+    prediction) and stops with a resume hint."""
+    if judge is None or judge_id is None or task.judge is None:
+        return None
+    info: dict[str, Any] = {"spec": judge.spec, "args": judge_args, "id": judge_id, "system_prompt": task.judge.system,
+                            "raters": task.judge.raters, "field": task.judge.field}
+    if not items:
+        return info
+    model = judge.load()
+    info["describe"] = model.describe()
+    bar = Progress(f"judging with {judge.spec}", len(items), stream=progress_stream)
+    try:
+        stopped = judge_into(store, task.judge, model, items, judge_id, bar)
+    finally:
+        bar.close()
+    if stopped:
+        graded = {str(r["id"]) for r in store.records().values() if r.get("judge")}
+        store.append([rec for s, rec in items if s.id not in graded])
+        from harness.runner import Interrupted
+
+        raise Interrupted(f"interrupted while judging: the gradings so far are saved in {store.folder}; re-run the "
+                          "same command to grade the rest")
+    return info

@@ -34,7 +34,7 @@ from harness.progress import Progress
 from harness.prompting import check_shots, check_strategy, render, shot_pool
 from harness.records import make_record, one_line
 from harness.samples import ids_of, media_kinds, sorted_by, take
-from harness.schema import SCHEMA_VERSION, judge_error
+from harness.schema import SCHEMA_VERSION
 from harness.store import RunStore, check_writable
 from harness.streaming import StreamLoop
 from harness.summary import mean_fields, summarize
@@ -101,7 +101,9 @@ class Runner:
         if judge is not None and self.task.judge is None:
             raise UsageError(f"task {self.task.name} has no judged score; --judge does not apply")
         self.judge_spec = judge.spec if judge else None
-        self.judge_id = judge_identity(judge.spec, cfg.judge_args) if judge else None
+        # options that cannot change a grade (ModelRef.exempt: an API judge's concurrency) do not re-grade
+        self.judge_id = (judge_identity(judge.spec, {k: v for k, v in cfg.judge_args.items() if k not in judge.exempt})
+                         if judge else None)
         self.samples = self.task.samples()
         # the few-shot pool (by id) and what run.json says of it ({"source", "size"[, "version"]}), None otherwise
         self.shots_from, self.shots_info = self._shot_pool() if cfg.strategy == "few-shot" else ([], None)
@@ -355,7 +357,7 @@ class Runner:
 
     def _judge(self, store: RunStore, info: dict[str, Any], index: RecordIndex, ids: Sequence[str]) -> bool:
         """Grade the finished records with the judge model; returns True when interrupted."""
-        from harness.judge import judge_one, needs_judging
+        from harness.judge import judge_into, needs_judging
 
         judge = self.task.judge
         index.refresh()
@@ -375,15 +377,9 @@ class Runner:
         store.write_json("run.json", info)
         bar = Progress(f"judging with {self.judge_spec}", len(todo), stream=self.progress_stream)
         try:
-            for rec in todo:
-                judged = judge_one(judge, model, by_id[rec["id"]], rec, self.judge_id)
-                store.append([judged])
-                bar.update(1, 1 if judge_error(judged) else 0)
-        except KeyboardInterrupt:
-            return True
+            return judge_into(store, judge, model, [(by_id[r["id"]], r) for r in todo], self.judge_id, bar)
         finally:
             bar.close()
-        return False
 
     def _index_keys(self) -> list[str]:
         """The metadata keys the index keeps columns of: the breakdown keys and those the task's aggregates read."""

@@ -26,6 +26,10 @@ ADAPTERS: dict[str, Entry] = {
         Entry("hf", "model_adapters.hf:HFModel",
               "Local or hub HuggingFace checkpoint: hf:ORG/NAME, hf:/path/folder, hf:/path/model.gguf "
               "(Qwen2-Audio, Qwen2.5-Omni, Qwen2-VL, Qwen2.5-VL, causal text LMs)"),
+        Entry("openai", "model_adapters.openai_api:OpenAIModel",
+              "OpenAI-compatible API: openai:MODEL (OpenAI, Gemini's compatible endpoint, vLLM serve); audio, "
+              "images and video frames inline; the key only from $OPENAI_API_KEY (gemini-*: $GEMINI_API_KEY) or "
+              "the variable api_key_env names; rank mode where the endpoint returns prompt logprobs"),
         Entry("py", "model_adapters.custom:load_python",
               "Your own adapter class: py:package.module:ClassName (see docs/DESIGN.md, Model adapter)"),
     ]
@@ -38,6 +42,10 @@ ALIASES: dict[str, str] = {
     "qwen2.5-omni-3b": "hf:Qwen/Qwen2.5-Omni-3B",
     "qwen2-vl": "hf:Qwen/Qwen2-VL-7B-Instruct",
     "qwen2.5-vl": "hf:Qwen/Qwen2.5-VL-7B-Instruct",
+    "gpt-4o-audio": "openai:gpt-4o-audio-preview",
+    "gpt-4o-mini-audio": "openai:gpt-4o-mini-audio-preview",
+    "gemini-2.5-pro": "openai:gemini-2.5-pro",
+    "gemini-2.5-flash": "openai:gemini-2.5-flash",
 }
 
 
@@ -78,17 +86,25 @@ def options(spec: str, model_args: dict[str, Any] | None = None, seed: int | Non
     return factory, kwargs
 
 
-def exempt_options(spec: str) -> frozenset[str]:
-    """The options of `spec`'s adapter that cannot change an answer (its class's `exempt_options`): kept out
-    of the run id."""
+def _declaring(spec: str) -> Any:
+    """The callable whose signature declares `spec`'s options (a py: adapter: the user's class)."""
     full, name, arg = split_spec(spec)
     if name == "py":
         from model_adapters.custom import model_class
 
-        declaring: Any = model_class(arg)
-    else:
-        declaring = ADAPTERS[name].factory()
-    return frozenset(getattr(declaring, "exempt_options", None) or {})
+        return model_class(arg)
+    return ADAPTERS[name].factory()
+
+
+def exempt_options(spec: str) -> frozenset[str]:
+    """The options of `spec`'s adapter that cannot change an answer (its class's `exempt_options`): kept out
+    of the run id."""
+    return frozenset(getattr(_declaring(spec), "exempt_options", None) or {})
+
+
+def takes(spec: str) -> frozenset[str]:
+    """The option names `spec`'s adapter declares (e.g. whether a judge takes `temperature` and `seed`)."""
+    return frozenset(declared(_declaring(spec))[0])
 
 
 def load(spec: str, model_args: dict[str, Any] | None = None, seed: int | None = None) -> ModelAdapter:

@@ -73,5 +73,7 @@ def rubric_judge(reasoning: dict[str, dict[str, Any]]) -> Judge:
             return None  # a wrong answer scores 0, as theirs; so does an item without a rubric (old metadata)
         return user_prompt(sample, gold, record.get("output") or "", record_field(record, "scored_text") or "")
 
+    # evaluation_rubrics.py asks gpt-4o-2024-11-20 at temperature 0.0 with seed 42
     return Judge(field="rubric_score", system=SYSTEM, prompt=prompt,
-                 parse=lambda sample, reply: parse(reasoning[sample.id]["rubric"], reply))
+                 parse=lambda sample, reply: parse(reasoning[sample.id]["rubric"], reply),
+                 model_args={"temperature": 0.0, "seed": 42})

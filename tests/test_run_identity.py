@@ -215,7 +215,7 @@ def test_a_given_option_a_task_forgot_to_record_still_enters_the_run_id(data: Da
 
 # adapter -> the --model spec of the baseline run (nothing loads: Runner computes the run id before any model).
 MODEL_SPECS = {"demo": "demo", "random": "random", "majority": "majority", "hf": "hf:/models/tiny-qwen2-audio",
-               "py": "py:tests.fakes:EchoGold"}
+               "py": "py:tests.fakes:EchoGold", "openai": "openai:gpt-4o-audio-preview"}
 # Factories that take **options hand them to this class: its parameters are the adapter's options.
 FORWARDS_TO = {"hf": "model_adapters.hf:HFModel", "py": "tests.fakes:EchoGold"}
 # (adapter, option) -> another valid --model-arg value; `arg` is the part after "NAME:" in the spec.
@@ -243,9 +243,24 @@ MODEL_CHANGES: dict[tuple[str, str], str] = {
     ("py", "arg"): "py:tests.fakes:Fragile",
     ("py", "delay"): "0.5",
     ("py", "calls_file"): "/tmp/calls.txt",
+    ("openai", "arg"): "openai:gpt-4o-mini-audio-preview",
+    ("openai", "base_url"): "http://127.0.0.1:8000/v1",
+    ("openai", "api_key_env"): "OTHER_KEY",
+    ("openai", "max_tokens"): "64",
+    ("openai", "temperature"): "0.7",
+    ("openai", "seed"): "3",
+    ("openai", "logprobs"): "false",
 }
 # (adapter, option) -> another value of an option its class declares in `exempt_options`: the run id stays.
 MODEL_EXEMPT_CHANGES: dict[tuple[str, str], str] = {
+    ("openai", "max_concurrency"): "4",
+    ("openai", "adaptive"): "false",
+    ("openai", "timeout_s"): "30",
+    ("openai", "retries"): "1",
+    ("openai", "backoff_s"): "2",
+    ("openai", "max_request_mb"): "5",
+    ("openai", "price_in"): "2.5",
+    ("openai", "price_out"): "10",
 }
 
 
