@@ -31,6 +31,8 @@ def make_record(task: Task, sample: Sample, prompt: str | None, out: Output, lat
         "chance": 1 / len(sample.choices) if sample.choices else None,
         "metadata": sample.metadata,
     }
+    if out.cost_usd is not None:
+        rec["cost_usd"] = out.cost_usd
     if out.extra:
         rec["extra"] = out.extra
     if out.error is None:

@@ -77,7 +77,18 @@ def table(summary: dict[str, Any]) -> str:
     title = (f"{summary['task']} · {summary['model']} · {summary['mode']}, {summary['strategy']}"
              + (f" ({summary['shots']} shots)" if summary.get("shots") else "")
              + rank_methods(summary) + f" · run {summary['run_id']}")
-    return title + "\n" + "\n".join(lines)
+    return title + "\n" + "\n".join(lines) + usage_line(summary)
+
+
+def usage_line(summary: dict[str, Any]) -> str:
+    """"\nusage: 12,345 tokens in, 678 out, $0.0123": what a generating or paid run spent (a local rank-mode run,
+    which writes no tokens, keeps its table as it was)."""
+    usage = summary.get("usage")
+    cost = usage.get("cost_usd") if usage else None
+    if not usage or (not usage.get("tokens_out") and cost is None):
+        return ""
+    return (f"\nusage: {usage['tokens_in']:,} tokens in, {usage['tokens_out']:,} out"
+            + (f", ${cost:,.4f}" if cost is not None else ""))
 
 
 def rank_methods(summary: dict[str, Any]) -> str:

@@ -37,7 +37,7 @@ from harness.samples import ids_of, media_kinds, sorted_by, take
 from harness.schema import SCHEMA_VERSION
 from harness.store import RunStore, check_writable
 from harness.streaming import StreamLoop
-from harness.summary import mean_fields, summarize
+from harness.summary import USAGE_FIELDS, mean_fields, summarize
 from harness.task import Task
 from harness.types import HarnessError, MediaError, ModelAdapter, ModelRef, Output, Request, Sample, UsageError
 
@@ -294,7 +294,7 @@ class Runner:
     def _run(self, store: RunStore) -> RunResult:
         # samples.idx and the lines it does not cover: each line of samples.jsonl is parsed once by the invocation
         # that finds it (harness/index.py), and a finished run's re-run parses none
-        index = store.index(self._index_keys(), self._fields())
+        index = store.index(self._index_keys(), (*self._fields(), *USAGE_FIELDS))
         ids = ids_of(self.selection)
         rows = index.rows_of(ids)
         redo = rows < 0

@@ -34,6 +34,7 @@ class Record(TypedDict, total=False):
     latency_s: float
     tokens_in: int | None
     tokens_out: int | None
+    cost_usd: float  # API models whose prices are known: what this request cost (absent otherwise)
     chance: float | None  # the expected accuracy of a uniform guess among its choices
     metadata: dict[str, Any]  # the sample's own fields, the breakdown keys
     extra: dict[str, Any]  # what the adapter noted (audio_truncated, transcripts, first_tokens, ...)
@@ -119,6 +120,7 @@ class Summary(TypedDict, total=False):
     group_by: list[str]
     extra_columns: list[str]
     rank_methods: dict[str, int]
+    usage: dict[str, Any]  # where records carry token counts: {"tokens_in", "tokens_out", "cost_usd", "records"}
     metrics: dict[str, Any]  # {"overall": Cell, "groups": {key: {value: Cell}}}
 
 

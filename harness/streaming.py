@@ -83,7 +83,7 @@ class StreamLoop:
     """Feeds prepared requests to a streaming adapter and writes their records as they complete."""
 
     def __init__(self, stream: Callable[[Iterator[Request]], Any], record: Callable[..., dict[str, Any]],
-                 write: Callable[[list[dict[str, Any]]], None], flush_every: int = 64, flush_s: float = 0.5):
+                 write: Callable[[list[dict[str, Any]]], None], flush_every: int = 1000, flush_s: float = 0.5):
         self.stream, self.record, self.write = stream, record, write
         self.flush_every, self.flush_s = flush_every, flush_s
         self.waiting: dict[str, tuple[Sample, Request, float]] = {}  # taken by the backend, not answered yet

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,6 +20,19 @@ def mean_fields(task: Task, extra_fields: list[str] | None = None) -> tuple[str,
     return ("chance", *task.mean_fields, *(extra_fields or []))
 
 
+USAGE_FIELDS = ("tokens_in", "tokens_out", "cost_usd")  # record fields summed into summary.json's `usage`
+
+
+def _usage(sums: dict[str, float], counted: dict[str, int]) -> dict[str, Any] | None:
+    """Tokens and cost over the records kept (a retried error's spend is not in it); None where no record counts
+    tokens (baselines, predictions graded from a file)."""
+    if not counted["tokens_in"] and not counted["tokens_out"]:
+        return None
+    return {"tokens_in": int(sums["tokens_in"]), "tokens_out": int(sums["tokens_out"]),
+            "cost_usd": round(sums["cost_usd"], 6) if counted["cost_usd"] else None,
+            "records": max(counted["tokens_in"], counted["tokens_out"])}
+
+
 def summarize(task: Task, group_by: list[str], records: Iterable[dict[str, Any]] | Columns, seed: int,
               header: dict[str, Any], extra_fields: list[str] | None = None) -> dict[str, Any]:
     """summary.json: `header` (what the run was) plus the metrics overall and per group, from the records streamed
@@ -29,7 +43,14 @@ def summarize(task: Task, group_by: list[str], records: Iterable[dict[str, Any]]
     aggs = AggregateTable(task.aggregates, group_by) if task.aggregates else None
     judge_errors = 0
     methods: dict[str, int] = {}  # rank mode: how each record's choice_logprobs were computed
+    sums = {f: 0.0 for f in USAGE_FIELDS}
+    counted = {f: 0 for f in USAGE_FIELDS}
     if isinstance(records, Columns):
+        for f in USAGE_FIELDS:
+            if f in records.values:
+                finite = np.asarray(records.values[f], dtype=np.float64)
+                finite = finite[np.isfinite(finite)]
+                sums[f], counted[f] = float(finite.sum()), len(finite)
         table.add_columns(records)
         if aggs is not None:
             aggs.add_columns(records)
@@ -48,11 +69,19 @@ def summarize(task: Task, group_by: list[str], records: Iterable[dict[str, Any]]
         judge_errors += bool(judge_error(r))
         if r.get("rank_method") and not r.get("error"):
             methods[r["rank_method"]] = methods.get(r["rank_method"], 0) + 1
+        for f in USAGE_FIELDS:
+            v = r.get(f)
+            if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
+                sums[f] += v
+                counted[f] += 1
+    usage = _usage(sums, counted)
     metrics = table.summary(seed=seed)
     if aggs is not None:
         aggs.fill(metrics, seed)
     out = {**header, "primary": {"name": task.primary.name, "higher_is_better": task.primary.higher_is_better},
            "group_by": group_by, "extra_columns": columns, "metrics": metrics}
+    if usage:
+        out["usage"] = usage
     if task.metric_labels:
         out["metric_labels"] = dict(task.metric_labels)
     if task.aggregates:

@@ -100,6 +100,7 @@ class Output:
     error: str | None = None
     tokens_in: int | None = None
     tokens_out: int | None = None
+    cost_usd: float | None = None  # what the request cost, where the backend knows its prices (API models)
     extra: dict[str, Any] = field(default_factory=dict)
     # The answer part of a reply that keeps its reasoning apart (set by the runner under --strategy cot: the text
     # of the final "ANSWER:" line), as benchmarks that separate thinking from answer score it (MMAR's

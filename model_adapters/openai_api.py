@@ -290,7 +290,7 @@ class OpenAIModel:
                      tokens_out=t_out if isinstance(t_out, int) else None)
         cost = self._cost(usage)
         if cost is not None:
-            out.extra["cost_usd"] = cost
+            out.cost_usd = cost
         return out
 
     def _cost(self, usage: dict[str, Any]) -> float | None:

@@ -94,6 +94,22 @@ def test_a_run_through_faults_answers_every_sample_or_records_its_error_and_neve
     assert ENV in json.dumps(describe)
 
 
+def test_tokens_and_cost_are_summed_in_the_summary_and_shown(tmp_path: Path, key: str) -> None:
+    items = write_items(tmp_path / "data", n=6, audio=False)
+    out = tmp_path / "results"
+    with FakeOpenAI(key=key) as server:
+        r = run(items, out, server, "price_in=2", "price_out=8")
+        assert r.exit_code == 0, r.stdout + r.stderr
+    recs = records(out)
+    summary = json.loads(next(out.rglob("summary.json")).read_text())
+    tokens_in = sum(x["tokens_in"] for x in recs)
+    cost = sum(x["cost_usd"] for x in recs)
+    assert cost == pytest.approx((tokens_in * 2 + 6 * 8) / 1e6)
+    assert summary["usage"] == {"tokens_in": tokens_in, "tokens_out": 6, "cost_usd": pytest.approx(cost, abs=1e-6),
+                                "records": 6}
+    assert f"usage: {tokens_in:,} tokens in, 6 out, ${cost:,.4f}" in r.stdout
+
+
 def test_a_request_over_the_size_limit_is_an_error_record_and_never_sent(tmp_path: Path, key: str) -> None:
     items = write_items(tmp_path / "data", n=3)
     with FakeOpenAI(key=key) as server:
@@ -158,7 +174,7 @@ def test_media_go_inline_audio_as_wav_images_as_data_uris_video_as_frames(key: s
     with FakeOpenAI(key=key) as server:
         out = adapter(server, price_in=1.0, price_out=2.0).generate([request])[0]
         body = server.bodies[0]
-    assert out.error is None and out.extra["cost_usd"] == pytest.approx((out.tokens_in * 1.0 + 1 * 2.0) / 1e6)
+    assert out.error is None and out.cost_usd == pytest.approx((out.tokens_in * 1.0 + 1 * 2.0) / 1e6)
     assert body["messages"][0] == {"role": "system", "content": "Be brief."}
     parts = body["messages"][1]["content"]
     assert [p["type"] for p in parts] == ["input_audio", "text", "image_url", "image_url", "image_url"]
