@@ -12,7 +12,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -172,19 +172,28 @@ def show(run_dir: Annotated[Path | None, typer.Argument(metavar="[RUN_DIR]", hel
          examples: Annotated[int, Opt(metavar="N", help="How many errors/unparsed outputs to list")] = 3) -> None:
     """Print a run's summary table, its first errors and unparsed outputs, and its status: any run folder, finished
     or not (a run that is going, was interrupted, failed or was killed shows what it has saved so far)."""
+    from cli.wiring import task_of_run
     from harness.report import notes, table
     from harness.show import latest_run, load_summary, read_info, status_line
 
     try:
         folder = run_dir if run_dir is not None else latest_run(output)
         info = read_info(folder)
-        summary = load_summary(folder, info)
+        why: list[str] = []
+
+        def run_task() -> Any:
+            task, reason = task_of_run(info or {})
+            why.extend([reason] if reason else [])
+            return task
+
+        summary = load_summary(folder, info, run_task)
         if summary is None:
             fail(f"{folder} holds no run.json or summary.json (is it a run folder? runs live in "
                  "results/<task>/<model>/<run-id>)", 1)
         typer.echo(table(summary))
         if summary.get("partial"):
-            typer.echo(f"(from the {summary['recorded']} records saved so far)")
+            plain = f"; accuracy only: {why[0]}" if why else ""
+            typer.echo(f"(from the {summary['recorded']} records saved so far{plain})")
         extra = notes(_read_records(folder), limit=examples)
         if extra:
             typer.echo(extra)

@@ -8,8 +8,10 @@ from typing import Any
 
 import model_adapters
 import tasks
+from harness.options import declared
 from harness.runner import RunConfig, Runner
-from harness.types import ModelRef
+from harness.task import Task
+from harness.types import HarnessError, ModelRef
 
 
 def model_ref(spec: str, args: dict[str, Any], seed: int, kind: str = "model") -> ModelRef:
@@ -45,3 +47,23 @@ def grader(task_spec: str, task_args: dict[str, Any], judge: str | None, given: 
         return task, None, given
     args = judge_args(judge, task.judge.model_args, given) if task.judge is not None else given
     return task, model_ref(judge, args, seed, kind="judge"), args
+
+
+def task_of_run(info: dict[str, Any]) -> tuple[Task | None, str | None]:
+    """The task a run folder's run.json names, loaded again from its recorded options (for `harness show` on a run
+    that has not finished: its primary metric, aggregates and labels); else None and why, in a few words."""
+    recorded = info.get("task") or {}
+    name, args = str(recorded.get("name") or ""), dict(recorded.get("args") or {})
+    try:
+        if name not in tasks.TASKS and args.get("path"):  # a file: task (named by its file, or by name=)
+            spec, declaring = "file:" + str(args.pop("path")), tasks.file_factory()
+        else:
+            spec, declaring = name, tasks.TASKS[name].factory()
+        names = declared(declaring)[0]
+        task = tasks.get(spec, {k: v for k, v in args.items() if k in names and v is not None})
+    except (HarnessError, KeyError) as e:
+        said = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+        return None, f"its task could not be loaded again ({said})"
+    if task.version != recorded.get("version"):
+        return None, "its task's data changed since the run"
+    return task, None

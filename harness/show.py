@@ -5,11 +5,14 @@ from __future__ import annotations
 import fcntl
 import json
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from harness.metrics import Breakdown
 from harness.store import RunStore
+from harness.summary import USAGE_FIELDS, mean_fields, summarize
+from harness.task import Task
 from harness.types import HarnessError
 
 
@@ -60,23 +63,35 @@ def status_line(folder: Path, info: dict[str, Any]) -> str:
     return f"status: {status}  started {info.get('started')}  finished {info.get('finished')}"
 
 
-def partial_summary(folder: Path, info: dict[str, Any]) -> dict[str, Any]:
-    """A summary from the records saved so far (no task is loaded: overall and per group, accuracy and chance)."""
-    task, model = info.get("task") or {}, info.get("model") or {}
-    group_by = list(task.get("group_by") or [])
+def partial_summary(folder: Path, info: dict[str, Any], task: Task | None = None) -> dict[str, Any]:
+    """A summary from the records saved so far. With the run's `task` (loaded again by the caller from run.json):
+    the one the finished run will write, its primary metric and aggregates included; without: overall and per
+    group, accuracy and chance."""
+    recorded_task, model = info.get("task") or {}, info.get("model") or {}
+    group_by = list(recorded_task.get("group_by") or [])
+    seed = int(info.get("seed") or 0)
+    header = {"run_id": info.get("run_id", folder.name), "task": recorded_task.get("name", "?"),
+              "model": model.get("spec", "?"), "mode": info.get("mode", "?"), "strategy": info.get("strategy", "?"),
+              "shots": info.get("shots", 0), "seed": seed}
+    if task is not None:
+        judged = [task.judge.field] if task.judge is not None and info.get("judge") else []
+        keys = list(dict.fromkeys([*group_by, *task.aggregate_keys()]))
+        index = RunStore(folder).index(keys, (*mean_fields(task, judged), *USAGE_FIELDS))  # read-only
+        latest = index.latest()
+        summary = summarize(task, group_by, index.columns(latest), seed, {**header, "recorded": len(latest)}, judged)
+        return {**summary, "partial": True}
     table = Breakdown(group_by, mean_fields=("chance",))
     index = RunStore(folder).index(group_by, ("chance",))  # read-only: the running process may write samples.idx
     latest = index.latest()
     table.add_columns(index.columns(latest))
-    recorded = len(latest)
-    return {"run_id": info.get("run_id", folder.name), "task": task.get("name", "?"),
-            "model": model.get("spec", "?"), "mode": info.get("mode", "?"), "strategy": info.get("strategy", "?"),
-            "shots": info.get("shots", 0), "recorded": recorded, "group_by": group_by, "extra_columns": [],
-            "metrics": table.summary(seed=int(info.get("seed") or 0)), "partial": True}
+    return {**header, "recorded": len(latest), "group_by": group_by, "extra_columns": [],
+            "metrics": table.summary(seed=seed), "partial": True}
 
 
-def load_summary(folder: Path, info: dict[str, Any] | None) -> dict[str, Any] | None:
-    """summary.json when the run finished; else (or when it is older than the records) one from the records."""
+def load_summary(folder: Path, info: dict[str, Any] | None,
+                 task: Callable[[], Task | None] | None = None) -> dict[str, Any] | None:
+    """summary.json when the run finished; else (or when it is older than the records) one from the records, with
+    the run's task where `task` can give it."""
     path = folder / "summary.json"
     finished = info is None or info.get("status") in ("complete", "complete-with-errors")
     if path.is_file() and finished:
@@ -85,5 +100,5 @@ def load_summary(folder: Path, info: dict[str, Any] | None) -> dict[str, Any] | 
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise HarnessError(f"{path} is not a harness summary ({type(e).__name__})") from None
     if info is not None:
-        return partial_summary(folder, info)
+        return partial_summary(folder, info, task() if task is not None else None)
     return None

@@ -23,6 +23,13 @@ TASKS: dict[str, Entry] = {
 }
 
 
+def file_factory() -> Any:
+    """The factory whose signature declares a `file:` task's options."""
+    from tasks.file_task import load_file_task
+
+    return load_file_task
+
+
 def get(name: str, task_args: dict[str, Any] | None = None) -> Task:
     """The task, its options first checked against the factory's typed signature (harness/options.py): an unknown
     option or a bad value is one line and exit 2, before any file is read."""
