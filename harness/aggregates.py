@@ -11,6 +11,13 @@ replacement and takes all the records of each value drawn, a value drawn twice c
 Two reusable ones: `mean_of_groups(key)` (EmoBench-M's dimension score: the mean over scenarios of each scenario's
 accuracy) and `conditional_error(unit, given, then)` (Visual Room: among posts whose perception questions are all
 right, the share whose cognition questions are not all right).
+
+An aggregate over texts (harness/text_metrics.py: `corpus_bleu`, `rouge_l`) is an `fn` that also has `texts`, the
+record fields or metadata keys it reads (`record_text`), and `stats(texts)`, which turns each record's texts into a
+row of numbers once; `Rows.stats[fn]` holds those rows, resampled with the records. Its texts are read from the
+records as they stream by, or, summarizing from an index's columns, from the records at those rows (`records` of
+harness.index.IndexColumns), a chunk at a time: no text is held after its row is made. Aggregates without `texts`
+take the numeric path alone, as before.
 """
 
 from __future__ import annotations
@@ -23,23 +30,27 @@ from typing import Any
 import numpy as np
 
 from harness.metrics import NONE_GROUP, Columns, group_values
+from harness.schema import RECORD_FIELDS
 from harness.stats import cell_seed, percentile_ci
 from harness.task import Aggregate, Metric
 
 __all__ = ["Aggregate", "AggregateTable", "Metric", "Rows", "bootstrap_aggregate", "conditional_error",
-           "mean_of_groups", "metric_value"]
+           "mean_of_groups", "metric_value", "record_text"]
+
+_CHUNK = 1024  # records whose texts are turned into stats at once
 
 
 @dataclass
 class Rows:
     """A cell's scored records (errors left out), as arrays: `correct` (bool), `detection_score` (float, NaN where
     none) and, for each metadata key an aggregate reads, the code of each record's value in `names[key]` (a list
-    value: its first item; missing: NONE_GROUP)."""
+    value: its first item; missing: NONE_GROUP) and, for each aggregate over texts, its per-record `stats` rows."""
 
     correct: np.ndarray
     detection_score: np.ndarray
     codes: dict[str, np.ndarray] = field(default_factory=dict)
     names: dict[str, Sequence[str]] = field(default_factory=dict)
+    stats: dict[Any, np.ndarray] = field(default_factory=dict)  # the aggregate's fn -> one row per record
 
     def __len__(self) -> int:
         return len(self.correct)
@@ -51,7 +62,8 @@ class Rows:
         names = dict(self.names)
         if relabel is not None and units is not None:
             names[relabel] = [str(i) for i in range(int(units.max()) + 1 if len(units) else 0)]
-        return Rows(self.correct[idx], self.detection_score[idx], codes, names)
+        return Rows(self.correct[idx], self.detection_score[idx], codes, names,
+                    {f: s[idx] for f, s in self.stats.items()})
 
     def code(self, key: str, value: str) -> int:
         """The code of `value` under `key` (-1: no record has it)."""
@@ -59,6 +71,19 @@ class Rows:
             return list(self.names[key]).index(value)
         except ValueError:
             return -1
+
+
+def record_text(record: Mapping[str, Any], name: str) -> str | tuple[str, ...]:
+    """A record's text `name`: a record field (harness.schema.RECORD_FIELDS: "output", "answer", "gold") or else a
+    metadata key. None or missing: ""; a list: a tuple of its items' texts (several references); else str()."""
+    if name in RECORD_FIELDS:
+        value = record.get(name)
+    else:
+        metadata = record.get("metadata")
+        value = metadata.get(name) if isinstance(metadata, dict) else None
+    if isinstance(value, (list, tuple)):
+        return tuple("" if v is None else v if isinstance(v, str) else str(v) for v in value)
+    return "" if value is None else value if isinstance(value, str) else str(value)
 
 
 def _finite(x: float | None) -> float | None:
@@ -171,6 +196,11 @@ class AggregateTable:
         self._names: dict[str, dict[str, int]] = {k: {} for k in self.keys}
         self._members: dict[tuple[str, str], list[int]] = {}
         self._cols: tuple[np.ndarray, ...] | None = None
+        # aggregates over texts: each fn's stats rows (in chunks) and the texts not yet turned into rows
+        self._text_fns = list({id(a.fn): a.fn for a in self.aggregates if getattr(a.fn, "texts", ())}.values())
+        self._stats: dict[Any, list[np.ndarray]] = {f: [] for f in self._text_fns}
+        self._pending: dict[Any, list[tuple[Any, ...]]] = {f: [] for f in self._text_fns}
+        self._all_stats: dict[Any, np.ndarray] | None = None
 
     def add(self, record: Mapping[str, Any]) -> None:
         row = len(self._ok)
@@ -187,6 +217,20 @@ class AggregateTable:
         for key in self.group_by:
             for value in group_values(metadata.get(key)):
                 self._members.setdefault((key, value), []).append(row)
+        self._add_texts(record, ok)
+
+    def _add_texts(self, record: Mapping[str, Any], ok: bool) -> None:
+        for fn in self._text_fns:
+            pending = self._pending[fn]
+            # an error is never scored: its row is made from empty texts (cheap) and left out by `_rows`
+            pending.append(tuple(record_text(record, t) if ok else "" for t in fn.texts))
+            if len(pending) >= _CHUNK:
+                self._flush(fn)
+
+    def _flush(self, fn: Any) -> None:
+        if self._pending[fn]:
+            self._stats[fn].append(np.asarray(fn.stats(self._pending[fn])))
+            self._pending[fn] = []
 
     def add_columns(self, cols: Columns) -> None:
         """The same from a run's columns: every key read must be among the columns' group keys."""
@@ -212,6 +256,12 @@ class AggregateTable:
             rows, codes, names = cols.groups[key]
             for r, c in zip(np.asarray(rows).tolist(), np.asarray(codes).tolist(), strict=True):
                 self._members.setdefault((key, str(names[c])), []).append(r)
+        if self._text_fns:
+            read = getattr(cols, "records", None)  # an index's columns can read their records back, in order
+            if read is None:
+                raise ValueError("an aggregate reads texts: summarize the records, or an index's columns")
+            for record, ok in zip(read(), self._ok, strict=True):  # streamed: one chunk of texts held at a time
+                self._add_texts(record, ok)
 
     def _rows(self, members: Sequence[int] | None) -> Rows:
         if self._cols is None:
@@ -222,7 +272,12 @@ class AggregateTable:
         idx = idx[ok[idx]] if len(idx) else idx
         codes = {k: np.asarray(self._codes[k], dtype=np.int64)[idx] for k in self.keys}
         names = {k: list(self._names[k]) for k in self.keys}
-        return Rows(correct[idx], score[idx], codes, names)
+        if self._all_stats is None:
+            for fn in self._text_fns:
+                self._flush(fn)
+            self._all_stats = {fn: np.concatenate(self._stats[fn]) if self._stats[fn] else fn.stats([])
+                               for fn in self._text_fns}
+        return Rows(correct[idx], score[idx], codes, names, {f: s[idx] for f, s in self._all_stats.items()})
 
     def cell(self, name: str, members: Sequence[int] | None, seed: int, n_boot: int = 2000) -> dict[str, Any]:
         rows = self._rows(members)
@@ -231,7 +286,11 @@ class AggregateTable:
             value = _finite(agg.fn(rows)) if len(rows) else None
             ci = None
             if value is not None:
-                ci = bootstrap_aggregate(agg, rows, cell_seed(seed, f"{name}\x1f{agg.name}"), n_boot)
+                own = rows  # each draw copies only this aggregate's stats rows, not another's
+                if rows.stats:
+                    own = Rows(rows.correct, rows.detection_score, rows.codes, rows.names,
+                               {f: s for f, s in rows.stats.items() if f is agg.fn})
+                ci = bootstrap_aggregate(agg, own, cell_seed(seed, f"{name}\x1f{agg.name}"), n_boot)
             out[agg.name] = {"value": value, "ci95": list(ci) if ci else None}
         return out
 

@@ -4,19 +4,7 @@ A run resumes, summarizes and lists its notes from what each line of samples.jso
 an id wins, so a retried error is superseded), whether it is an error, and the few fields the metrics read. Parsing
 a million lines takes seconds, so each invocation parses only the lines no earlier one has indexed: samples.idx
 holds the columns of the first S bytes of samples.jsonl, and the lines after S are read from samples.jsonl itself.
-
-Why samples.idx cannot lie. It is written after the lines it covers were appended and fsynced, atomically (a temp
-file renamed over the old one), and it names what it describes: S, the byte length it covers (always just after a
-newline: a line without its newline is never indexed into it), and the CRC-32 of those S bytes. It is used only if
-samples.jsonl still begins with exactly those bytes: the file is at least S bytes long, and either its device,
-inode, size and modification time are the ones recorded when samples.idx was written (nothing has written to it
-since), or the CRC-32 of its first S bytes matches. What harness does to samples.jsonl keeps that prefix intact:
-appends go after it; a torn last line (a kill mid-write) is cut back to the last newline, which is at or after S;
---fresh and a new `harness grade` delete samples.idx before samples.jsonl. So a record appended by a run that
-crashed before writing samples.idx is after S and is read from samples.jsonl (never lost), and every line is read
-either from samples.idx or from samples.jsonl, never from both (never counted twice). A copy of the folder passes
-by its CRC; another program's edit of samples.jsonl fails it, as does a samples.idx that is damaged (it carries a
-CRC of its own contents) or of another format, and then samples.jsonl is read in full.
+How samples.idx is written and checked, and why it cannot lie: harness/indexfile.py.
 """
 
 from __future__ import annotations
@@ -25,20 +13,20 @@ import json
 import os
 import zlib
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import numpy as np
 
+from harness import indexfile
+from harness.indexfile import BLOCK as _BLOCK
+from harness.indexfile import NUMERIC as _NUMERIC
 from harness.jsonl import loads
 from harness.metrics import Columns, group_values
 from harness.samples import IdList, IdListBuilder
 from harness.schema import RECORD_FIELDS, SCHEMA_VERSION, upgrade
-
-MAGIC = b"harness samples.idx 2\n"  # 2: record schema 3 (detection_score, task_fields, judge)
-_BLOCK = 1 << 22
 
 # one bit per yes/no fact about a line
 ERROR = 1  # "error" is not None (the metrics' error)
@@ -48,11 +36,6 @@ UNPARSED = 8  # "answer" is None
 JUDGE_ERROR = 16  # the judge's note has an error
 TRUNCATED = 32  # extra.audio_truncated
 LINE_ONLY = 64  # right on its final answer line, wrong under the official rule (harness.report.notes)
-
-_NUMERIC = ("offsets", "flags", "gold", "answer", "method", "detection_score")
-# samples.idx's arrays: the columns above, then "value:FIELD", "rows:KEY" and "codes:KEY"
-_DTYPES = {"offsets": "<i8", "flags": "<u2", "gold": "<i4", "answer": "<i4", "method": "<i4", "detection_score": "<f8",
-           "value": "<f8", "rows": "<i8", "codes": "<i4", "id_ends": "<i8", "id_blob": "u1"}
 
 
 def _number(value: Any, bools: bool) -> float:
@@ -131,6 +114,14 @@ class _Rows:
                     codes.append(c)
 
 
+@dataclass
+class IndexColumns(Columns):
+    """An index's columns at some rows, which can also read those rows' records back, in the same order (for what no
+    column holds: the texts an aggregate reads, harness.aggregates)."""
+
+    records: Callable[[], Iterator[dict[str, Any]]] | None = None
+
+
 class RecordIndex:
     """One row per readable line of samples.jsonl, in file order (a torn or unreadable line is no row, and counted in
     `torn`): its id and offset, yes/no flags (the constants above), gold, answer and rank method as codes into
@@ -190,7 +181,7 @@ class RecordIndex:
         """samples.idx where it is valid for samples.jsonl as it is now (and has the keys and fields asked for), plus
         the lines after what it covers; else samples.jsonl read in full."""
         keys, fields = tuple(dict.fromkeys(keys)), tuple(dict.fromkeys(fields))
-        index, had = cls._load(Path(samples_path), Path(index_path), keys, fields)
+        index, had = indexfile.load(cls, Path(samples_path), Path(index_path), keys, fields)
         if index is None:  # read it all, for what was asked and what samples.idx had, so the next one has both
             index = cls(samples_path, (*keys, *had[0]), (*fields, *had[1]))
         index.refresh()
@@ -282,107 +273,9 @@ class RecordIndex:
             self.pairs[k] = (pair_rows[keep], codes[keep])
         self._last = None
 
-    # -- samples.idx ---------------------------------------------------------------------------------
-    @classmethod
-    def _load(cls, samples_path: Path, index_path: Path, keys: tuple[str, ...],
-              fields: tuple[str, ...]) -> tuple[RecordIndex | None, tuple[tuple[str, ...], tuple[str, ...]]]:
-        """(the index samples.idx holds, or None where it is absent, damaged or not true of samples.jsonl now;
-        the keys and fields it had)."""
-        none: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
-        try:
-            data = index_path.read_bytes()
-            st = os.stat(samples_path)
-        except OSError:
-            return None, none
-        try:
-            if not data.startswith(MAGIC):
-                return None, none
-            head_end = data.index(b"\n", len(MAGIC)) + 1
-            head = json.loads(data[len(MAGIC):head_end])
-            payload = memoryview(data)[head_end:]
-            if len(payload) != head["payload"] or zlib.crc32(payload) != head["payload_crc32"]:
-                return None, none
-            had = (tuple(head["keys"]), tuple(head["fields"]))
-            if not (set(keys) <= set(had[0]) and set(fields) <= set(had[1])):
-                return None, had
-            covered = head["covers"]
-            if st.st_size < covered:
-                return None, had
-            unchanged = head["file"] == [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
-            if not unchanged and _crc_of(samples_path, covered) != head["crc32"]:
-                return None, had
-            index = cls(samples_path, had[0], had[1])
-            arrays = {name: np.frombuffer(payload, dtype=np.dtype(dt), count=n, offset=at)
-                      for name, (dt, at, n) in head["arrays"].items()}
-            texts = json.loads(bytes(payload[head["texts"]:]))
-            for name in _NUMERIC:
-                setattr(index, name, arrays[name])
-            index.values = {f: arrays[f"value:{f}"] for f in had[1]}
-            index.pairs = {k: (arrays[f"rows:{k}"], arrays[f"codes:{k}"]) for k in had[0]}
-            index.ids = IdList(arrays["id_blob"].tobytes(), arrays["id_ends"])
-            index.strings, index.group_values = texts["strings"], texts["groups"]
-        except (ValueError, KeyError, TypeError, IndexError):  # JSONDecodeError is a ValueError
-            return None, none
-        index._codes = {text: i for i, text in enumerate(index.strings)}
-        index._group_codes = {k: {v: i for i, v in enumerate(vs)} for k, vs in index.group_values.items()}
-        index.covered, index.crc, index.torn = covered, head["crc32"], head["torn"]
-        index.complete = index.rows
-        index.saved = covered if unchanged else -1  # seen through its CRC: written again, so next time is quick
-        return index, had
-
     def save(self, index_path: Path) -> None:
         """Write samples.idx for the complete lines indexed, if that is more than it holds (atomically)."""
-        if self.covered <= self.saved or not self.covered:
-            return
-        n = self.complete
-        st = os.stat(self.samples_path)
-        head: dict[str, Any] = {
-            "covers": self.covered, "crc32": self.crc, "rows": n, "torn": self.torn,
-            # unchanged since: the CRC need not be read again (a file grown or rewritten since is checked by it)
-            "file": [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns] if st.st_size == self.covered else None,
-            "keys": list(self.keys), "fields": list(self.fields), "arrays": {},
-        }
-        parts: list[Any] = []  # views of the arrays, written as they are (no copy of a million rows)
-        at = 0
-        ids = self.ids.take(np.arange(n))
-        columns = [(name, getattr(self, name)[:n]) for name in _NUMERIC]
-        columns += [("id_ends", ids.ends), ("id_blob", np.frombuffer(ids.blob, dtype=np.uint8))]
-        columns += [(f"value:{f}", self.values[f][:n]) for f in self.fields]
-        for k in self.keys:
-            rows, codes = self.pairs[k]
-            keep = rows < n
-            columns += [(f"rows:{k}", rows[keep]), (f"codes:{k}", codes[keep])]
-        for name, column in columns:
-            dtype = _DTYPES[name.split(":")[0]]
-            data = np.ascontiguousarray(column, dtype=np.dtype(dtype))
-            head["arrays"][name] = [dtype, at, len(data)]
-            parts.append(memoryview(data).cast("B"))
-            at += data.nbytes
-            if at % 8:  # each array starts 8-byte aligned
-                parts.append(bytes(8 - at % 8))
-                at += 8 - at % 8
-        texts = {"strings": self.strings, "groups": self.group_values}
-        try:
-            parts.append(msgspec.json.encode(texts))
-        except (msgspec.EncodeError, ValueError):
-            parts.append(json.dumps(texts).encode())  # lone surrogates: escaped, read back by json
-        head["texts"] = at
-        crc = 0
-        for part in parts:
-            crc = zlib.crc32(part, crc)
-        head["payload"], head["payload_crc32"] = at + len(parts[-1]), crc
-        tmp = index_path.with_name(f"{index_path.name}.{os.getpid()}.tmp")
-        try:
-            with open(tmp, "wb") as f:
-                f.write(MAGIC + json.dumps(head).encode() + b"\n")
-                for part in parts:
-                    f.write(part)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, index_path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        self.saved = self.covered
+        indexfile.save(self, index_path)
 
     # -- reading -------------------------------------------------------------------------------------
     def rows_of(self, ids: Sequence[str]) -> np.ndarray:
@@ -441,9 +334,10 @@ class RecordIndex:
     def has(self, rows: np.ndarray, flag: int) -> np.ndarray:
         return (self.flags[rows] & flag) != 0
 
-    def columns(self, rows: np.ndarray) -> Columns:
-        """What the metrics read from the records at `rows` (ascending), as harness.metrics.Columns."""
-        rows = np.asarray(rows, dtype=np.int64)
+    def columns(self, rows: np.ndarray) -> IndexColumns:
+        """What the metrics read from the records at `rows` (ascending), as harness.metrics.Columns (which can read
+        those records back)."""
+        rows = picked = np.asarray(rows, dtype=np.int64)
         if len(rows) == self.rows:  # every row (ascending, so in order): views, no copies
             rows = slice(None)  # type: ignore[assignment]
         flags = self.flags[rows]
@@ -458,11 +352,12 @@ class RecordIndex:
                 at = where[pair_rows]
                 keep = at >= 0
                 groups[k] = (at[keep], codes[keep], self.group_values[k])
-        return Columns(error=(flags & ERROR) != 0, correct=(flags & CORRECT) != 0, unparsed=(flags & UNPARSED) != 0,
-                       gold=self.gold[rows], answer=self.answer[rows], detection_score=self.detection_score[rows],
-                       strings=self.strings,
-                       values={f: v[rows] for f, v in self.values.items()}, groups=groups,
-                       retry=(flags & RETRY) != 0, judge_error=(flags & JUDGE_ERROR) != 0, method=self.method[rows])
+        return IndexColumns(error=(flags & ERROR) != 0, correct=(flags & CORRECT) != 0,
+                            unparsed=(flags & UNPARSED) != 0, gold=self.gold[rows], answer=self.answer[rows],
+                            detection_score=self.detection_score[rows], strings=self.strings,
+                            values={f: v[rows] for f, v in self.values.items()}, groups=groups,
+                            retry=(flags & RETRY) != 0, judge_error=(flags & JUDGE_ERROR) != 0,
+                            method=self.method[rows], records=lambda: self.read(picked))
 
     def read(self, rows: Iterable[int]) -> Iterator[dict[str, Any]]:
         """The records at these rows, read from samples.jsonl."""
@@ -502,16 +397,3 @@ def _same_ids(a: IdList, at_a: np.ndarray, b: IdList, at_b: np.ndarray) -> np.nd
         equal = bytes_a[np.repeat(start_a[j], n) + within] == bytes_b[np.repeat(start_b[j], n) + within]
         same[j] = np.logical_and.reduceat(equal, begin)
     return same
-
-
-def _crc_of(path: Path, size: int) -> int:
-    crc = 0
-    with open(path, "rb") as f:
-        while size > 0:
-            block = f.read(min(_BLOCK, size))
-            if not block:
-                break
-            crc = zlib.crc32(block, crc)
-            size -= len(block)
-    return crc
-
