@@ -86,7 +86,9 @@ def run(
                                               help="Task option key=value (repeatable)")] = None,
     model_arg: Annotated[list[str] | None, Opt("--model-arg", metavar="KEY=VALUE",
                                                help="Model option key=value (repeatable), e.g. dtype=bfloat16")] = None,
-    strategy: Annotated[str, Opt(metavar="NAME", help="Prompting: zero-shot, few-shot or cot")] = "zero-shot",
+    strategy: Annotated[str, Opt(metavar="NAME", help="Prompting: zero-shot, few-shot or cot; several, comma-"
+                                 "separated (zero-shot,few-shot,cot), run one after another and end with a table "
+                                 "comparing them")] = "zero-shot",
     shots: Annotated[int, Opt(metavar="K", help="Examples per prompt for --strategy few-shot")] = 0,
     mode: Annotated[str | None, Opt(metavar="MODE", help="generate (free text, parsed) or rank (the choices "
                                     "ranked by log-likelihood; `score` is its old name); default: the task's or the "
@@ -131,6 +133,15 @@ def run(
                         group_by=group_by or [], workers=workers, judge=judge,
                         judge_args=parse_kv(judge_arg, "--judge-arg"))
         with interrupt.watched():  # Ctrl-C / SIGTERM end the run within seconds, whatever it is doing
+            if "," in strategy:  # one run per strategy, then the comparison table (cli/compare.py)
+                from cli.compare import run_strategies, split_strategies
+
+                results, compared = run_strategies(cfg, split_strategies(strategy), make_runner, typer.echo)
+                typer.echo(compared)
+                if any(r.errors for _, r in results):
+                    typer.echo("some samples are error records; re-run the same command to retry them", err=True)
+                    raise typer.Exit(EXIT_ERRORS)
+                return
             runner = make_runner(cfg)
             result = runner.run()
     except HarnessError as e:

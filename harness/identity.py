@@ -66,7 +66,7 @@ def request_for(task: Task, sample: Sample, mode: str, strategy: str, shots: int
     """The request for `sample`: the one place the loop and the run id's prompt fingerprint build it."""
     return build_request(sample, mode=mode, strategy=strategy, shots=shots, pool=pool, seed=seed,
                          instruction=task.instruction, presorted=True, options=task.options,
-                         rank_method=rank_method)
+                         rank_method=rank_method, shots_by=task.shots_by)
 
 
 def prompt_fingerprint(task: Task, samples: Sequence[Sample], mode: str, strategy: str, shots: int,

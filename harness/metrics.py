@@ -34,6 +34,7 @@ from harness.stats import (
     cell_seed,
     eer_bootstrap_ci,
     equal_error_rate,
+    f1_bootstrap_ci,
     f1_report,
     none_pair,
     roc_auc,
@@ -118,9 +119,13 @@ class Breakdown:
     the gold classes present) and, from records with a numeric "detection_score", EER and ROC-AUC."""
 
     def __init__(self, group_by: Sequence[str] = (), labels: Sequence[str] | None = None,
-                 positive: str | None = None, mean_fields: Sequence[str] = (), eer_ci: bool = False) -> None:
+                 positive: str | None = None, mean_fields: Sequence[str] = (), eer_ci: bool = False,
+                 f1_ci: bool = False) -> None:
         self.group_by = tuple(group_by)
         self.eer_ci = eer_ci  # a 95% bootstrap interval for EER too (`eer_ci95`): where EER is the primary metric
+        # 95% bootstrap intervals for macro precision/recall/F1 and the positive label's precision/recall/F1 too
+        # (`<name>_ci95`, from the confusion table): where a task reports them as its numbers (Task.f1_ci)
+        self.f1_ci = f1_ci
         self.mean_fields = tuple(mean_fields)  # numeric record fields averaged per cell (e.g. "chance")
         self.labels = list(dict.fromkeys(labels)) if labels is not None else None
         if self.labels is not None and positive is not None and positive not in self.labels:
@@ -342,6 +347,10 @@ class Breakdown:
                     out[metric] = pos.get(metric)
                 recalls = [v["recall"] for v in (out["per_label"] or {}).values() if v["support"]]
                 out["balanced_accuracy"] = sum(recalls) / len(recalls) if recalls else None
+            if self.f1_ci:
+                intervals = f1_bootstrap_ci(folded, [lb for lb in labels if lb in present], self.positive,
+                                            cell_seed(seed, f"{name}\x1ff1"), n_boot)
+                out.update((f"{k}_ci95", v) for k, v in intervals.items())
         if cell.scores is not None and cell.is_pos is not None:
             y = np.array(cell.is_pos, dtype=bool)  # copies: a live view would block later appends
             s = np.array(cell.scores, dtype=np.float64)

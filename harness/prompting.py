@@ -107,6 +107,23 @@ def pick_shots(sample: Sample, pool: Sequence[Sample], shots: int, seed: int, pr
     return chosen
 
 
+_GROUPED: dict[tuple[int, str], tuple[Sequence[Sample], dict[str, list[Sample]]]] = {}
+
+
+def shots_among(pool: Sequence[Sample], sample: Sample, key: str) -> list[Sample]:
+    """The pool items with `sample`'s value of metadata `key` (Task.shots_by), in the pool's order. The grouping is
+    made once per pool (a run's pool is one list), so a large few-shot run stays O(shots) per prompt."""
+    cached = _GROUPED.get((id(pool), key))
+    if cached is None or cached[0] is not pool:
+        groups: dict[str, list[Sample]] = {}
+        for s in pool:
+            groups.setdefault(str(s.metadata.get(key)), []).append(s)
+        if len(_GROUPED) >= 4:
+            _GROUPED.clear()
+        _GROUPED[(id(pool), key)] = cached = (pool, groups)
+    return cached[1].get(str(sample.metadata.get(key)), [])
+
+
 def check_shots(shots: int, pool: Sequence[Sample], samples: Sequence[Sample], source: str) -> None:
     """`--shots K` more than every sample can draw is a usage error naming both numbers, before any model loads.
     A sample draws from the pool less the pool item with its own id (the same item: never its own example)."""
@@ -132,11 +149,16 @@ def build_request(
     presorted: bool = False,
     options: str | None = None,
     rank_method: str = "loglik",
+    shots_by: str | None = None,
 ) -> Request:
     """`options`: how the choices are shown (OPTION_STYLES); `rank_method`: what score mode asks the model for
-    ("loglik", "first_token" or "auto", see Request)."""
+    ("loglik", "first_token" or "auto", see Request); `shots_by`: draw examples only among pool items with the
+    sample's value of that metadata key (Task.shots_by)."""
     messages: list[Message] = []
     if strategy == "few-shot":
+        if shots_by is not None:
+            pool = shots_among(pool if presorted else shot_pool(pool), sample, shots_by)
+            presorted = True
         for ex in pick_shots(sample, pool, shots, seed, presorted):
             messages.append(user_message(ex, mode, strategy, instruction, options))
             reply = gold_reply(ex, mode, strategy, options)

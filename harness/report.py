@@ -22,6 +22,9 @@ def ci(c: list[float] | None) -> str:
     return "-" if not c or c[0] is None else f"[{100 * c[0]:.1f}, {100 * c[1]:.1f}]"
 
 
+# The positive label's precision/recall/F1: columns where a task reports them as its numbers (cells with intervals for
+# them, Task.f1_ci), so other binary tasks' tables stay as they were.
+BINARY = (("precision", "prec."), ("recall", "rec."), ("f1", "F1"))
 EXTRA = (("macro_f1", "macro-F1"), ("weighted_f1", "wF1"), ("balanced_accuracy", "bal.acc"),
          ("eer", "EER"), ("roc_auc", "AUC"))
 
@@ -44,6 +47,7 @@ def table(summary: dict[str, Any]) -> str:
     aggregates = [a["name"] for a in summary.get("aggregates", [])]
     labels = summary.get("metric_labels") or {}
     extra = [(k, labels.get(k) or k.replace("_", " ")) for k in summary.get("extra_columns", [])]
+    extra += [(k, labels.get(k) or h) for k, h in BINARY if k != primary and any(f"{k}_ci95" in c for _, c in cells)]
     extra += [(k, labels.get(k) or h) for k, h in EXTRA if k != primary and any(c.get(k) is not None for _, c in cells)]
     # The primary metric first, with its interval (accuracy: the usual columns; else its own pair before them).
     lead = [] if primary == "accuracy" else [primary]

@@ -134,6 +134,42 @@ def f1_report(confusion: Confusion, labels: Sequence[str] | None = None) -> dict
     return report
 
 
+def f1_bootstrap_ci(confusion: Confusion, labels: Sequence[str], positive: str | None = None, seed: int = 0,
+                    n_boot: int = 2000, level: float = 0.95) -> dict[str, list[float] | None]:
+    """Percentile bootstrap intervals of macro precision/recall/F1 over `labels` and, with `positive`, of that label's
+    precision, recall and F1 (the names f1_report / binary_report give them), resampling the cell's records with
+    replacement. A resample of n records is a Multinomial(n, counts / n) draw over the (gold, prediction) cells, so
+    the confusion table is all it needs, as accuracy's interval needs only its counts. The label set stays the
+    point estimate's (a label a resample happens to lose counts as 0.0, sklearn's zero_division=0)."""
+    keys = list(confusion)
+    counts = np.array([confusion[k] for k in keys], dtype=np.int64)
+    names = ["macro_f1", "macro_precision", "macro_recall", *(("precision", "recall", "f1") if positive else ())]
+    n = int(counts.sum())
+    if n == 0 or not labels:
+        return dict.fromkeys(names)
+    draws = np.random.default_rng(seed).multinomial(n, counts / n, size=n_boot).astype(np.float64)  # (B, K)
+
+    def per_label(label: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        tp = draws[:, [i for i, (g, p) in enumerate(keys) if g == label and p == label]].sum(axis=1)
+        gold = draws[:, [i for i, (g, _) in enumerate(keys) if g == label]].sum(axis=1)
+        pred = draws[:, [i for i, (_, p) in enumerate(keys) if p == label]].sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            prec = np.where(pred > 0, tp / pred, 0.0)
+            rec = np.where(gold > 0, tp / gold, 0.0)
+            f1 = np.where(pred + gold > 0, 2 * tp / (pred + gold), 0.0)
+        return prec, rec, f1
+
+    stats = {label: per_label(label) for label in dict.fromkeys(labels)}
+    out: dict[str, list[float] | None] = {}
+    for j, metric in enumerate(("precision", "recall", "f1")):
+        out[f"macro_{metric}"] = list(percentile_ci(np.mean([v[j] for v in stats.values()], axis=0), level))
+    if positive:
+        prec, rec, f1 = stats[positive] if positive in stats else per_label(positive)
+        for metric, values in (("precision", prec), ("recall", rec), ("f1", f1)):
+            out[metric] = list(percentile_ci(values, level))
+    return {k: out.get(k) for k in names}
+
+
 def binary_report(confusion: Confusion, positive: str) -> dict[str, Any]:
     """Precision, recall, F1 and support of the `positive` label (other labels are all "negative")."""
     return f1_report(confusion, [positive])["per_label"][positive]

@@ -39,7 +39,7 @@ def summarize(task: Task, group_by: list[str], records: Iterable[dict[str, Any]]
     one by one or, the same numbers at once, from their columns (harness.index.RecordIndex.columns)."""
     columns = [*task.mean_fields, *(extra_fields or [])]
     table = Breakdown(group_by, labels=task.labels, positive=task.positive, mean_fields=mean_fields(task, extra_fields),
-                      eer_ci=task.primary.name == "eer")
+                      eer_ci=task.primary.name == "eer", f1_ci=task.f1_ci)
     aggs = AggregateTable(task.aggregates, group_by) if task.aggregates else None
     judge_errors = 0
     methods: dict[str, int] = {}  # rank mode: how each record's choice_logprobs were computed

@@ -93,6 +93,12 @@ class Task:
     # What the task's benchmark calls a metric, for column headings and summary.json, e.g. an emotion task's
     # {"accuracy": "WAR", "balanced_accuracy": "UAR"} (WAR is accuracy, UAR the mean recall over classes).
     metric_labels: dict[str, str] = field(default_factory=dict)
+    # Label tasks: 95% bootstrap intervals for macro precision/recall/F1 and, with `positive`, that label's
+    # precision/recall/F1 (summary cells' `<name>_ci95`), where a task reports them as its numbers (SarcasmBench).
+    f1_ci: bool = False
+    # Few-shot examples drawn only among pool items with the sample's value of this metadata key (a task that pools
+    # several datasets, e.g. SarcasmBench's "dataset": a sample's examples come from its own dataset).
+    shots_by: str | None = None
 
     def aggregate_keys(self) -> list[str]:
         """The metadata keys the declared aggregates read (the run's index keeps a column of each)."""

@@ -19,6 +19,18 @@ TASKS: dict[str, Entry] = {
         Entry("add_qa", "tasks.add_qa:load",
               "Audio deepfake detection as a question (ASVspoof 2019 LA, In-the-Wild, CSV/JSONL): EER of ALLM4ADD's "
               "Real/Fake score (first-token logits), accuracy"),
+        Entry("sarcasm", "tasks.sarcasm:load",
+              "SarcasmBench text sarcasm: every test_<dataset>.csv of root=DIR (or a hub dataset ORG/NAME), or "
+              "path=FILE; accuracy, precision/recall/F1 of Sarcastic, macro-F1 by the authors' rule, strict beside it"),
+        Entry("sarcasm:iacv1", "tasks.sarcasm:iacv1", "SarcasmBench IAC-V1 (root=DIR holding test_iacv1.csv)"),
+        Entry("sarcasm:iacv2", "tasks.sarcasm:iacv2", "SarcasmBench IAC-V2 (root=DIR holding test_iacv2.csv)"),
+        Entry("sarcasm:mustard", "tasks.sarcasm:mustard",
+              "SarcasmBench MUStARD (root=DIR holding test_mustard.csv; Context shown unless context=false)"),
+        Entry("sarcasm:semeval", "tasks.sarcasm:semeval",
+              "SarcasmBench SemEval-2018 Task 3 (root=DIR holding test_semeval.csv)"),
+        Entry("visual_room", "tasks.visual_room:load",
+              "Visual Room two-tier multimodal sarcasm (image/video posts, JSONL path=FILE; default: a small "
+              "generated example): perception and cognition accuracy, cognition error given correct perception"),
     ]
 }
 

@@ -54,7 +54,9 @@ class NeedsPath:
 # adapter -> the --model spec the options are given to (the part after ":" is never read: nothing loads)
 MODEL_SPECS = {"demo": "demo", "random": "random", "majority": "majority", "hf": "hf:/no/such/model",
                "py": "py:tests.test_options:Typed", "openai": "openai:gpt-4o"}
-TASK_SPECS = {"demo": "demo", "mmar": "mmar", "add_qa": "add_qa", "file": "file:/no/such/items.jsonl"}
+TASK_SPECS = {"demo": "demo", "mmar": "mmar", "add_qa": "add_qa", "file": "file:/no/such/items.jsonl",
+              "sarcasm": "sarcasm", "visual_room": "visual_room",
+              **{f"sarcasm:{n}": f"sarcasm:{n}" for n in ("iacv1", "iacv2", "mustard", "semeval")}}
 
 
 def declaring(spec: str) -> Any:

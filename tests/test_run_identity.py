@@ -37,6 +37,7 @@ MMAR = FIXTURES / "mmar"
 HAS_MMAR = (MMAR / "MMAR-meta.jsonl").is_file() and (MMAR / "MMAR-meta.json").is_file()
 needs_mmar = pytest.mark.skipif(not HAS_MMAR, reason=f"MMAR fixture records not found in {MMAR} "
                                                      "(set HARNESS_FIXTURES)")
+SARCASM = FIXTURES / "sarcasmbench"
 cli = CliRunner()
 
 
@@ -83,7 +84,20 @@ TASK_BASES: dict[str, Callable[[Data], tuple[str, dict[str, Any]]]] = {
     "demo": lambda d: ("demo", {}),
     "mmar": lambda d: ("mmar", {}),
     "add_qa": lambda d: ("add_qa", {"path": str(d.add_qa)}),
+    "sarcasm": lambda d: ("sarcasm", {"root": str(SARCASM)}),
+    **{f"sarcasm:{n}": (lambda d, n=n: (f"sarcasm:{n}", {"root": str(SARCASM)}))
+       for n in ("iacv1", "iacv2", "mustard", "semeval")},
+    "visual_room": lambda d: ("visual_room", {}),
 }
+
+
+def copied(d: Data, source: Path) -> str:
+    """The same file(s) in another folder: same bytes, another path."""
+    target = d.tmp / "copies" / source.name
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, target)
+    return str(target)
 
 # (task, option) -> another valid value. A file task's `path` is the part after "file:".
 TASK_CHANGES: dict[tuple[str, str], Callable[[Data], Any]] = {
@@ -106,6 +120,16 @@ TASK_CHANGES: dict[tuple[str, str], Callable[[Data], Any]] = {
     ("add_qa", "ext"): lambda d: "wav",
     ("add_qa", "rank_method"): lambda d: "first_token",
     ("add_qa", "shots_from"): lambda d: str(d.add_qa_copy),
+    ("sarcasm", "root"): lambda d: copied(d, SARCASM),
+    ("sarcasm", "path"): lambda d: "test_iacv1.csv",  # relative to root: that one file
+    ("sarcasm", "context"): lambda d: False,
+    ("sarcasm", "scorer"): lambda d: "strict",
+    **{(f"sarcasm:{n}", option): change for n in ("iacv1", "iacv2", "mustard", "semeval")
+       for option, change in (("root", lambda d: copied(d, SARCASM)), ("context", lambda d: False),
+                              ("scorer", lambda d: "strict"))},
+    ("visual_room", "path"): lambda d: copied(d, Path(__file__).resolve().parents[1] / "tasks" / "visual_room_example"
+                                              / "posts.jsonl"),
+    ("visual_room", "tier"): lambda d: "perception",
 }
 
 # (task, option) -> another value of an exempt option: the run id must stay the same.
