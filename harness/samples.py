@@ -9,13 +9,15 @@ The helpers take any sequence of samples (a plain list as well), so the engine t
 from __future__ import annotations
 
 import hashlib
+import os
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import overload
 
 import numpy as np
 
-from harness.types import Sample
+from harness.types import HarnessError, Sample
 
 MEDIA_KINDS = ("audio", "image", "video")
 _CHUNK = 512  # samples built at a time when iterating
@@ -173,6 +175,52 @@ class LazySamples(Sequence[Sample]):
 
     def __repr__(self) -> str:
         return f"LazySamples({len(self)} samples)"
+
+
+def file_identity(path: Path | str) -> tuple[int, ...]:
+    """What tells a file changed since it was read: device, inode, size, modification time."""
+    st = os.stat(path)
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def line_builder(file: Path, identity: tuple[int, ...], starts: Sequence[int], lengths: Sequence[int],
+                 lines: Sequence[int], make: Callable[[bytes, int], Sample]) -> Callable[[np.ndarray], list[Sample]]:
+    """build(positions) for a LazySamples read from a file: sample p is `make(its bytes, its line number)`, its
+    bytes being `lengths[p]` from `starts[p]`, read again (the loader's one validating pass kept only where each
+    sample is). A file changed since then (`identity`, from `file_identity`) is refused: its hash is in the run id,
+    and its lines would be other samples."""
+
+    def build(positions: np.ndarray) -> list[Sample]:
+        if file_identity(file) != identity:
+            raise HarnessError(f"{file} changed while harness was using it; re-run the command to read it again")
+        with open(file, "rb") as f:
+            fd = f.fileno()
+            return [make(os.pread(fd, lengths[p], starts[p]), lines[p]) for p in positions.tolist()]
+
+    return build
+
+
+def first_duplicate(ids: IdList, hashes: np.ndarray) -> tuple[int, int] | None:
+    """(i, j): sample i is the first, in order, whose id sample j (j < i, the first with it) already has; None when
+    the ids are unique. `hashes[k]` is hash(ids[k]) (this process's): the ids are compared only where two hashes
+    are equal, so no set of a million str is built."""
+    order = np.argsort(hashes, kind="stable")
+    ranked = hashes[order]
+    tied = np.flatnonzero(ranked[1:] == ranked[:-1])
+    if not len(tied):
+        return None
+    found: tuple[int, int] | None = None
+    for value in np.unique(ranked[tied]):
+        group = order[np.searchsorted(ranked, value) : np.searchsorted(ranked, value, side="right")]
+        first: dict[str, int] = {}
+        for k in group.tolist():  # in order: a stable sort keeps equal hashes in position order
+            sid = ids[k]
+            if sid in first:
+                if found is None or k < found[0]:
+                    found = (k, first[sid])
+                break
+            first[sid] = k
+    return found
 
 
 def ids_of(samples: Sequence[Sample]) -> Sequence[str]:

@@ -12,10 +12,10 @@ train/dev split) that --strategy few-shot draws its examples from, instead of th
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import json
-import os
 from array import array
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,9 +28,9 @@ from harness.extract import letter
 from harness.jsonl import MISSING, fast_loads
 from harness.media import resolve_media
 from harness.prompting import MAX_LETTERS
-from harness.samples import MEDIA_KINDS, IdList, LazySamples
+from harness.samples import MEDIA_KINDS, IdList, LazySamples, file_identity, line_builder
 from harness.task import Task
-from harness.textfile import decode_line, text_lines
+from harness.textfile import decode_line
 from harness.types import HarnessError, Media, MediaError, Sample, UsageError
 
 MEDIA_KEYS = ("audio", "image", "video")
@@ -42,22 +42,26 @@ EXEMPT_ARGS = {
     "group_by": "only the summary's breakdown, which is recomputed from the records on every run",
     "description": "text for run.json and listings, never shown to the model",
 }
-LAZY_FROM = 10_000  # a JSONL task of this many samples or more is kept as ids and line offsets (LazySamples)
+LAZY_FROM = 10_000  # a task of this many samples or more is kept as ids and line offsets (LazySamples)
 _BLOCK = 1 << 22
 
 
-def _rows(path: Path, digest: Any = None) -> Iterator[tuple[int, dict[str, Any], int, int]]:
-    """(line number, row, start, end) for each row: a JSONL line's byte range, (0, 0) for CSV; a malformed line fails
-    fast naming file and line. `digest` (a hashlib object) is given every byte of the file."""
+def _rows(path: Path, digest: Any = None,
+          fields: list[str] | None = None) -> Iterator[tuple[int, dict[str, Any], int, int]]:
+    """(line number, row, start, end) for each row, with its byte range (a CSV row's: from the end of the row before,
+    so maybe blank lines, then the row's lines; `_csv_row` reads it again); a malformed line fails fast naming file
+    and line. `digest` (a hashlib object) is given every byte of the file; `fields` the CSV header's names."""
     if path.suffix.lower() == ".csv":
-        if digest is not None:
-            digest.update(path.read_bytes())
-        # Lines decoded one by one (harness.textfile), so a byte that is not UTF-8 names its line.
-        reader = csv.DictReader(line for _, line in text_lines(path, bom=True))
+        end = [0]
+        reader = csv.DictReader(csv_lines(path, end, digest))
+        start = end[0] if reader.fieldnames is not None else 0  # reading the names reads the header line
+        if fields is not None:
+            fields.extend(reader.fieldnames or ())
         for row in reader:
             if None in row:
                 raise HarnessError(f"{path}:{reader.line_num}: more fields than the header has")
-            yield reader.line_num, {k: v for k, v in row.items() if v not in (None, "")}, 0, 0
+            yield reader.line_num, {k: v for k, v in row.items() if v not in (None, "")}, start, end[0]
+            start = end[0]
         return
     decode = msgspec.json.Decoder().decode
     for n, offset, pieces in _line_blocks(path, digest):
@@ -69,10 +73,28 @@ def _rows(path: Path, digest: Any = None) -> Iterator[tuple[int, dict[str, Any],
             except ValueError:  # msgspec.DecodeError, or a byte that is not UTF-8
                 row = None
             if type(row) is not dict:
-                row = _parse_line(raw, path, n)  # the exact path: blank lines, and json's reading and messages
+                row = parse_line(raw, path, n)  # the exact path: blank lines, and json's reading and messages
                 if row is None:
                     continue
             yield n, row, start, offset
+
+
+def csv_lines(path: Path, end: list[int], digest: Any = None) -> Iterator[str]:
+    """The text of each line for a csv reader, as harness.textfile reads it (a byte that is not UTF-8 fails naming
+    its line, a byte order mark at the start is dropped); `end[0]` is the byte offset after the last line given, so
+    a row's bytes are known as the reader returns it (it reads no further than the row's last line)."""
+    for n, offset, pieces in _line_blocks(path, digest):
+        for raw in pieces:
+            n += 1
+            offset += len(raw)
+            end[0] = offset
+            yield decode_line(raw[len(codecs.BOM_UTF8):] if n == 1 and raw.startswith(codecs.BOM_UTF8) else raw,
+                              path, n)
+
+
+def record_lines(raw: bytes) -> Iterator[str]:
+    """The lines of a CSV row's bytes (from `csv_lines`' offsets, checked when first read), for a csv reader."""
+    return (line.decode("utf-8") for line in raw.splitlines(keepends=True))
 
 
 def _line_blocks(path: Path, digest: Any = None) -> Iterator[tuple[int, int, list[bytes]]]:
@@ -103,7 +125,16 @@ def _raw_lines(path: Path) -> Iterator[tuple[int, bytes]]:
         yield from enumerate(pieces, n + 1)
 
 
-def _parse_line(raw: bytes, path: Path, n: int) -> dict[str, Any] | None:
+def line_spans(path: Path) -> Iterator[tuple[int, bytes, int]]:
+    """(line number, line with its ending, its byte offset) for every line (as harness.textfile numbers them)."""
+    for n, offset, pieces in _line_blocks(path):
+        for raw in pieces:
+            n += 1
+            yield n, raw, offset
+            offset += len(raw)
+
+
+def parse_line(raw: bytes, path: Path, n: int) -> dict[str, Any] | None:
     """The object on a line (None: a blank line), as harness has always read it: decoded as UTF-8 (a bad byte is
     named by line and column), then parsed by `json`, errors naming file and line. msgspec reads it first where it
     reads exactly what `json` would (harness/jsonl.py); otherwise the line takes that exact path."""
@@ -127,7 +158,7 @@ def jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-blank line; a bad line (or a byte that is not UTF-8) fails naming file
     and line."""
     for n, raw in _raw_lines(path):
-        row = _parse_line(raw, path, n)
+        row = parse_line(raw, path, n)
         if row is not None:
             yield n, row
 
@@ -175,16 +206,20 @@ def _gold(answer: Any, choices: list[str], lettered: bool, where: str) -> str | 
 
 
 def file_version(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:  # by blocks: a list of a million lines is never held whole
+        while block := f.read(_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()[:12]
 
 
 def read_items(file: Path, labels: str | None = None, lettered: bool | None = None, what: str = "task file",
                digest: Any = None, lazy: bool = False) -> tuple[dict[str, Any], list[Sample]]:
     """A file's header line ({} if none) and its samples, every line checked (a bad one fails naming file and
     line); media paths resolve relative to the file's own folder and cannot leave it. `what` names it in errors.
-    `digest` (a hashlib object) is given the file's bytes as they are read. `lazy`: a JSONL file of LAZY_FROM
-    samples or more comes back as a LazySamples (ids and line offsets; each sample is built again from its line
-    when used), so a million samples are never all in memory.
+    `digest` (a hashlib object) is given the file's bytes as they are read. `lazy`: a file of LAZY_FROM samples or
+    more comes back as a LazySamples (ids and byte ranges; each sample is built again from its line, or its CSV
+    row's lines, when used), so a million samples are never all in memory.
 
     Every line is checked, in order, by `_sample`, the one function that also builds the samples; a line whose
     choices (a list of texts or none), answer (a text) and media (none) repeat those of a line already checked
@@ -196,16 +231,16 @@ def read_items(file: Path, labels: str | None = None, lettered: bool | None = No
         raise HarnessError(f"{what} must be .jsonl or .csv: {file}")
     root = file.resolve().parent
     is_csv = file.suffix.lower() == ".csv"
-    identity = _identity(file)
+    identity = file_identity(file)
     header: dict[str, Any] = {}
-    samples: list[Sample] = []  # CSV: built as read; JSONL: built from the lines kept below
+    fields: list[str] = []  # a CSV file's header
     label_set: list[str] | None = None
     ids_blob, ids_ends = bytearray(), array("q")  # harness.samples.IdList, filled inline (a million times)
     seen: set[str] = set()
     starts, lengths, lines, kinds = array("q"), array("i"), array("i"), bytearray()
     shapes: set[tuple[str, ...]] = set()  # the keys of each row, once per distinct set: metadata keys at the end
     checked: set[tuple[tuple[str, ...] | None, str]] = set()  # (choices, answer) of rows that passed every check
-    for n, row, start, end in _rows(file, digest):
+    for n, row, start, end in _rows(file, digest, fields):
         if n == 1 and "id" not in row and set(row) <= HEADER_KEYS:
             header = row
             continue
@@ -238,9 +273,7 @@ def read_items(file: Path, labels: str | None = None, lettered: bool | None = No
                 else:
                     _check_distinct(label_set, f"{file}:1", "label")
             sample = _sample(row, where, root, label_set, lettered, header)
-            if is_csv:
-                samples.append(sample)
-            elif (key is not None and type(answer) is str and not sample.media
+            if (key is not None and type(answer) is str and not sample.media
                   and (choices is None or all(type(c) is str for c in choices))):
                 checked.add(key)  # a line like this one passes every check in _sample
             for m in sample.media:
@@ -254,11 +287,10 @@ def read_items(file: Path, labels: str | None = None, lettered: bool | None = No
         shapes.add(tuple(row))
     if not ids_ends:
         raise HarnessError(f"{file}: no samples")
-    if is_csv:
-        return header, samples
     del seen, checked
     assert label_set is not None
-    build = _builder(file, identity, root, label_set, lettered, header, starts, lengths, lines)
+    build = _builder(file, identity, root, label_set, lettered, header, starts, lengths, lines,
+                     fields if is_csv else None)
     if not lazy or len(ids_ends) < LAZY_FROM:
         return header, build(np.arange(len(ids_ends), dtype=np.int64))
     metadata = frozenset(k for shape in shapes for k in shape if k not in CORE_KEYS)
@@ -267,30 +299,24 @@ def read_items(file: Path, labels: str | None = None, lettered: bool | None = No
                                unique_ids=True)
 
 
-def _identity(path: Path) -> tuple[int, ...]:
-    st = os.stat(path)
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
-
-
 def _builder(file: Path, identity: tuple[int, ...], root: Path, label_set: list[str], lettered: bool | None,
-             header: dict[str, Any], starts: array, lengths: array, lines: array):  # type: ignore[no-untyped-def]
-    """build(positions) -> the samples at those positions, each from its line, read again and checked by the same
-    code (a file changed since it was read is refused: its hash is in the run id)."""
+             header: dict[str, Any], starts: array, lengths: array, lines: array,
+             fields: list[str] | None):  # type: ignore[no-untyped-def]
+    """build(positions) -> the samples at those positions, each from its line (a CSV row: its lines, `fields` its
+    file's header), read again and checked by the same code (harness.samples.line_builder)."""
 
-    def build(positions: np.ndarray) -> list[Sample]:
-        if _identity(file) != identity:
-            raise HarnessError(f"{file} changed while harness was using it; re-run the command to read it again")
-        out = []
-        with open(file, "rb") as f:
-            fd = f.fileno()
-            for p in positions.tolist():
-                n = lines[p]
-                row = _parse_line(os.pread(fd, lengths[p], starts[p]), file, n)
-                assert row is not None
-                out.append(_sample(row, f"{file}:{n}", root, label_set, lettered, header))
-        return out
+    def make(raw: bytes, n: int) -> Sample:
+        row = parse_line(raw, file, n) if fields is None else _csv_row(raw, fields)
+        assert row is not None
+        return _sample(row, f"{file}:{n}", root, label_set, lettered, header)
 
-    return build
+    return line_builder(file, identity, starts, lengths, lines, make)
+
+
+def _csv_row(raw: bytes, fields: list[str]) -> dict[str, Any]:
+    """A CSV row read again from its bytes, as `_rows` read it (the last row: blank lines may come first)."""
+    *_, row = csv.DictReader(record_lines(raw), fieldnames=fields)
+    return {k: v for k, v in row.items() if v not in (None, "")}
 
 
 def _sample(row: dict[str, Any], where: str, root: Path, label_set: list[str], lettered: bool | None,
