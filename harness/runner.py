@@ -37,7 +37,7 @@ from harness.samples import ids_of, media_kinds, sorted_by, take
 from harness.schema import SCHEMA_VERSION
 from harness.store import RunStore, check_writable
 from harness.streaming import StreamLoop
-from harness.summary import USAGE_FIELDS, mean_fields, summarize
+from harness.summary import USAGE_FIELDS, mean_fields, summarize, summary_key
 from harness.task import Task
 from harness.types import HarnessError, MediaError, ModelAdapter, ModelRef, Output, Request, Sample, UsageError
 
@@ -300,7 +300,8 @@ class Runner:
         redo = rows < 0
         redo[~redo] = index.has(rows[~redo], RETRY)  # an error record is retried
         todo = take(self.selection, np.flatnonzero(redo)) if redo.any() else []
-        info = self._run_info(store.read_json("run.json"))
+        previous = store.read_json("run.json")
+        info = self._run_info(previous)
         store.write_json("run.json", info)
         interrupted = False
         bar = self._bar = Progress(f"{self.task.name} / {self.model_spec}", len(self.selection),
@@ -339,8 +340,14 @@ class Runner:
         index.refresh()  # the lines this invocation appended, read once
         rows = index.rows_of(ids)
         rows = np.sort(rows[rows >= 0])
-        summary = self._summary(index.columns(rows), len(rows))
-        store.write_json("summary.json", summary)
+        # a re-run that changed nothing reuses summary.json (a 611k-trial EER bootstrap takes a minute)
+        key = summary_key(self.folder, rows, {"run_id": self.run_id, "group_by": self.group_by, "seed": self.cfg.seed,
+                                              "judge": self.judge_id, "fields": self._fields()})
+        summary = store.read_json("summary.json") if (previous or {}).get("summary_key") == key else None
+        if not isinstance(summary, dict) or summary.get("run_id") != self.run_id:
+            summary = self._summary(index.columns(rows), len(rows))
+            store.write_json("summary.json", summary)
+        info["summary_key"] = key
         store.save_index(index)
         self.timing["summary_s"] = round(time.perf_counter() - t2, 3)
         info.update(self._finish_info(info, summary, new, interrupted))

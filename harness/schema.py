@@ -147,3 +147,4 @@ class RunInfo(TypedDict, total=False):
     finished: str
     invocations: list[dict[str, Any]]
     counts: dict[str, int]
+    summary_key: str  # what summary.json was computed from (harness.summary.summary_key): a re-run reuses it if equal

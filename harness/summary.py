@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,6 +34,23 @@ def _usage(sums: dict[str, float], counted: dict[str, int]) -> dict[str, Any] | 
     return {"tokens_in": int(sums["tokens_in"]), "tokens_out": int(sums["tokens_out"]),
             "cost_usd": round(sums["cost_usd"], 6) if counted["cost_usd"] else None,
             "records": max(counted["tokens_in"], counted["tokens_out"])}
+
+
+def summary_key(folder: Path, rows: np.ndarray, settings: dict[str, Any]) -> str:
+    """What a summary.json was computed from: the record files as they are (name, size, modification time), the rows
+    summarized, the settings that shape it, and harness's own code (each module's size and modification time, so an
+    upgrade or an edit recomputes). Equal keys: the saved summary is the one summarize would give again, so a no-op
+    re-run of a large run reuses it instead of redoing its bootstraps."""
+    h = hashlib.sha256()
+    for path in sorted(folder.glob("samples*.jsonl")):
+        st = path.stat()
+        h.update(f"{path.name}\x1f{st.st_size}\x1f{st.st_mtime_ns}\x1e".encode())
+    h.update(np.ascontiguousarray(rows, dtype=np.int64).tobytes())
+    h.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        st = path.stat()
+        h.update(f"{path.name}\x1f{st.st_size}\x1f{st.st_mtime_ns}\x1e".encode())
+    return h.hexdigest()[:16]
 
 
 def summarize(task: Task, group_by: list[str], records: Iterable[dict[str, Any]] | Columns, seed: int,
