@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from cli import leaderboard as _leaderboard
 from harness.types import HarnessError
 
 if TYPE_CHECKING:
@@ -107,12 +108,17 @@ def run(
                                      "task has a judged score (mmar: the rubric variant)")] = None,
     judge_arg: Annotated[list[str] | None, Opt("--judge-arg", metavar="KEY=VALUE",
                                                help="Judge model option (repeatable)")] = None,
+    devices: Annotated[str | None, Opt(metavar="LIST", help="Data parallel: start one rank per CUDA device "
+                                       "(0,1,2,3) through torchrun, or N ranks on the CPU (cpu:N); the same as "
+                                       "`torchrun --nproc-per-node N -m cli run ...`")] = None,
 ) -> None:
     """Evaluate a model on a task; re-running the same command resumes where it stopped.
 
     Leaves results/<task>/<model>/<run-id>/ with run.json, samples.jsonl, summary.json and harness.log.
+    Under torchrun (or --devices) each rank does its share of the samples; any number of ranks resumes the run.
     Exit codes: 0 done, 3 done with error records, 1 fatal, 2 usage, 130 interrupted.
     """
+    from cli.wiring import launch, ranks_here
     from cli.wiring import runner as make_runner
     from harness import interrupt
     from harness.registry import parse_kv
@@ -120,6 +126,11 @@ def run(
 
     runner = None
     try:
+        ranks = ranks_here()
+        if devices is not None:
+            launch(devices, ranks)  # replaces this process with torchrun, which starts the ranks
+        if ranks.world > 1 and "," in strategy:
+            fail("under torchrun run one --strategy at a time", 2)
         if limit is not None and limit < 1:
             fail("--limit must be at least 1", 2)
         if batch_size < 1:
@@ -142,8 +153,10 @@ def run(
                     typer.echo("some samples are error records; re-run the same command to retry them", err=True)
                     raise typer.Exit(EXIT_ERRORS)
                 return
-            runner = make_runner(cfg)
+            runner = make_runner(cfg, ranks=ranks)
             result = runner.run()
+            if ranks.rank != 0:  # rank 0 prints the run's table; the others say nothing but errors
+                return
     except HarnessError as e:
         fail(str(e), e.exit_code)
     except KeyboardInterrupt:
@@ -267,6 +280,7 @@ def grade(
 
 
 app.command("score", hidden=True, help="Old name of `harness grade`.")(grade)
+app.command("probe")(__import__("cli.probe", fromlist=["probe"]).probe)  # linear probe (cli/probe.py)
 
 
 @app.command("export-sft")
@@ -318,6 +332,11 @@ def _print_rows(rows: list[tuple[str, str]]) -> None:
     width = max(len(n) for n, _ in rows)
     for name, desc in rows:
         typer.echo(f"{name.ljust(width)}  {desc}")
+
+
+# harness leaderboard / harness compare (cli/leaderboard.py)
+app.command("leaderboard")(_leaderboard.leaderboard)
+app.command("compare")(_leaderboard.compare)
 
 
 def main() -> None:

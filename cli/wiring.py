@@ -4,14 +4,17 @@ option is checked here, against its factory's typed signature, before any data o
 from __future__ import annotations
 
 import dataclasses
+import os
+import sys
 from typing import Any
 
 import model_adapters
 import tasks
+from harness.distributed import Ranks, from_env
 from harness.options import declared
 from harness.runner import RunConfig, Runner
 from harness.task import Task
-from harness.types import HarnessError, ModelRef
+from harness.types import HarnessError, ModelRef, UsageError
 
 
 def model_ref(spec: str, args: dict[str, Any], seed: int, kind: str = "model") -> ModelRef:
@@ -28,14 +31,62 @@ def judge_args(spec: str, official: dict[str, Any], given: dict[str, Any]) -> di
     return {**{k: v for k, v in official.items() if k in names}, **given}
 
 
-def runner(cfg: RunConfig, progress_stream: Any = None) -> Runner:
+def runner(cfg: RunConfig, progress_stream: Any = None, ranks: Ranks | None = None) -> Runner:
+    ranks = ranks_here() if ranks is None else ranks
+    if ranks.rank != 0:  # under torchrun only rank 0 shows progress
+        progress_stream = open(os.devnull, "w")  # lives as long as the process
     model = model_ref(cfg.model, cfg.model_args, cfg.seed)
     judge = model_ref(cfg.judge, cfg.judge_args, cfg.seed, kind="judge") if cfg.judge else None
     task = tasks.get(cfg.task, cfg.task_args)  # a malformed dataset fails here, before any model
     if cfg.judge and task.judge is not None and task.judge.model_args:
         cfg = dataclasses.replace(cfg, judge_args=judge_args(cfg.judge, task.judge.model_args, cfg.judge_args))
         judge = model_ref(cfg.judge, cfg.judge_args, cfg.seed, kind="judge")
-    return Runner(cfg, task, model, judge, progress_stream)
+    return Runner(cfg, task, model, judge, progress_stream, ranks)
+
+
+def ranks_here() -> Ranks:
+    """This process's rank and world where torchrun or `accelerate launch` started it (harness/distributed.py). The
+    ranks but the first print nothing but errors: library warnings are quieted there too."""
+    ranks = from_env()
+    if ranks.rank != 0:
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    return ranks
+
+
+def launch(devices: str, ranks: Ranks) -> None:
+    """`harness run --devices 0,1` (CUDA devices) or `--devices cpu:N`: run the same command under torchrun, one rank
+    per device, by replacing this process (so Ctrl-C reaches torchrun, which stops the ranks)."""
+    if ranks.world > 1:
+        raise UsageError("--devices starts torchrun itself; under torchrun leave it out")
+    env = dict(os.environ)
+    kind, _, count = devices.partition(":")
+    if kind == "cpu" and count.isdigit() and int(count) >= 1:
+        n = int(count)
+        env["CUDA_VISIBLE_DEVICES"] = ""
+    elif devices and all(d.strip().isdigit() for d in devices.split(",")):
+        ids = [d.strip() for d in devices.split(",")]
+        if len(set(ids)) != len(ids):
+            raise UsageError(f"--devices {devices}: a device is named twice")
+        n, env["CUDA_VISIBLE_DEVICES"] = len(ids), ",".join(ids)
+    else:
+        raise UsageError(f"--devices takes CUDA device numbers (0,1,2,3) or cpu:N, got {devices!r}")
+    args = _without_devices(sys.argv[1:])
+    argv = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={n}", "-m", "cli", *args]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, argv, env)
+
+
+def _without_devices(args: list[str]) -> list[str]:
+    out, skip = [], False
+    for a in args:
+        if skip:
+            skip = False
+        elif a == "--devices":
+            skip = True
+        elif not a.startswith("--devices="):
+            out.append(a)
+    return out
 
 
 def grader(task_spec: str, task_args: dict[str, Any], judge: str | None, given: dict[str, Any],

@@ -278,3 +278,49 @@ def decode(media: Media, audio_rate: int = 16000, video_frames: int = 8) -> Any:
     if media.kind == "video":
         return sample_video_frames(media.path, num_frames=video_frames)
     raise MediaError(f"unknown media kind {media.kind!r}: {media.path}")
+
+
+# ------------------------------------------------------------------------------------ writing (tests, examples)
+
+
+def has_audio_track(path: str | Path) -> bool:
+    """Whether a media file has an audio stream (headers only; False when unreadable)."""
+    try:
+        with av.open(str(path)) as container:
+            return bool(container.streams.audio)
+    except Exception:
+        return False
+
+
+def write_video(path: str | Path, frames: Any, fps: int = 4, audio: np.ndarray | None = None,
+                audio_rate: int = 16000) -> Path:
+    """An MPEG-4 video of `frames` (uint8 RGB arrays, H x W x 3, even sizes) and, with `audio` (mono float32 in
+    [-1, 1]), an AAC sound track at `audio_rate`: small clips with sound for tests and examples."""
+    from fractions import Fraction
+
+    path = Path(path)
+    frames = list(frames)
+    height, width = frames[0].shape[:2]
+    with av.open(str(path), "w", format="mp4") as c:
+        vstream = c.add_stream("mpeg4", rate=fps)
+        vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
+        astream = c.add_stream("aac", rate=audio_rate, layout="mono") if audio is not None else None
+        for i, array in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(array, dtype=np.uint8), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            for packet in vstream.encode(frame):
+                c.mux(packet)
+        for packet in vstream.encode():
+            c.mux(packet)
+        if astream is not None and audio is not None:
+            pcm = np.clip(np.asarray(audio, dtype=np.float32), -1, 1).reshape(1, -1)
+            block = 1024  # AAC's frame size
+            for at in range(0, pcm.shape[1], block):
+                chunk = av.AudioFrame.from_ndarray(np.ascontiguousarray(pcm[:, at:at + block]), format="fltp",
+                                                   layout="mono")
+                chunk.sample_rate, chunk.pts, chunk.time_base = audio_rate, at, Fraction(1, audio_rate)
+                for packet in astream.encode(chunk):
+                    c.mux(packet)
+            for packet in astream.encode():
+                c.mux(packet)
+    return path

@@ -16,8 +16,9 @@ LABEL_INSTRUCTION = "Answer with one label from the list only."
 LIST_INSTRUCTION = "Answer with the text of one of the choices, exactly as written."
 # How options are shown: "letters" (A. text), "labels" (Labels: a, b) or "list" (one "- text" line each, no
 # letters: for scorers that read the choice's words, like MMAR's official rule). None: letters when the sample
-# is lettered, else labels.
-OPTION_STYLES = ("letters", "labels", "list")
+# is lettered, else labels. "none": the question already names its labels and says how to answer (a benchmark's own
+# instruction, as released): nothing is added, the choices only tell a baseline or rank mode what to pick from.
+OPTION_STYLES = ("letters", "labels", "list", "none")
 COT_INSTRUCTION = (
     "Think step by step, then give your final answer on the last line in the form 'ANSWER: {form}'."
 )
@@ -68,12 +69,13 @@ def user_message(sample: Sample, mode: str, strategy: str, instruction: str | No
         lines.append(f"Question: {sample.question}")
     else:
         lines.append(sample.question)
-        if sample.choices:
+        shown = bool(sample.choices) and options != "none"
+        if shown:
             lines.append(options_text(sample, options))
         if strategy == "cot":
             form = "<letter>" if option_style(sample, options) == "letters" and sample.choices else "<answer>"
             lines.append(COT_INSTRUCTION.format(form=form))
-        elif sample.choices:
+        elif shown or (sample.choices and instruction):
             lines.append(instruction or default_instruction(sample, options))
     parts.append(Part(type="text", text="\n".join(lines)))
     return Message("user", parts)
@@ -135,6 +137,21 @@ def check_shots(shots: int, pool: Sequence[Sample], samples: Sequence[Sample], s
         raise UsageError(f"--shots {shots} asks for more examples than the few-shot pool holds: {len(pool)} with a "
                          f"gold answer from {source}{less}, so at most {most} per prompt; "
                          + (f"use --shots {most} or fewer, or a larger pool" if most else "use a larger pool"))
+
+
+def media_given(kinds: set[str], readable: Sequence[str] | None, optional: Sequence[str]) -> set[str]:
+    """The media kinds a model is given (Task.optional_media): every kind of the task's, less the optional ones it
+    cannot read (`readable`: its declared media kinds; None: undeclared or reads none, so all are kept)."""
+    if readable is None:
+        return set(kinds)
+    return {k for k in kinds if k in readable or k not in optional}
+
+
+def keep_media(request: Request, kinds: set[str]) -> Request:
+    """The request with only the media parts of `kinds` (its text unchanged), in place."""
+    for m in request.messages:
+        m.parts = [p for p in m.parts if p.media is None or p.type in kinds]
+    return request
 
 
 def build_request(

@@ -204,6 +204,8 @@ def score_file(task: Task, predictions: Path, output: Path, name: str | None = N
         index = store.index(list(dict.fromkeys([*keys, *task.aggregate_keys()])), mean_fields(task, judged))
         summary = summarize(task, keys, index.columns(index.latest()), seed, header, judged)
         store.write_json("summary.json", summary)
+        if task.artifacts is not None:  # the task's extra files (e.g. agreement heat maps), as the runner writes them
+            task.artifacts(folder, index.read(index.latest()))
         store.save_index(index)
         store.write_json("run.json", {
             "schema_version": SCHEMA_VERSION, "run_id": rid, "status": "complete", "mode": "predictions",

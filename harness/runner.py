@@ -17,6 +17,7 @@ import numpy as np
 
 from harness import interrupt, provenance
 from harness.capabilities import MODES, Capabilities, input_length
+from harness.distributed import SOLO, Ranks
 from harness.extract import final_answer_line
 from harness.identity import (
     judge_identity,
@@ -31,7 +32,7 @@ from harness.identity import (
 from harness.index import RETRY, RecordIndex
 from harness.metrics import Columns, check_group_by
 from harness.progress import Progress
-from harness.prompting import check_shots, check_strategy, render, shot_pool
+from harness.prompting import check_shots, check_strategy, keep_media, media_given, render, shot_pool
 from harness.records import make_record, one_line
 from harness.samples import ids_of, media_kinds, sorted_by, take
 from harness.schema import SCHEMA_VERSION
@@ -90,8 +91,9 @@ class Runner:
     references, their options already checked; the engine never imports the task or adapter registries."""
 
     def __init__(self, cfg: RunConfig, task: Task, model: ModelRef, judge: ModelRef | None = None,
-                 progress_stream: Any = None):
+                 progress_stream: Any = None, ranks: Ranks = SOLO):
         self.cfg, self.task, self.ref, self.judge_ref = cfg, task, model, judge
+        self.ranks = ranks  # data parallel (harness/distributed.py): which share of the samples this process does
         self.model_spec = model.spec
         mode = cfg.mode or self.task.mode or model.default_mode
         self.mode = "rank" if mode == "score" else mode  # rank mode's name before schema 3 (--mode score) still works
@@ -119,9 +121,11 @@ class Runner:
         check_group_by(self.samples, self.group_by)  # a key no sample has: a usage error before any model loads
         self.model: ModelAdapter | None = None
         self.caps: Capabilities | None = None
+        self.media_given: set[str] = set()  # the media kinds this model is given (Task.optional_media)
         self.rank_method = "loglik"  # resolved against the model once it loads (_rank_method)
         self._bar: Progress | None = None
         self.new = 0  # records written by this invocation
+        self._previous: dict[str, Any] | None = None  # run.json as this invocation found it
         self.timing: dict[str, Any] = {}  # model load and loop seconds of this invocation, for run.json
 
     # -- set-up -------------------------------------------------------------------------------------
@@ -147,16 +151,17 @@ class Runner:
         check_shots(self.cfg.shots, pool, self.samples, info["source"])
         return pool, info
 
-    def _open_store(self) -> RunStore:
+    def _open_store(self, fresh: bool = False, shard: str | None = None) -> RunStore:
         check_writable(Path(self.cfg.output))
-        store = RunStore(self.folder)
+        store = RunStore(self.folder, shard)
         store.open()
-        if self.cfg.fresh:
+        if fresh:
             store.reset()  # samples.idx, then samples.jsonl
             for name in ("summary.json", "run.json", "harness.log"):
                 (self.folder / name).unlink(missing_ok=True)
         handler = logging.FileHandler(self.folder / "harness.log", encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        who = f"rank {self.ranks.rank} " if self.ranks.world > 1 else ""
+        handler.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s {who}%(message)s"))
         log.handlers = [handler]
         log.setLevel(logging.INFO)
         log.propagate = False
@@ -166,7 +171,9 @@ class Runner:
         """Load, read the adapter's declared capabilities and check them against this run before any sample."""
         model = self.ref.load()
         caps = Capabilities.of(model, self.model_spec)
-        caps.check(self.model_spec, self.task.name, self.mode, media_kinds(self.selection))
+        optional = self.task.optional_media  # kinds a model may go without (Task.optional_media)
+        self.media_given = media_given(media_kinds(self.selection), caps.media if caps.reads_media else None, optional)
+        caps.check(self.model_spec, self.task.name, self.mode, self.media_given)
         if caps.fit is not None:
             caps.fit(self.samples)
         return model, caps
@@ -184,6 +191,8 @@ class Runner:
         for s in batch:
             req = request_for(self.task, s, self.mode, self.cfg.strategy, self.cfg.shots, self.shots_from,
                               self.cfg.seed, self.rank_method)
+            if self.task.optional_media:
+                keep_media(req, self.media_given)
             err = None
             try:
                 for part in req.media_parts() if decoding else ():
@@ -259,7 +268,11 @@ class Runner:
 
     # -- the whole run ------------------------------------------------------------------------------
     def run(self) -> RunResult:
-        store = self._open_store()
+        if self.ranks.world > 1:
+            from harness.distributed import run_ranks
+
+            return run_ranks(self)
+        store = self._open_store(self.cfg.fresh)
         try:
             return self._run(store)
         except Interrupted:
@@ -292,6 +305,11 @@ class Runner:
             log.error("could not mark run.json %s", status)
 
     def _run(self, store: RunStore) -> RunResult:
+        return self._finish(store, *self._answer(store))
+
+    def _answer(self, store: RunStore) -> tuple[dict[str, Any], RecordIndex, Sequence[str], bool]:
+        """Answer what is not done yet (of this rank's share): run.json's info, the index, the selected ids and
+        whether it was interrupted."""
         # samples.idx and the lines it does not cover: each line of samples.jsonl is parsed once by the invocation
         # that finds it (harness/index.py), and a finished run's re-run parses none
         index = store.index(self._index_keys(), (*self._fields(), *USAGE_FIELDS))
@@ -299,13 +317,16 @@ class Runner:
         rows = index.rows_of(ids)
         redo = rows < 0
         redo[~redo] = index.has(rows[~redo], RETRY)  # an error record is retried
+        mine = self.ranks.mine(ids)  # all of them, but under torchrun (harness/distributed.py)
+        redo &= mine
         todo = take(self.selection, np.flatnonzero(redo)) if redo.any() else []
-        previous = store.read_json("run.json")
+        previous = self._previous = store.read_json("run.json")  # _finish reads it too
         info = self._run_info(previous)
         store.write_json("run.json", info)
         interrupted = False
-        bar = self._bar = Progress(f"{self.task.name} / {self.model_spec}", len(self.selection),
-                                   done=len(self.selection) - len(todo), stream=self.progress_stream)
+        share = int(mine.sum())
+        bar = self._bar = Progress(f"{self.task.name} / {self.model_spec}", share, done=share - len(todo),
+                                   stream=self.progress_stream)
         # Should the main thread be stuck in a native call at Ctrl-C, the signal watcher ends the run itself.
         interrupt.on_force_exit(self._resume_line, lambda: self._mark(store, "interrupted"))
         if todo:
@@ -321,6 +342,8 @@ class Runner:
             if caps.sort_by_length:  # similar lengths share a batch: less padding
                 todo = sorted_by(todo, lambda s: input_length(s, caps.reads_media))
             info["model"]["describe"] = self.model.describe()
+            if self.task.optional_media:  # what this model was given of the task's media
+                info["model"]["media_given"] = sorted(self.media_given)
             store.write_json("run.json", info)
             bar.t0 = time.monotonic()  # rate and ETA count model time, not loading
             t1 = time.perf_counter()
@@ -333,6 +356,12 @@ class Runner:
                 loop_s = time.perf_counter() - t1
                 self.timing.update(loop_s=round(loop_s, 3),
                                    samples_per_s=round(self.new / loop_s, 3) if loop_s > 0 else None)
+        return info, index, ids, interrupted
+
+    def _finish(self, store: RunStore, info: dict[str, Any], index: RecordIndex, ids: Sequence[str],
+                interrupted: bool) -> RunResult:
+        """The judge where asked for, summary.json, the index, run.json: by the folder's one writer."""
+        previous = self._previous
         if self.cfg.judge and not interrupted:
             interrupted = self._judge(store, info, index, ids)
         new = self.new
@@ -347,6 +376,7 @@ class Runner:
         if not isinstance(summary, dict) or summary.get("run_id") != self.run_id:
             summary = self._summary(index.columns(rows), len(rows))
             store.write_json("summary.json", summary)
+            self._artifacts(index, rows)
         info["summary_key"] = key
         store.save_index(index)
         self.timing["summary_s"] = round(time.perf_counter() - t2, 3)
@@ -361,6 +391,15 @@ class Runner:
                 "re-run the same command to resume"
             )
         return result
+
+    def _artifacts(self, index: RecordIndex, rows: np.ndarray) -> None:
+        """The task's extra files (Task.artifacts) from the run's records; a failure is logged, not fatal."""
+        if self.task.artifacts is None:
+            return
+        try:
+            self.task.artifacts(self.folder, index.read(rows))
+        except Exception as e:
+            log.error("task artifacts failed: %s\n%s", one_line(e), traceback.format_exc())
 
     def _judge(self, store: RunStore, info: dict[str, Any], index: RecordIndex, ids: Sequence[str]) -> bool:
         """Grade the finished records with the judge model; returns True when interrupted."""

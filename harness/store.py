@@ -39,7 +39,7 @@ def check_writable(folder: Path) -> None:
     """Fail before any model loads when the output folder cannot be written (and name it)."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write-test"
+        probe = folder / f".write-test.{os.getpid()}"  # a name per process: shard writers check at once
         probe.write_text("ok")
         probe.unlink()
     except OSError as e:

@@ -99,6 +99,14 @@ class Task:
     # Few-shot examples drawn only among pool items with the sample's value of this metadata key (a task that pools
     # several datasets, e.g. SarcasmBench's "dataset": a sample's examples come from its own dataset).
     shots_by: str | None = None
+    # Extra files a task writes into the run folder once summary.json is written (a multi-annotator task's agreement
+    # matrices and heat map): called with (run folder, the run's records, latest per id); a failure is logged.
+    artifacts: Callable[[Path, Iterable[dict[str, Any]]], Any] | None = None
+    # Media kinds a model may go without (docs/DESIGN.md, Inputs by what the model can take): a model that cannot
+    # read one of them is given the samples without it (run.json's model.media_given says what it got) instead of
+    # being refused, e.g. EmoBench-M's video frames and sound track: an audio model hears the clip, a vision model
+    # sees it, a text model reads the transcript. Empty: every kind is required, as before.
+    optional_media: tuple[str, ...] = ()
 
     def aggregate_keys(self) -> list[str]:
         """The metadata keys the declared aggregates read (the run's index keeps a column of each)."""

@@ -30,6 +30,16 @@ ADAPTERS: dict[str, Entry] = {
               "OpenAI-compatible API: openai:MODEL (OpenAI, Gemini's compatible endpoint, vLLM serve); audio, "
               "images and video frames inline; the key only from $OPENAI_API_KEY (gemini-*: $GEMINI_API_KEY) or "
               "the variable api_key_env names; rank mode where the endpoint returns prompt logprobs"),
+        Entry("clip", "model_adapters.contrastive:clip",
+              "CLIP-style zero-shot classifier: clip:ORG/NAME or clip:/folder; images and video frames ranked "
+              "against label prompts (template=, several '|'-separated averaged); rank mode only", mode="rank"),
+        Entry("clap", "model_adapters.contrastive:clap",
+              "CLAP-style zero-shot classifier: clap:ORG/NAME or clap:/folder; audio ranked against label prompts; "
+              "rank mode only", mode="rank"),
+        Entry("vllm", "model_adapters.vllm:VLLMModel",
+              "vLLM's offline engine: vllm:ORG/NAME or vllm:/path/folder (Qwen2-Audio, Qwen2.5-Omni thinker, "
+              "Qwen2-VL/2.5-VL, text LMs); continuous batching, tensor_parallel_size=, data_parallel_size=, Ray "
+              "across nodes; its own environment: `make install-vllm`"),
         Entry("py", "model_adapters.custom:load_python",
               "Your own adapter class: py:package.module:ClassName (see docs/DESIGN.md, Model adapter)"),
     ]

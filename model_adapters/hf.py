@@ -58,7 +58,8 @@ class HFModel:
                  attn_implementation: Literal["sdpa", "eager", "flash_attention_2"] | None = None,
                  max_new_tokens: Annotated[int, AtLeast(1)] = 256, temperature: Annotated[float, AtLeast(0)] = 0.0,
                  trust_remote_code: bool = False, revision: str | None = None, seed: int = 0,
-                 video_frames: Annotated[int, AtLeast(1)] = 8):
+                 video_frames: Annotated[int, AtLeast(1)] = 8,
+                 device_map: Literal["auto", "balanced", "balanced_low_0", "sequential"] | None = None):
         # The annotations are the --model-arg options' declaration: model_adapters.options checks them before this
         # runs (harness/options.py), so a bad value never reaches torch.
         if not arg:
@@ -91,6 +92,8 @@ class HFModel:
         model_kw: dict[str, Any] = {**load, "dtype": self.dtype}
         if attn_implementation:
             model_kw["attn_implementation"] = attn_implementation
+        if device_map:  # accelerate's big-model loading: the layers spread over the GPUs this process may use
+            model_kw.update(device_map=device_map, **_gpu_share(torch))
         if self.family.thinker_of:
             model_kw["enable_audio_output"] = False  # the talker (speech output) is never built or loaded
         cls = getattr(transformers, self.family.model_class)
@@ -98,7 +101,10 @@ class HFModel:
             model = cls.from_pretrained(path, **model_kw)
         except (OSError, ValueError) as e:
             raise HarnessError(f"cannot load model {arg}: {str(e).splitlines()[0]}") from None
-        self.model = (model.thinker if self.family.thinker_of else model).to(self.device).eval()
+        model = model.thinker if self.family.thinker_of else model
+        if device_map:
+            self.device = str(model.device)  # where the first layers (the embeddings) are: inputs go there
+        self.model = (model if device_map else model.to(self.device)).eval()
         self.config = config
         self.path, self.gguf = path, gguf
         fe = getattr(self.processor, "feature_extractor", None) if self.processor is not None else None
@@ -356,6 +362,22 @@ class HFModel:
             scores.append(float(logp.gather(-1, target[:, None]).sum()))
         return Output(choice_logprobs=scores, tokens_in=int(lengths[0]) - n_cont[0],
                       extra={**self._notes(media), "rank_method": "loglik"})
+
+
+def _gpu_share(torch: Any) -> dict[str, Any]:
+    """Under data parallel (torchrun: LOCAL_RANK of LOCAL_WORLD_SIZE ranks on this node) with device_map, each rank
+    takes its own group of the node's GPUs: max_memory names only those (their free memory)."""
+    import os
+
+    ranks, local = int(os.environ.get("LOCAL_WORLD_SIZE", "1")), int(os.environ.get("LOCAL_RANK", "0"))
+    if ranks <= 1 or not torch.cuda.is_available():
+        return {}
+    per = torch.cuda.device_count() // ranks
+    if per < 1:
+        raise UsageError(f"device_map with {ranks} ranks on a node of {torch.cuda.device_count()} GPUs: give each "
+                         "rank at least one GPU (fewer ranks, or leave device_map out)")
+    gpus = range(local * per, (local + 1) * per)
+    return {"max_memory": {i: torch.cuda.mem_get_info(i)[0] for i in gpus}}
 
 
 def _stop_ids(tokenizer: Any, model: Any) -> set[int]:

@@ -47,6 +47,10 @@ from model_adapters.hf_video import _numpy_video_processor_class, video_fallback
 __all__ = ["FAMILIES", "build", "build_all", "make_tokenizer", "video_fallback", "video_fallback_applied"]
 
 FAMILIES = ("qwen2-audio", "qwen2.5-omni-thinker", "qwen2.5-omni", "qwen2-vl", "qwen2")
+# Contrastive encoders (model_adapters/contrastive.py), built on demand only (build_all builds the Qwen families):
+#   clip  CLIPModel + CLIPProcessor (32 px images; a CLIP-style BPE with "</w>" word ends, trained here)
+#   clap  ClapModel + ClapProcessor (16 kHz audio, 16 mel bins, 1 s windows; a RoBERTa tokenizer over the small BPE)
+CONTRASTIVE_FAMILIES = ("clip", "clap")
 
 # Bump when anything that changes the files changes: a folder built by another version is rebuilt.
 BUILDER_VERSION = 1
@@ -147,8 +151,8 @@ def build(family: str, out_dir: str | os.PathLike, seed: int = 0) -> Path:
     Where torchvision is missing the Qwen2-VL and Qwen2.5-Omni builds patch transformers while they build (see
     `video_fallback`) and undo it.
     """
-    if family not in FAMILIES:
-        raise ValueError(f"unknown family {family!r}; expected one of {', '.join(FAMILIES)}")
+    if family not in FAMILIES + CONTRASTIVE_FAMILIES:
+        raise ValueError(f"unknown family {family!r}; expected one of {', '.join(FAMILIES + CONTRASTIVE_FAMILIES)}")
     out = Path(out_dir)
     folder = out / family
     if _is_complete(folder, family, seed):
@@ -419,7 +423,64 @@ def _build_qwen2_5_omni(folder: Path, seed: int) -> None:
                 shutil.copy(f, folder / f.name)
 
 
+def _build_clip(folder: Path, seed: int) -> None:
+    from tokenizers import Tokenizer, pre_tokenizers, trainers
+    from tokenizers.models import BPE
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor, CLIPTokenizer
+
+    rng = random.Random(20240917)
+    lines = [" ".join(rng.choice(_WORDS) for _ in range(10)) for _ in range(400)]
+    bpe = Tokenizer(BPE(unk_token="<|endoftext|>", end_of_word_suffix="</w>", continuing_subword_prefix=""))
+    bpe.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Whitespace(),
+                                                 pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    bpe.train_from_iterator(lines, trainers.BpeTrainer(
+        vocab_size=700, special_tokens=["<|startoftext|>", "<|endoftext|>"], end_of_word_suffix="</w>",
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    model = json.loads(bpe.to_str())["model"]
+    tok = CLIPTokenizer(vocab=model["vocab"], merges=[tuple(m) for m in model["merges"]])
+    text = dict(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                max_position_embeddings=77, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                pad_token_id=tok.pad_token_id)
+    vision = dict(image_size=32, patch_size=8, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                  num_attention_heads=2)
+    _save_encoder(CLIPModel, CLIPConfig(text_config=text, vision_config=vision, projection_dim=16), folder, seed)
+    images = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    CLIPProcessor(image_processor=images, tokenizer=tok).save_pretrained(folder)
+
+
+def _build_clap(folder: Path, seed: int) -> None:
+    from transformers import ClapConfig, ClapFeatureExtractor, ClapModel, ClapProcessor, RobertaTokenizer
+
+    vocab, merges = _bpe()
+    ids = {t: i for i, t in enumerate(("<s>", "<pad>", "</s>", "<unk>"))}  # RoBERTa's order: padding_idx 1
+    for token, _ in sorted(vocab.items(), key=lambda kv: kv[1]):
+        ids[token] = len(ids)
+    ids["<mask>"] = len(ids)
+    tok = RobertaTokenizer(vocab=ids, merges=[tuple(m) for m in merges])
+    text = dict(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                max_position_embeddings=80, pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+                eos_token_id=tok.eos_token_id, projection_dim=16)
+    audio = dict(window_size=4, num_mel_bins=16, spec_size=64, patch_size=4, patch_stride=(4, 4), hidden_size=32,
+                 depths=[1, 1], num_attention_heads=[2, 2], patch_embeds_hidden_size=16, projection_dim=16,
+                 enable_fusion=False)
+    _save_encoder(ClapModel, ClapConfig(text_config=text, audio_config=audio, projection_dim=16), folder, seed)
+    features = ClapFeatureExtractor(feature_size=16, sampling_rate=16000, hop_length=160, max_length_s=1,
+                                    fft_window_size=400, truncation="rand_trunc", padding="repeatpad",
+                                    frequency_max=8000)
+    ClapProcessor(feature_extractor=features, tokenizer=tok).save_pretrained(folder)
+
+
+def _save_encoder(model_cls: Any, config: Any, folder: Path, seed: int) -> None:
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model_cls(config).to(torch.float32).eval().save_pretrained(folder)
+
+
 _BUILDERS = {
+    "clip": _build_clip,
+    "clap": _build_clap,
     "qwen2-audio": _build_qwen2_audio,
     "qwen2.5-omni-thinker": _build_qwen2_5_omni_thinker,
     "qwen2.5-omni": _build_qwen2_5_omni,
@@ -448,13 +509,51 @@ def _video_processor() -> Any:
     return _numpy_video_processor_class()(size=dict(_VIDEO_SIZE), **_VISION_GEOMETRY)
 
 
+# ------------------------------------------------------------------------------------------- wide (for vLLM's kernels)
+
+# vLLM's attention kernels refuse head_dim 16 (the CPU build: "head size 16 is not supported"): the text model of the
+# same tokenizer and template with 2 query heads of 64 and 1 key/value head. Built by `build_wide`, not `build_all`.
+_TEXT_WIDE = {**_TEXT, "hidden_size": 128, "intermediate_size": 256, "num_attention_heads": 2,
+              "num_key_value_heads": 1, "initializer_range": 0.5}  # wide logits: greedy picks are no near-ties
+
+
+def build_wide(out_dir: str | os.PathLike, seed: int = 0) -> Path:
+    """A qwen2 text checkpoint with head_dim 64 in `out_dir/qwen2-wide` (what vLLM runs); kept when already built."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    folder = Path(out_dir) / "qwen2-wide"
+    marker = {"builder_version": BUILDER_VERSION, "family": "qwen2-wide", "seed": seed}
+    try:
+        if json.loads((folder / MARKER).read_text(encoding="utf-8")) == marker:
+            return folder
+    except (OSError, ValueError):
+        pass
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".qwen2-wide.", dir=out_dir))
+    os.chmod(tmp, 0o755)
+    try:
+        with _quiet_transformers():
+            tok = make_tokenizer("qwen2")
+            tok.chat_template = QWEN2_TEMPLATE
+            config = Qwen2Config(**_TEXT_WIDE, **_text_ids(tok), rope_parameters=dict(_ROPE))
+            _save_model(Qwen2ForCausalLM, config, tok, tmp, seed)
+            tok.save_pretrained(tmp)
+        (tmp / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
 # ------------------------------------------------------------------------------------------------------------ command
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m model_adapters.tiny_checkpoints",
                                      description="Build tiny random-weight checkpoints of the Qwen families.")
     parser.add_argument("out_dir", help="folder to build into; each family goes to OUT_DIR/<family>")
-    parser.add_argument("--family", choices=FAMILIES, action="append", help="build only this family (repeatable)")
+    parser.add_argument("--family", choices=FAMILIES + CONTRASTIVE_FAMILIES, action="append",
+                        help="build only this family (repeatable)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights (default 0)")
     args = parser.parse_args(argv)
     for family in args.family or FAMILIES:

@@ -31,6 +31,25 @@ TASKS: dict[str, Entry] = {
         Entry("visual_room", "tasks.visual_room:load",
               "Visual Room two-tier multimodal sarcasm (image/video posts, JSONL path=FILE; default: a small "
               "generated example): perception and cognition accuracy, cognition error given correct perception"),
+        Entry("emobench_m", "tasks.emobench_m:load",
+              "EmoBench-M, all 13 scenarios (root=DIR with benchmark_json/ + videos, or ORG/NAME; default: a small "
+              "generated example): accuracy, weighted F1, FER/CEU/SCEA dimension means and their average"),
+        *[Entry(f"emobench_m:{k}", f"tasks.emobench_m:{k}", f"EmoBench-M {k}: one scenario (root=DIR or ORG/NAME)")
+          for k in ("ravdess_song", "ravdess_speech", "mosi", "mosei", "fgmsa", "mer2023", "sims", "sims_v2",
+                    "mc_eiu", "meld", "ur_funny", "mustard", "smile")],
+        Entry("video_emotion:dfew", "tasks.video_emotion:dfew",
+              "DFEW video emotion, 7 classes (fold=all|1..5; root=DIR with test(single-labeled)/ + videos/, or "
+              "ORG/NAME; default: a small generated example): WAR, UAR, per-class recall"),
+        Entry("video_emotion:mer2024", "tasks.video_emotion:mer2024",
+              "MER2024 video emotion, 6 labels (track=all|semi|noise; root=DIR with reference-<track>.csv + clips, or "
+              "ORG/NAME; default: a small generated example): accuracy, weighted F1"),
+        Entry("video_emotion:emer", "tasks.video_emotion:emer",
+              "EMER free-text emotion reasoning (lang=en|zh; root=DIR with gt-eng.csv + videos/, or ORG/NAME; default: "
+              "a small generated example): BLEU-4, ROUGE-L vs the reference, --judge for a 1-10 score"),
+        Entry("annotators", "tasks.annotators:load",
+              "Multi-annotator labels (AMER/STREET layout: one label column per annotator, path=FILE, train=FILE for "
+              "each annotator's few-shot examples): per-annotator accuracy, WAF or MAE; DIC (kappa-matrix gap) and "
+              "an agreement heat map"),
     ]
 }
 

@@ -53,11 +53,18 @@ class NeedsPath:
 
 # adapter -> the --model spec the options are given to (the part after ":" is never read: nothing loads)
 MODEL_SPECS = {"demo": "demo", "random": "random", "majority": "majority", "hf": "hf:/no/such/model",
-               "py": "py:tests.test_options:Typed", "openai": "openai:gpt-4o"}
+               "py": "py:tests.test_options:Typed", "openai": "openai:gpt-4o",
+               "clip": "clip:/no/such/model", "clap": "clap:/no/such/model"}
 TASK_SPECS = {"demo": "demo", "mmar": "mmar", "add_qa": "add_qa", "file": "file:/no/such/items.jsonl",
-              "sarcasm": "sarcasm", "visual_room": "visual_room",
-              **{f"sarcasm:{n}": f"sarcasm:{n}" for n in ("iacv1", "iacv2", "mustard", "semeval")}}
+              "sarcasm": "sarcasm", "visual_room": "visual_room", "annotators": "annotators",
+              **{f"sarcasm:{n}": f"sarcasm:{n}" for n in ("iacv1", "iacv2", "mustard", "semeval")},
+              "emobench_m": "emobench_m",
+              **{f"emobench_m:{k}": f"emobench_m:{k}" for k in (
+                  "ravdess_song", "ravdess_speech", "mosi", "mosei", "fgmsa", "mer2023", "sims", "sims_v2", "mc_eiu",
+                  "meld", "ur_funny", "mustard", "smile")},
+              **{f"video_emotion:{k}": f"video_emotion:{k}" for k in ("dfew", "mer2024", "emer")}}
 
+MODEL_SPECS["vllm"] = "vllm:/no/such/model"  # model_adapters/vllm.py
 
 def declaring(spec: str) -> Any:
     """The callable whose signature declares a model spec's options (a py: adapter: its own class)."""
@@ -148,7 +155,7 @@ def one_error(stderr: str) -> str:
     ("hf:/no/such/model", "max_new_tokens=-5", "model hf: max_new_tokens must be an integer >= 1, got '-5'"),
     ("hf:/no/such/model", "max_new_tokns=5",
      "model hf has no option 'max_new_tokns'; options: dtype, device, attn_implementation, max_new_tokens, "
-     "temperature, trust_remote_code, revision, seed, video_frames"),
+     "temperature, trust_remote_code, revision, seed, video_frames, device_map"),
     ("hf:/no/such/model", "device=gpu", "model hf: device must be one of auto, cpu, cuda, cuda:N, mps, got 'gpu'"),
     ("hf:/no/such/model", "attn_implementation=flash",
      "model hf: attn_implementation must be one of sdpa, eager, flash_attention_2 or none, got 'flash'"),

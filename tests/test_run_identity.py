@@ -88,7 +88,23 @@ TASK_BASES: dict[str, Callable[[Data], tuple[str, dict[str, Any]]]] = {
     **{f"sarcasm:{n}": (lambda d, n=n: (f"sarcasm:{n}", {"root": str(SARCASM)}))
        for n in ("iacv1", "iacv2", "mustard", "semeval")},
     "visual_room": lambda d: ("visual_room", {}),
+    "emobench_m": lambda d: ("emobench_m", {}),
+    **{f"emobench_m:{k}": (lambda d, k=k: (f"emobench_m:{k}", {}))
+       for k in ("ravdess_song", "ravdess_speech", "mosi", "mosei", "fgmsa", "mer2023", "sims", "sims_v2", "mc_eiu",
+                 "meld", "ur_funny", "mustard", "smile")},
+    "annotators": lambda d: ("annotators", {"path": annotator_files(d)[0]}),
+    **{f"video_emotion:{k}": (lambda d, k=k: (f"video_emotion:{k}", {})) for k in ("dfew", "mer2024", "emer")},
 }
+
+
+def annotator_files(d: Data) -> tuple[str, str, str]:
+    """A multi-annotator table (tasks/annotators.py), the same in another folder, and a train split."""
+    folder = d.tmp / "annotators"
+    text = "id,name,media,annotator_1,annotator_2\nx,n1,a.wav,1,2\ny,n2,b.wav,2,3\nz,n3,c.wav,-1,1\n"
+    for sub in ("", "copy", "train"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+        (folder / sub / "items.csv").write_text(text)
+    return str(folder / "items.csv"), str(folder / "copy" / "items.csv"), str(folder / "train" / "items.csv")
 
 
 def copied(d: Data, source: Path) -> str:
@@ -130,12 +146,35 @@ TASK_CHANGES: dict[tuple[str, str], Callable[[Data], Any]] = {
     ("visual_room", "path"): lambda d: copied(d, Path(__file__).resolve().parents[1] / "tasks" / "visual_room_example"
                                               / "posts.jsonl"),
     ("visual_room", "tier"): lambda d: "perception",
+    ("annotators", "path"): lambda d: annotator_files(d)[1],
+    ("annotators", "train"): lambda d: annotator_files(d)[2],
+    ("annotators", "columns"): lambda d: "annotator_1",
+    ("annotators", "labels"): lambda d: "-1,1,2,3,4",
+    ("annotators", "kind"): lambda d: "rating",
+    ("annotators", "missing"): lambda d: "3",
+    ("annotators", "id_column"): lambda d: "name",
+    ("annotators", "media"): lambda d: "{name}.wav",
+    ("annotators", "media_kind"): lambda d: "audio",
+    ("annotators", "question"): lambda d: "What would {annotator} say?",
+    ("annotators", "name"): lambda d: "my-panel",
+    **{(t, option): change for t in ["emobench_m", *(f"emobench_m:{k}" for k in (
+        "ravdess_song", "ravdess_speech", "mosi", "mosei", "fgmsa", "mer2023", "sims", "sims_v2", "mc_eiu", "meld",
+        "ur_funny", "mustard", "smile"))]
+       for option, change in (("root", lambda d: copied(d, Path(__file__).resolve().parents[1] / "tasks"
+                                                        / "emobench_m_example")),
+                              ("inputs", lambda d: "audio,text"))},
+    **{(f"video_emotion:{k}", option): change for k, other in (("dfew", ("fold", 2)), ("mer2024", ("track", "semi")),
+                                                               ("emer", ("lang", "zh")))
+       for option, change in (("root", lambda d: copied(d, Path(__file__).resolve().parents[1] / "tasks"
+                                                        / "video_emotion_example")),
+                              ("inputs", lambda d: "video,text"), (other[0], lambda d, v=other[1]: v))},
 }
 
 # (task, option) -> another value of an exempt option: the run id must stay the same.
 EXEMPT_CHANGES: dict[tuple[str, str], Callable[[Data], Any]] = {
     ("file", "group_by"): lambda d: "group",
     ("file", "description"): lambda d: "the same items, described otherwise",
+    ("annotators", "description"): lambda d: "the same panel, described otherwise",
     ("mmar", "cache"): lambda d: str(d.tmp / "elsewhere"),
     ("add_qa", "score"): lambda d: "auto",  # rank_method's old name: score=auto is the default run
 }
@@ -239,7 +278,8 @@ def test_a_given_option_a_task_forgot_to_record_still_enters_the_run_id(data: Da
 
 # adapter -> the --model spec of the baseline run (nothing loads: Runner computes the run id before any model).
 MODEL_SPECS = {"demo": "demo", "random": "random", "majority": "majority", "hf": "hf:/models/tiny-qwen2-audio",
-               "py": "py:tests.fakes:EchoGold", "openai": "openai:gpt-4o-audio-preview"}
+               "py": "py:tests.fakes:EchoGold", "openai": "openai:gpt-4o-audio-preview",
+               "clip": "clip:/models/tiny-clip", "clap": "clap:/models/tiny-clap"}
 # Factories that take **options hand them to this class: its parameters are the adapter's options.
 FORWARDS_TO = {"hf": "model_adapters.hf:HFModel", "py": "tests.fakes:EchoGold"}
 # (adapter, option) -> another valid --model-arg value; `arg` is the part after "NAME:" in the spec.
@@ -274,6 +314,15 @@ MODEL_CHANGES: dict[tuple[str, str], str] = {
     ("openai", "temperature"): "0.7",
     ("openai", "seed"): "3",
     ("openai", "logprobs"): "false",
+    ("clip", "arg"): "clip:/models/other-clip",
+    ("clip", "template"): "a photo of {label}",
+    ("clip", "device"): "cpu",
+    ("clip", "revision"): "0123abc",
+    ("clip", "video_frames"): "4",
+    ("clap", "arg"): "clap:/models/other-clap",
+    ("clap", "template"): "{label}",
+    ("clap", "device"): "cpu",
+    ("clap", "revision"): "0123abc",
 }
 # (adapter, option) -> another value of an option its class declares in `exempt_options`: the run id stays.
 MODEL_EXEMPT_CHANGES: dict[tuple[str, str], str] = {
@@ -287,6 +336,27 @@ MODEL_EXEMPT_CHANGES: dict[tuple[str, str], str] = {
     ("openai", "price_out"): "10",
 }
 
+# the vllm: adapter (model_adapters/vllm.py)
+MODEL_SPECS["vllm"] = "vllm:/models/tiny-qwen2"
+MODEL_CHANGES.update({
+    ("vllm", "arg"): "vllm:/models/tiny-qwen2-vl",
+    ("vllm", "dtype"): "bfloat16",
+    ("vllm", "max_new_tokens"): "16",
+    ("vllm", "temperature"): "0.7",
+    ("vllm", "seed"): "3",
+    ("vllm", "tensor_parallel_size"): "2",
+    ("vllm", "max_model_len"): "4096",
+    ("vllm", "trust_remote_code"): "true",
+    ("vllm", "revision"): "0123abc",
+    ("vllm", "video_frames"): "4",
+    ("hf", "device_map"): "auto",  # model_adapters/hf.py: accelerate's big-model loading
+})
+MODEL_EXEMPT_CHANGES.update({
+    ("vllm", "chunk"): "64",
+    ("vllm", "data_parallel_size"): "2",
+    ("vllm", "gpu_memory_utilization"): "0.5",
+    ("vllm", "distributed_executor_backend"): "ray",
+})
 
 def adapter_options(name: str) -> list[str]:
     params = list(inspect.signature(model_adapters.ADAPTERS[name].factory()).parameters.values())

@@ -1,0 +1,366 @@
+"""`harness leaderboard`: every run folder under the results folders, one table per task, beside the published rows
+(results/reference/*.json). Per (task, model, strategy, mode) the latest complete run is ranked; older complete runs
+are listed as superseded and unfinished or unreadable folders as what they are, with their paths, never mixed in and
+never a crash. Writes leaderboard.md, leaderboard.csv and (harness/leaderboard_html.py) leaderboard.html."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.aggregates import metric_value
+from harness.report import ci, pct
+from harness.show import is_locked
+
+FINISHED = ("complete", "complete-with-errors")
+MAX_TABLE_VALUES = 12  # a breakdown key with more values (MMAR's 15 sub-categories) is in the CSV, not the tables
+
+
+@dataclass
+class Entry:
+    """One run folder as found: ranked, superseded, or not rankable (`status` says which and `reason` why)."""
+
+    folder: Path
+    task: str
+    model: str
+    strategy: str = "?"
+    mode: str = "?"
+    status: str = "?"
+    reason: str = ""
+    info: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] | None = None
+    when: tuple[str, int] = ("", 0)
+    superseded_by: str | None = None
+
+    @property
+    def run_id(self) -> str:
+        return str(self.info.get("run_id") or self.folder.name)
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return self.task, self.model, self.strategy, self.mode
+
+
+@dataclass
+class Row:
+    """A line of a task's table: a ranked run (`entry` set) or a published row (`source` set)."""
+
+    model: str
+    value: float | None
+    interval: list[float] | None
+    groups: dict[tuple[str, str], float | None]
+    aggregates: dict[str, tuple[float | None, list[float] | None]] = field(default_factory=dict)
+    extras: dict[str, float | None] = field(default_factory=dict)
+    entry: Entry | None = None
+    source: str | None = None
+
+    @property
+    def reported(self) -> bool:
+        return self.entry is None
+
+
+@dataclass
+class Section:
+    task: str
+    description: str
+    primary: str
+    higher_is_better: bool
+    label: str
+    groups: list[tuple[str, list[str]]]  # (breakdown key, its values), every key
+    aggregates: list[str]
+    extras: list[str]
+    rows: list[Row]
+    others: list[Entry]  # superseded and not rankable, with their paths
+    chance: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def table_groups(self) -> list[tuple[str, list[str]]]:
+        return [(k, v) for k, v in self.groups if len(v) <= MAX_TABLE_VALUES]
+
+
+@dataclass
+class Board:
+    sections: list[Section]
+    unplaced: list[Entry]  # folders whose task could not be told
+    roots: list[Path]
+
+
+def _read_json(path: Path) -> tuple[Any, str | None]:
+    if not path.is_file():
+        return None, f"no {path.name}"
+    try:
+        return json.loads(path.read_text(encoding="utf-8")), None
+    except (OSError, ValueError) as e:
+        return None, f"{path.name} is unreadable ({type(e).__name__})"
+
+
+def run_folders(roots: Iterable[Path]) -> list[Path]:
+    """Every folder under `roots` holding a run.json or a summary.json (a root may itself be a run folder); the
+    published rows (reference/) and error logs are not runs."""
+    found: set[Path] = set()
+    for root in roots:
+        for name in ("run.json", "summary.json"):
+            found |= {p.parent for p in [root / name, *root.rglob(name)] if p.is_file()}
+    return sorted(found)
+
+
+def read_entry(folder: Path) -> Entry:
+    """What a folder holds, as an Entry; every way it can be broken is a `reason`, never an exception."""
+    guess_task = folder.parent.parent.name or "?"
+    entry = Entry(folder, guess_task, folder.parent.name or "?")
+    try:
+        return _read_entry(entry)
+    except Exception as e:  # a hand-edited file of any shape: say so, next folder
+        entry.status, entry.reason = "unreadable", f"{type(e).__name__}: {e}"
+        return entry
+
+
+def _read_entry(entry: Entry) -> Entry:
+    info, why = _read_json(entry.folder / "run.json")
+    summary, why_summary = _read_json(entry.folder / "summary.json")
+    if not isinstance(info, dict):
+        entry.status = "unreadable"
+        entry.reason = why or "run.json is not an object"
+        if isinstance(summary, dict):
+            entry.task, entry.model = str(summary.get("task", entry.task)), str(summary.get("model", entry.model))
+        return entry
+    entry.info = info
+    task, model = info.get("task") or {}, info.get("model") or {}
+    entry.task, entry.model = str(task.get("name", entry.task)), str(model.get("spec", entry.model))
+    entry.strategy, entry.mode = str(info.get("strategy", "?")), str(info.get("mode", "?"))
+    entry.status = str(info.get("status", "?"))
+    entry.when = (str(info.get("finished") or info.get("started") or ""), 0)
+    if entry.status == "running" and not is_locked(entry.folder):
+        entry.status, entry.reason = "killed", "marked running, but no process holds its lock"
+        return entry
+    if entry.status not in FINISHED:
+        entry.reason = str(info.get("error") or "not finished")
+        return entry
+    if not isinstance(summary, dict):
+        entry.status, entry.reason = "no summary", why_summary or "summary.json is not an object"
+        return entry
+    mismatch = [f"{name} {summary.get(name)!r} in summary.json, {mine!r} in run.json"
+                for name, mine in (("run_id", entry.run_id), ("task", entry.task), ("model", entry.model),
+                                   ("recorded", (info.get("counts") or {}).get("recorded")))
+                if mine is not None and summary.get(name) != mine]
+    overall = (summary.get("metrics") or {}).get("overall")
+    if mismatch or not isinstance(overall, dict):
+        entry.status = "summary mismatch"
+        entry.reason = "; ".join(mismatch) or "summary.json has no metrics.overall"
+        return entry
+    if overall.get("n") and overall.get("errors") == overall.get("n"):
+        entry.status, entry.reason = "errored", f"all {overall['n']} samples are error records (see harness.log)"
+        return entry
+    entry.summary = summary
+    entry.when = (entry.when[0], (entry.folder / "summary.json").stat().st_mtime_ns)
+    return entry
+
+
+def load_references(folders: Iterable[Path]) -> tuple[dict[str, dict[str, Any]], list[Entry]]:
+    """Published rows by task (results/reference/<task>.json: task, metric, source, models[{name, overall, <group
+    value>: percent, source}]) and the files that could not be read."""
+    refs: dict[str, dict[str, Any]] = {}
+    bad: list[Entry] = []
+    for folder in folders:
+        for path in sorted(Path(folder).glob("*.json")):
+            data, why = _read_json(path)
+            if not (isinstance(data, dict) and isinstance(data.get("models"), list) and data.get("task")):
+                bad.append(Entry(path, path.stem, "reported", status="unreadable",
+                                 reason=why or "not a reference file (task, models)"))
+                continue
+            refs.setdefault(str(data["task"]), {**data, "models": []})["models"] += data["models"]
+    return refs, bad
+
+
+def collect(roots: Sequence[Path], tasks: Sequence[str] = (), references: Sequence[Path] = ()) -> Board:
+    roots = [Path(r) for r in roots]
+    entries = [read_entry(f) for f in run_folders(roots)]
+    refs, bad_refs = load_references(references)
+    wanted = set(tasks)
+    entries = [e for e in entries if not wanted or e.task in wanted]
+    latest: dict[tuple[str, str, str, str], Entry] = {}
+    for e in sorted((e for e in entries if e.summary is not None), key=lambda e: e.when):
+        if e.key in latest:
+            latest[e.key].superseded_by = e.run_id
+            latest[e.key].status = "superseded"
+        latest[e.key] = e
+    names = sorted({e.task for e in entries if e.status != "unreadable" or e.info} | (wanted & set(refs)))
+    sections = [_section(name, [e for e in entries if e.task == name], refs.get(name)) for name in names]
+    placed = {id(e) for s in sections for e in s.others} | {id(r.entry) for s in sections for r in s.rows}
+    return Board(sections, [e for e in entries if id(e) not in placed] + bad_refs, roots)
+
+
+def _section(task: str, entries: list[Entry], ref: dict[str, Any] | None) -> Section:
+    ranked = [e for e in entries if e.summary is not None and e.superseded_by is None]
+    others = sorted((e for e in entries if e not in ranked), key=lambda e: (e.status != "superseded", str(e.folder)))
+    lead = max(ranked, key=lambda e: e.when).summary if ranked else {}
+    primary = (lead.get("primary") or {}).get("name", "accuracy")
+    higher = bool((lead.get("primary") or {}).get("higher_is_better", True))
+    labels = lead.get("metric_labels") or {}
+    groups: dict[str, set[str]] = {}
+    for e in ranked:
+        for key, values in ((e.summary or {}).get("metrics", {}).get("groups") or {}).items():
+            groups.setdefault(key, set()).update(map(str, values))
+    aggregates = list(dict.fromkeys(a["name"] for e in ranked for a in (e.summary or {}).get("aggregates") or []
+                                    if a.get("name") != primary))
+    extras = list(dict.fromkeys(x for e in ranked for x in (e.summary or {}).get("extra_columns") or []))
+    notes = [f"runs disagree on the primary metric: {sorted(names)}" for names in
+             [{(e.summary or {}).get("primary", {}).get("name", "accuracy") for e in ranked}] if len(names) > 1]
+    rows = [_run_row(e, primary, aggregates, extras) for e in ranked]
+    if ref:
+        rows += _reported_rows(ref, primary, aggregates, groups, notes)
+    rows.sort(key=lambda r: (r.value is None, -(r.value or 0) if higher else (r.value or 0), r.model))
+    info = next((e.info for e in ranked), next((e.info for e in entries if e.info), {}))
+    chance = (lead.get("metrics") or {}).get("overall", {}).get("chance") if primary == "accuracy" else None
+    return Section(task, str((info.get("task") or {}).get("description", "")), primary, higher,
+                   labels.get(primary) or primary.replace("_", " "),
+                   [(k, sorted(v)) for k, v in groups.items()], aggregates, extras, rows, others, chance, notes)
+
+
+def _run_row(e: Entry, primary: str, aggregates: list[str], extras: list[str]) -> Row:
+    metrics = (e.summary or {})["metrics"]
+    overall = metrics["overall"]
+    value, interval = metric_value(overall, primary)
+    groups = {(key, str(v)): metric_value(cell, primary)[0]
+              for key, cells in (metrics.get("groups") or {}).items() for v, cell in cells.items()}
+    return Row(e.model, value, interval, groups, {a: metric_value(overall, a) for a in aggregates},
+               {x: overall.get(x) for x in extras}, entry=e)
+
+
+def _reported_rows(ref: dict[str, Any], primary: str, aggregates: list[str], groups: dict[str, set[str]],
+                   notes: list[str]) -> list[Row]:
+    """Published numbers are percentages. A row's `overall` (else the value under the primary metric's name, e.g.
+    EmoBench-M's `average`) is its score; keys named like an aggregate (FER, CEU, SCEA) fill that column, and keys
+    named like a breakdown value (sound, music, speech) that value's column."""
+
+    def frac(x: Any) -> float | None:
+        return round(x / 100, 10) if isinstance(x, int | float) and not isinstance(x, bool) else None
+
+    rows = []
+    for m in ref["models"]:
+        if not isinstance(m, dict) or "name" not in m:
+            continue
+        cells = {(key, v): frac(m[v]) for key, values in groups.items() for v in values
+                 if v not in aggregates and frac(m.get(v)) is not None}  # a dimension's mean is not its accuracy
+        rows.append(Row(str(m["name"]), frac(m.get("overall", m.get(primary))), None, cells,
+                        {a: (frac(m.get(a)), None) for a in aggregates},
+                        source=str(m.get("source") or ref.get("source") or "reference")))
+    if rows and ref.get("metric"):
+        notes.append(f"reported rows: {ref['metric']}, from {ref.get('source', 'reference')}"
+                     + (f". {ref['notes']}" if ref.get("notes") else ""))
+    return rows
+
+
+# --- markdown and CSV ---------------------------------------------------------------------------------------------
+
+
+def date_of(e: Entry | None) -> str:
+    return (e.when[0] if e else "")[:10]
+
+
+def counts(e: Entry | None, missing: str = "-") -> list[str]:
+    """n, unparsed and errors of a run's overall cell (a published row has none)."""
+    if e is None:
+        return [missing] * 3
+    overall = (e.summary or {}).get("metrics", {}).get("overall") or {}
+    return [str(overall.get(k, "")) for k in ("n", "unparsed", "errors")]
+
+
+def run_label(row: Row) -> str:
+    if row.entry is None:
+        return f"reported ({row.source})"
+    e = row.entry
+    return e.run_id + (f" ({e.status})" if e.status != "complete" else "")
+
+
+def other_line(e: Entry) -> str:
+    if e.status == "superseded":
+        return f"superseded by run {e.superseded_by}: {e.model} · {e.strategy} · {e.mode}, {date_of(e)} ({e.folder})"
+    return f"{e.status}: {e.model} · {e.strategy} · {e.mode}" + (f": {e.reason}" if e.reason else "") \
+        + f" ({e.folder})"
+
+
+def markdown(board: Board) -> str:
+    out = ["# Leaderboard", ""]
+    for s in board.sections:
+        out += [f"## {s.task}", ""] + ([s.description, ""] if s.description else [])
+        head = ["#", "model", "strategy", "mode", s.label, "95% CI", *[a.replace("_", " ") for a in s.aggregates],
+                *s.extras, *[f"{k}: {v}" for k, vs in s.table_groups() for v in vs],
+                "n", "unparsed", "errors", "date", "run"]
+        out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for i, r in enumerate(s.rows, 1):
+            e = r.entry
+            cells = [str(i), r.model, e.strategy if e else "", e.mode if e else "", pct(r.value, 2), ci(r.interval),
+                     *[pct(r.aggregates[a][0]) for a in s.aggregates], *[pct(r.extras.get(x)) for x in s.extras],
+                     *[pct(r.groups.get((k, v))) for k, vs in s.table_groups() for v in vs],
+                     *counts(e), date_of(e), run_label(r)]
+            out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        out.append("")
+        out += [f"- {n}" for n in s.notes] + ([""] if s.notes else [])
+        if s.others:
+            out += ["Not ranked:", ""] + [f"- {other_line(e)}" for e in s.others] + [""]
+    if board.unplaced:
+        out += ["## Unreadable folders", ""] + [f"- {other_line(e)}" for e in board.unplaced] + [""]
+    return "\n".join(out)
+
+
+def _plain(x: float | None) -> str:
+    return "" if x is None else repr(x)
+
+
+def csv_text(board: Board) -> str:
+    """One line per row of every task's table (kind run or reported) and per run not ranked (superseded, interrupted,
+    ...); numbers as summary.json has them (fractions, unrounded); breakdown columns named key=value."""
+    aggs = list(dict.fromkeys(a for s in board.sections for a in s.aggregates))
+    extras = list(dict.fromkeys(x for s in board.sections for x in s.extras))
+    groups = list(dict.fromkeys(f"{k}={v}" for s in board.sections for k, vs in s.groups for v in vs))
+    head = ["task", "row", "model", "strategy", "mode", "metric", "value", "ci_low", "ci_high", "n", "unparsed",
+            "errors", "date", "run_id", "status", "folder", "source", *[f"{a}{p}" for a in aggs for p in
+                                                                         ("", "_ci_low", "_ci_high")],
+            *extras, *groups]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(head)
+    for s in board.sections:
+        for r in s.rows:
+            e = r.entry
+            lo, hi = r.interval or (None, None)
+            line = {"task": s.task, "row": "reported" if e is None else "run", "model": r.model,
+                    "strategy": e.strategy if e else "", "mode": e.mode if e else "", "metric": s.primary,
+                    "value": _plain(r.value), "ci_low": _plain(lo), "ci_high": _plain(hi),
+                    **dict(zip(("n", "unparsed", "errors"), counts(e, ""), strict=True)),
+                    "date": date_of(e), "run_id": e.run_id if e else "", "status": e.status if e else "reported",
+                    "folder": str(e.folder) if e else "", "source": r.source or ""}
+            for a, (value, interval) in r.aggregates.items():
+                line |= {a: _plain(value), f"{a}_ci_low": _plain((interval or [None])[0]),
+                         f"{a}_ci_high": _plain((interval or [None, None])[1])}
+            line |= {x: _plain(v) for x, v in r.extras.items()}
+            line |= {f"{k}={v}": _plain(x) for (k, v), x in r.groups.items()}
+            w.writerow([line.get(h, "") for h in head])
+        for e in s.others:
+            w.writerow([{"task": s.task, "row": "superseded" if e.status == "superseded" else "not ranked",
+                         "model": e.model, "strategy": e.strategy, "mode": e.mode, "date": date_of(e),
+                         "run_id": e.run_id, "status": e.status, "folder": str(e.folder),
+                         "source": e.reason}.get(h, "") for h in head])
+    return buf.getvalue()
+
+
+def write(board: Board, out: Path) -> list[Path]:
+    """The three files, each written whole or not at all (a temp file renamed over the old one)."""
+    from harness.leaderboard_html import html
+
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, text in (("leaderboard.md", markdown(board)), ("leaderboard.csv", csv_text(board)),
+                       ("leaderboard.html", html(board))):
+        tmp = out / f".{name}.{os.getpid()}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, out / name)
+        paths.append(out / name)
+    return paths
