@@ -45,6 +45,11 @@ def board(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "file-stopped": run(out, "--task", f"file:{items}", "--model", "py:tests.fakes:StopAfter", "--model-arg",
                             "calls=3", "--mode", "generate", "--batch-size", "2", code=130),
     }
+    from model_adapters.tiny_checkpoints import build  # a real hf: model too (random weights, the real code path)
+
+    tiny = build("qwen2", tmp / "tiny")
+    folders["file-tiny"] = run(out, "--task", f"file:{items}", "--model", f"hf:{tiny}", "--mode", "rank",
+                               "--group-by", "group")
     if MMAR.is_file():
         (tmp / "mmar").mkdir()
         shutil.copy(MMAR, tmp / "mmar" / MMAR.name)
@@ -73,7 +78,7 @@ def summary(folder: Path) -> dict[str, Any]:
 
 def ranked(board: dict[str, Any]) -> list[str]:
     return [k for k in board["folders"] if k in ("demo-random", "demo-majority", "file-random", "file-echo",
-                                                 "mmar-random")]
+                                                 "file-tiny", "mmar-random")]
 
 
 def test_csv_numbers_are_the_summaries(board: dict[str, Any]) -> None:
