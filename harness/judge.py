@@ -9,12 +9,21 @@ written on the record (`judge.error`) and counted, never turned into a zero; a r
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from harness.progress import Progress
+from harness.samples import take
 from harness.schema import judge_error, record_field
 from harness.types import Message, ModelAdapter, Part, Request, Sample
+
+if TYPE_CHECKING:
+    from harness.index import RecordIndex
+    from harness.runner import Runner
+    from harness.store import RunStore
 
 
 @dataclass
@@ -114,3 +123,29 @@ def judge_into(store: Any, judge: Judge, model: ModelAdapter, items: list[tuple[
     except KeyboardInterrupt:
         return True
     return False
+
+
+def judge_run(runner: Runner, store: RunStore, info: dict[str, Any], index: RecordIndex, ids: Sequence[str]) -> bool:
+    """A run's judging, after its main loop: grade the finished records that need it (a judge of another identity,
+    or an earlier failure) with the judge model, chunk by chunk; run.json says which judge. True when interrupted."""
+    judge = runner.task.judge
+    index.refresh()
+    rows = index.rows_of(ids)
+    rows = np.sort(rows[rows >= 0])
+    todo = [r for r in index.read(rows) if needs_judging(r, judge, runner.judge_id)]
+    where = {sid: i for i, sid in enumerate(ids)}
+    samples = take(runner.selection, [where[str(r["id"])] for r in todo])
+    by_id = {s.id: s for s in samples}
+    info["judge"] = {"spec": runner.judge_spec, "args": runner.cfg.judge_args, "id": runner.judge_id,
+                     "system_prompt": judge.system, "raters": judge.raters, "field": judge.field}
+    if not todo:
+        return False
+    assert runner.judge_ref is not None
+    model = runner.judge_ref.load()
+    info["judge"]["describe"] = model.describe()
+    store.write_json("run.json", info)
+    bar = Progress(f"judging with {runner.judge_spec}", len(todo), stream=runner.progress_stream)
+    try:
+        return judge_into(store, judge, model, [(by_id[r["id"]], r) for r in todo], runner.judge_id, bar)
+    finally:
+        bar.close()

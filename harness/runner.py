@@ -30,10 +30,12 @@ from harness.identity import (
     slug,
 )
 from harness.index import RETRY, RecordIndex
+from harness.judge import judge_run
 from harness.metrics import Columns, check_group_by
 from harness.progress import Progress
 from harness.prompting import check_shots, check_strategy, keep_media, media_given, render, shot_pool
 from harness.records import make_record, one_line
+from harness.runinfo import finish_info, start_info
 from harness.samples import ids_of, media_kinds, sorted_by, take
 from harness.schema import SCHEMA_VERSION
 from harness.store import RunStore, check_writable
@@ -321,7 +323,7 @@ class Runner:
         redo &= mine
         todo = take(self.selection, np.flatnonzero(redo)) if redo.any() else []
         previous = self._previous = store.read_json("run.json")  # _finish reads it too
-        info = self._run_info(previous)
+        info = start_info(self, previous)
         store.write_json("run.json", info)
         interrupted = False
         share = int(mine.sum())
@@ -363,7 +365,7 @@ class Runner:
         """The judge where asked for, summary.json, the index, run.json: by the folder's one writer."""
         previous = self._previous
         if self.cfg.judge and not interrupted:
-            interrupted = self._judge(store, info, index, ids)
+            interrupted = judge_run(self, store, info, index, ids)
         new = self.new
         t2 = time.perf_counter()
         index.refresh()  # the lines this invocation appended, read once
@@ -380,7 +382,7 @@ class Runner:
         info["summary_key"] = key
         store.save_index(index)
         self.timing["summary_s"] = round(time.perf_counter() - t2, 3)
-        info.update(self._finish_info(info, summary, new, interrupted))
+        info.update(finish_info(self, info, summary, new, interrupted))
         store.write_json("run.json", info)
         errors = summary["metrics"]["overall"]["errors"]
         result = RunResult(self.folder, summary, len(self.selection), errors, new, interrupted, index)
@@ -401,32 +403,6 @@ class Runner:
         except Exception as e:
             log.error("task artifacts failed: %s\n%s", one_line(e), traceback.format_exc())
 
-    def _judge(self, store: RunStore, info: dict[str, Any], index: RecordIndex, ids: Sequence[str]) -> bool:
-        """Grade the finished records with the judge model; returns True when interrupted."""
-        from harness.judge import judge_into, needs_judging
-
-        judge = self.task.judge
-        index.refresh()
-        rows = index.rows_of(ids)
-        rows = np.sort(rows[rows >= 0])
-        todo = [r for r in index.read(rows) if needs_judging(r, judge, self.judge_id)]
-        where = {sid: i for i, sid in enumerate(ids)}
-        samples = take(self.selection, [where[str(r["id"])] for r in todo])
-        by_id = {s.id: s for s in samples}
-        info["judge"] = {"spec": self.judge_spec, "args": self.cfg.judge_args, "id": self.judge_id,
-                         "system_prompt": judge.system, "raters": judge.raters, "field": judge.field}
-        if not todo:
-            return False
-        assert self.judge_ref is not None
-        model = self.judge_ref.load()
-        info["judge"]["describe"] = model.describe()
-        store.write_json("run.json", info)
-        bar = Progress(f"judging with {self.judge_spec}", len(todo), stream=self.progress_stream)
-        try:
-            return judge_into(store, judge, model, [(by_id[r["id"]], r) for r in todo], self.judge_id, bar)
-        finally:
-            bar.close()
-
     def _index_keys(self) -> list[str]:
         """The metadata keys the index keeps columns of: the breakdown keys and those the task's aggregates read."""
         return list(dict.fromkeys([*self.group_by, *self.task.aggregate_keys()]))
@@ -442,39 +418,3 @@ class Runner:
                   "selected": len(self.selection), "recorded": recorded}
         extra = [self.task.judge.field] if self.cfg.judge else []
         return summarize(self.task, self.group_by, records, self.cfg.seed, header, extra)
-
-    def _run_info(self, previous: dict[str, Any] | None) -> dict[str, Any]:
-        info = {
-            "schema_version": SCHEMA_VERSION,
-            "run_id": self.run_id,
-            "status": "running",
-            "task": {"name": self.task.name, "version": self.task.version, "args": self.task.args,
-                     "description": self.task.description, "group_by": self.group_by,
-                     "samples": len(self.samples)},
-            "model": {"spec": self.model_spec, "requested": self.cfg.model, "args": self.cfg.model_args,
-                      "describe": (previous or {}).get("model", {}).get("describe")},
-            "mode": self.mode, "strategy": self.cfg.strategy, "shots": self.identity["shots"],
-            "shots_from": self.shots_info,
-            "seed": self.cfg.seed, "limit": self.cfg.limit, "batch_size": self.cfg.batch_size,
-            "identity": self.identity,
-            "harness": provenance.harness_info(),
-            "packages": provenance.package_versions(),
-            "started": (previous or {}).get("started") or provenance.now(),
-            "invocations": (previous or {}).get("invocations", []),
-        }
-        info["invocations"] = [*info["invocations"], {"started": provenance.now(), "argv": provenance.argv(),
-                                                     "git_revision": provenance.git_revision()}]
-        return info
-
-    def _finish_info(self, info: dict[str, Any], summary: dict[str, Any], new: int,
-                     interrupted: bool) -> dict[str, Any]:
-        overall = summary["metrics"]["overall"]
-        invocations = info["invocations"]
-        invocations[-1].update({"finished": provenance.now(), "new_records": new, **self.timing})
-        status = "interrupted" if interrupted else ("complete" if overall["errors"] == 0 else "complete-with-errors")
-        return {
-            "status": status, "finished": provenance.now(), "invocations": invocations,
-            "counts": {"selected": len(self.selection), "recorded": summary["recorded"],
-                       "errors": overall["errors"], "unparsed": overall["unparsed"],
-                       "correct": overall["correct"]},
-        }
