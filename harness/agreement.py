@@ -17,7 +17,9 @@ model reproduce each annotator's labels, and the structure of agreement between 
 As declared aggregates (harness/aggregates.py) over a cell's records, each record one (item, annotator) pair with
 metadata `item` and `annotator`, its answer and gold label read as texts: `dic_metric(part, labels)` (unit: the item,
 so a bootstrap draws items with all their annotators' records) and `weighted_f1(labels)`. `write_agreement` writes
-both matrices (agreement.json) and their heat map (agreement.png) into a run folder (a Task.artifacts hook).
+both matrices (agreement.json) and their heat map (agreement.png) into a run folder (a Task.artifacts hook), and BAE
+(`bae_of`) where records carry explanation vectors (task_fields "explanation", copied from a predictions file by
+`harness grade`); without any, agreement.json has no "bae" at all.
 """
 
 from __future__ import annotations
@@ -180,13 +182,38 @@ def matrices(items: np.ndarray, annotators: np.ndarray, codes: np.ndarray) -> tu
 
 # --- the run folder's artifact ---------------------------------------------------------------------------------------
 
+def bae_of(vectors: Sequence[tuple[int, int, Sequence[float]]], true: np.ndarray) -> dict[str, Any]:
+    """BAE over explanation vectors given per (item, annotator) (`vectors`: item index, annotator index, vector) against
+    the true labels (`true`: items x annotators, label codes, -1 missing): each annotator's explanations over all
+    items concatenated in item order (a zero vector where that pair has none), then `bae`. `value` is None with fewer
+    than three annotators (two points always align) or where MDS fails."""
+    n_items, k = true.shape
+    length = len(vectors[0][2])
+    flat = np.zeros((k, n_items, length), dtype=np.float64)
+    used = 0
+    for i, a, vec in vectors:
+        if len(vec) == length:  # `harness grade` checks one length per file; a record of another source may differ
+            flat[a, i] = vec
+            used += 1
+    value = None
+    if k >= 3:
+        try:
+            value = bae(flat.reshape(k, -1), true.T)
+        except ValueError:
+            value = None
+    return {"value": None if value is None or not math.isfinite(value) else round(value, 6), "records": used,
+            "length": length, "against": "true labels"}
+
+
 def agreement_of(records: Iterable[Mapping[str, Any]], labels: Sequence[str], annotator: str = "annotator",
-                 item: str = "item") -> dict[str, Any]:
-    """Both kappa matrices (predictions, true labels) over the scored records, with the annotators' names and DIC."""
+                 item: str = "item", explanation: str | None = "explanation") -> dict[str, Any]:
+    """Both kappa matrices (predictions, true labels) over the scored records, with the annotators' names and DIC;
+    and BAE (`bae_of`) where some records carry an `explanation` vector in their task_fields."""
     texts = _LabelTexts(labels)
     items: dict[str, int] = {}
     names: dict[str, int] = {}
     rows: list[tuple[int, int, int, int]] = []
+    vectors: list[tuple[int, int, Sequence[float]]] = []
     for r in records:
         meta = r.get("metadata") or {}
         if r.get("error") is not None or annotator not in meta or item not in meta:
@@ -194,11 +221,18 @@ def agreement_of(records: Iterable[Mapping[str, Any]], labels: Sequence[str], an
         answer, gold = texts.stats([(record_text(r, "answer"), record_text(r, "gold"))])[0]
         rows.append((items.setdefault(str(meta[item]), len(items)), names.setdefault(str(meta[annotator]), len(names)),
                      int(answer), int(gold)))
+        fields = r.get("task_fields")
+        vec = fields.get(explanation) if explanation and type(fields) is dict else None
+        if isinstance(vec, list) and vec:
+            vectors.append((rows[-1][0], rows[-1][1], vec))
     arr = np.asarray(rows, dtype=np.int64).reshape(-1, 4)
     pred, true = matrices(arr[:, 0], arr[:, 1], arr[:, 2:])
     kp, kt = kappa_matrix(pred, len(labels)), kappa_matrix(true, len(labels))
-    return {"annotators": list(names), "items": len(items), "kappa_pred": kp.round(6).tolist(),
-            "kappa_true": kt.round(6).tolist(), "dic": dic(pred, true, len(labels))}
+    out = {"annotators": list(names), "items": len(items), "kappa_pred": kp.round(6).tolist(),
+           "kappa_true": kt.round(6).tolist(), "dic": dic(pred, true, len(labels))}
+    if vectors:
+        out["bae"] = bae_of(vectors, true)
+    return out
 
 
 def heat_map(agreement: Mapping[str, Any], path: Path) -> None:
@@ -219,14 +253,17 @@ def heat_map(agreement: Mapping[str, Any], path: Path) -> None:
         ax.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
         ax.set_yticks(range(len(names)), names, fontsize=7)
     frob = agreement["dic"]["frobenius"]
-    fig.suptitle(f"annotator agreement ({agreement['items']} items); DIC Frobenius {frob:.3f}")
+    bae_value = (agreement.get("bae") or {}).get("value")
+    fig.suptitle(f"annotator agreement ({agreement['items']} items); DIC Frobenius {frob:.3f}"
+                 + (f"; BAE {bae_value:.3f}" if bae_value is not None else ""))
     fig.colorbar(image, ax=list(axes), shrink=0.8)
     fig.savefig(path, dpi=100)
 
 
 def write_agreement(folder: Path, records: Iterable[Mapping[str, Any]], labels: Sequence[str],
                     annotator: str = "annotator", item: str = "item") -> list[Path]:
-    """agreement.json (both matrices and DIC) and agreement.png (their heat map) in the run folder."""
+    """agreement.json (both matrices, DIC and, with explanation vectors, BAE) and agreement.png (their heat map) in
+    the run folder."""
     agreement = agreement_of(records, labels, annotator, item)
     json_path, png_path = folder / "agreement.json", folder / "agreement.png"
     tmp = json_path.with_name(json_path.name + ".tmp")

@@ -5,13 +5,16 @@ file is JSONL (or a JSON array) of objects with the sample id and the model's ou
 a benchmark's official prediction format (its metadata records plus e.g. `answer_prediction`) is read the same way.
 Samples without a prediction are skipped, as official scorers do, and the summary says how many. Where the figures
 could still differ from the official script's (null outputs, rows whose own answer differs from the task's, ids not
-in the task), a warning says so.
+in the task), a warning says so. A task's `prediction_fields` (e.g. the annotators task's "explanation" vectors, for
+BAE) are copied from each row that has one into its record's task_fields: a list of finite numbers, one length per
+field in a file; anything else fails naming file and line.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,11 +54,32 @@ class Predictions:
     keys: dict[str, int]  # which output field was read, and how often
     rows: dict[str, dict[str, Any]]  # id -> the whole row (an official file carries the item's own answer)
     not_text: int = 0  # outputs that were numbers or lists, read as their JSON text
+    fields: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # id -> the task's prediction_fields
 
 
-def read_predictions(path: Path, preferred: str | None = None) -> Predictions:
+def _vector(value: Any, name: str, path: Path, n: int, lengths: dict[str, tuple[int, int]]) -> list[float]:
+    """A prediction field's value as a list of floats: numbers only, finite, the same length as the file's first."""
+    where = f"{path}:{n}"
+    if not isinstance(value, list) or not value:
+        raise HarnessError(f"{where}: {name!r} must be a non-empty list of numbers, got {json.dumps(value)[:40]}")
+    out = []
+    for v in value:
+        number = isinstance(v, (int, float)) and not isinstance(v, bool)
+        x = float(v) if number and abs(v) < 1e308 else math.nan
+        if not math.isfinite(x):
+            raise HarnessError(f"{where}: {name!r} must hold finite numbers only, found {json.dumps(v)[:40]}")
+        out.append(x)
+    first = lengths.setdefault(name, (len(out), n))
+    if len(out) != first[0]:
+        raise HarnessError(f"{where}: {name!r} has {len(out)} numbers, but line {first[1]}'s has {first[0]} (every "
+                           "row's must have the same length)")
+    return out
+
+
+def read_predictions(path: Path, preferred: str | None = None, fields: tuple[str, ...] = ()) -> Predictions:
     """The outputs by id; `preferred` (the benchmark's own output field) is read before OUTPUT_KEYS when a row has
-    it. A bad line fails naming file and line."""
+    it; `fields` (a task's prediction_fields) are read as vectors where a row has them (null: none). A bad line fails
+    naming file and line."""
     if not path.is_file():
         raise HarnessError(f"predictions file not found: {path}")
     lines = list(text_lines(path))  # a byte that is not UTF-8 fails naming its line
@@ -75,6 +99,7 @@ def read_predictions(path: Path, preferred: str | None = None) -> Predictions:
                     raise HarnessError(f"{path}:{n}: invalid JSON ({e.msg} at column {e.colno})") from None
     keys_in_order = ((preferred,) if preferred else ()) + tuple(k for k in OUTPUT_KEYS if k != preferred)
     out = Predictions({}, {}, {})
+    lengths: dict[str, tuple[int, int]] = {}
     for n, row in rows:
         if not isinstance(row, dict) or "id" not in row:
             raise HarnessError(f"{path}:{n}: each prediction needs an \"id\"")
@@ -94,6 +119,9 @@ def read_predictions(path: Path, preferred: str | None = None) -> Predictions:
         out.outputs[sid] = value
         out.keys[key] = out.keys.get(key, 0) + 1
         out.rows[sid] = row
+        vectors = {f: _vector(row[f], f, path, n, lengths) for f in fields if row.get(f) is not None}
+        if vectors:
+            out.fields[sid] = vectors
     if not out.outputs:
         raise HarnessError(f"{path}: no predictions" + (f" (no row has {preferred!r})" if preferred else ""))
     return out
@@ -148,7 +176,7 @@ def score_file(task: Task, predictions: Path, output: Path, name: str | None = N
         raise UsageError(f"task {task.name} has no judged score; --judge does not apply")
     judge_id = (judge_identity(judge.spec, {k: v for k, v in (judge_args or {}).items() if k not in judge.exempt})
                 if judge is not None else None)
-    preds = read_predictions(predictions, task.prediction_key)
+    preds = read_predictions(predictions, task.prediction_key, task.prediction_fields)
     samples = task.samples()
     check_group_by(samples, [*task.group_by, *(group_by or [])])
     known = {s.id for s in samples}
@@ -174,11 +202,15 @@ def score_file(task: Task, predictions: Path, output: Path, name: str | None = N
             nonlocal letters
             for s in chosen:
                 rec = make_record(task, s, None, Output(text=preds.outputs[s.id]), 0.0, "generate")
+                given = preds.fields.get(s.id)
+                if given:  # the task's prediction_fields (e.g. explanation vectors), beside its scorer's fields
+                    rec["task_fields"] = {**(rec.get("task_fields") or {}), **given}
                 letters += record_field(rec, "official_input") == "letter"
                 if judge_id is not None and task.judge is not None:
                     old = kept.get(s.id)
                     if old is not None and old.get("output") == rec["output"] and old.get("correct") == rec["correct"]:
-                        rec = {**rec, "judge": old["judge"], "task_fields": old.get("task_fields") or {}}
+                        rec = {**rec, "judge": old["judge"],
+                               "task_fields": {**(old.get("task_fields") or {}), **(given or {})}}
                     else:
                         to_judge.append((s, rec))
                         continue  # written once graded

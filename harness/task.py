@@ -77,6 +77,9 @@ class Task:
     options: str | None = None  # how choices are shown (harness.prompting.OPTION_STYLES); None: by sample
     rank_method: str | None = None  # what score mode asks of the model (harness.types.RANK_METHODS)
     prediction_key: str | None = None  # the benchmark's own output field in prediction files (`harness grade`)
+    # Fields of a prediction row that `harness grade` copies into the record's task_fields, each a list of numbers of
+    # one length per file (checked; a row may leave it out), e.g. the annotators task's "explanation" vectors (BAE).
+    prediction_fields: tuple[str, ...] = ()
     # Few-shot examples from a declared split (a train/dev file) instead of the other test items: the pool's samples
     # (each with a gold answer) and where they come from, for run.json ("train split: train.jsonl (1,200 items)").
     # The runner hashes the pool's samples into the run id; a pool item shares its id with a test item only as the

@@ -13,13 +13,16 @@ One sample per (item, annotator) with a label: id "<item>|<annotator>", metadata
 label as gold, the label set as choices. A model predicts each annotator's label: an LLM through few-shot context
 from that annotator's own labelled examples of a train split (`train=PATH`, the same layout; Task.shots_by=
 "annotator", seeded, never the item itself), a predictions file of an external model through `harness grade`
-(ids "<item>|<annotator>").
+(ids "<item>|<annotator>"; a row may also carry `explanation`, that pair's explanation vector: an attention map
+flattened, an embedding; Task.prediction_fields, copied into the record's task_fields, one length per file).
 
 Metrics: accuracy per annotator (the breakdown by annotator) and overall; weighted F1 (WAF, as QuMAB reports it) for
 discrete labels, MAE (`abs_error`, unparsed answers left out) for ratings; DIC over all annotators (the kappa matrix of
 the predictions against that of the true labels: `dic_frobenius` (primary, lower is better), `dic_absolute`,
 `dic_relative`), its interval a bootstrap over items. agreement.json and agreement.png (both matrices, a heat map)
-are written into the run folder.
+are written into the run folder; where the records carry explanation vectors, agreement.json also has "bae": BAE
+(harness.agreement.bae_of: annotators placed by MDS from their explanations and from their true labels, aligned by
+Procrustes; the disparity, lower is better). Without explanations there is no "bae" key.
 """
 
 from __future__ import annotations
@@ -246,4 +249,5 @@ def load(path: str | None = None, train: str | None = None, columns: str = "anno
         primary=Metric("dic_frobenius", higher_is_better=False),
         aggregates=aggregates,
         artifacts=lambda folder, records: write_agreement(folder, records, label_set),
+        prediction_fields=("explanation",),
     )

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 import tasks
 from cli import app
-from harness.agreement import bae, dic, kappa_matrix, weighted_f1_score
+from harness.agreement import bae, bae_of, dic, kappa_matrix, weighted_f1_score
 from harness.prompting import build_request
 from harness.types import HarnessError, Output, Request, Sample
 
@@ -198,6 +198,62 @@ def test_grade_predictions_of_an_external_model(tmp_path: Path) -> None:
     folder = Path(result.output.split("run folder: ")[1].split()[0])
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["metrics"]["overall"]["aggregates"]["dic_frobenius"]["value"] == 0
+
+
+def grade(file: Path, preds: Path, out: Path) -> Any:
+    return cli.invoke(app, ["grade", "--task", "annotators", "--task-arg", f"path={file}", "--predictions", str(preds),
+                            "-o", str(out)])
+
+
+def test_grade_reads_explanation_vectors_and_reports_bae(tmp_path: Path) -> None:
+    file = panel(tmp_path / "data", items=30)
+    samples = tasks.get("annotators", {"path": str(file)}).samples()
+    mirrored = [np.eye(len(LABELS))[LABELS.index(s.answer)].tolist() for s in samples]  # as each annotator labels
+    shuffled = list(mirrored)
+    random.Random(1).shuffle(shuffled)
+    found = {}
+    for name, vectors in (("mirrored", mirrored), ("shuffled", shuffled), ("none", None)):
+        preds = tmp_path / f"{name}.jsonl"
+        preds.write_text("".join(json.dumps({"id": s.id, "output": s.answer,
+                                             **({"explanation": v} if vectors else {})}) + "\n"
+                                 for s, v in zip(samples, vectors or samples, strict=True)))
+        result = grade(file, preds, tmp_path / "out")
+        assert result.exit_code == 0, result.output
+        folder = Path(result.output.split("run folder: ")[1].split()[0])
+        records = [json.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()]
+        summary = (folder / "summary.json").read_text()
+        assert "bae" not in summary.lower()  # BAE sits in agreement.json, next to the matrices
+        if vectors:
+            assert all(len(r["task_fields"]["explanation"]) == len(LABELS) for r in records)
+        else:
+            assert all("explanation" not in (r.get("task_fields") or {}) for r in records)
+        found[name] = json.loads((folder / "agreement.json").read_text())
+    assert "bae" not in found["none"]  # no explanations: absent, not zero
+    mine, other = found["mirrored"]["bae"], found["shuffled"]["bae"]
+    assert mine["records"] == other["records"] == len(samples) and mine["length"] == len(LABELS)
+    assert 0 <= mine["value"] < other["value"] and mine["value"] < 0.05
+    # two annotators: two points always align, so BAE is undefined
+    assert bae_of([(0, 0, [1.0, 0.0]), (0, 1, [0.0, 1.0])], np.array([[0, 1]]))["value"] is None
+
+
+@pytest.mark.parametrize(("bad", "message"), [
+    ('"explanation": ["a", 0.5, 0.5]', "finite numbers only"),
+    ('"explanation": [true, 0.5, 0.5]', "finite numbers only"),
+    ('"explanation": [NaN, 0.5, 0.5]', "finite numbers only"),
+    ('"explanation": "0.1 0.2 0.3"', "non-empty list of numbers"),
+    ('"explanation": []', "non-empty list of numbers"),
+    ('"explanation": [0.5, 0.5]', "has 2 numbers, but"),
+])
+def test_a_bad_explanation_is_one_error_naming_file_and_line(tmp_path: Path, bad: str, message: str) -> None:
+    file = panel(tmp_path / "data", items=4)
+    samples = tasks.get("annotators", {"path": str(file)}).samples()
+    lines = [json.dumps({"id": s.id, "output": s.answer, "explanation": [0.1, 0.2, 0.3]}) for s in samples]
+    lines[2] = lines[2][:-1].split(', "explanation"')[0] + ", " + bad + "}"
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text("\n".join(lines) + "\n")
+    r = grade(file, preds, tmp_path / "out")
+    assert r.exit_code == 1 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert f"{preds}:3: 'explanation'" in r.stderr and message in r.stderr, r.stderr
 
 
 def test_few_shot_examples_are_the_annotators_own_train_labels(tmp_path: Path) -> None:
