@@ -26,7 +26,7 @@ def leaderboard(
     = Path("leaderboard"),
     reference: Annotated[list[Path] | None, Opt("--reference", metavar="DIR", help="Folder of published rows "
                                                 "(<task>.json; repeatable); default: reference/ in each RESULTS_DIR "
-                                                "that has one")] = None,
+                                                "that has one, else harness's own results/reference")] = None,
 ) -> None:
     """Write a leaderboard of every run folder: one table per task (primary metric and its 95% interval, the task's
     breakdown columns, n, unparsed, errors, date, run id) beside the published rows, as leaderboard.md,
@@ -41,6 +41,9 @@ def leaderboard(
     if missing:
         _fail(f"no such folder: {', '.join(missing)}", 2)
     refs = reference if reference is not None else [r / "reference" for r in roots if (r / "reference").is_dir()]
+    shipped = Path(__file__).resolve().parents[1] / "results" / "reference"  # the published rows harness carries
+    if reference is None and not refs and shipped.is_dir():
+        refs = [shipped]
     try:
         board = collect(roots, task or [], refs)
         paths = write(board, out)

@@ -293,7 +293,7 @@ def markdown(board: Board) -> str:
         head = ["#", "model", "strategy", "mode", s.label, "95% CI", *[a.replace("_", " ") for a in s.aggregates],
                 *s.extras, *[f"{k}: {v}" for k, vs in s.table_groups() for v in vs],
                 "n", "unparsed", "errors", "date", "run"]
-        out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        out += ["| " + " | ".join(h.replace("|", "\\|") for h in head) + " |", "|" + "---|" * len(head)]
         for i, r in enumerate(s.rows, 1):
             e = r.entry
             cells = [str(i), r.model, e.strategy if e else "", e.mode if e else "", pct(r.value, 2), ci(r.interval),

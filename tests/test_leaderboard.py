@@ -205,3 +205,19 @@ def test_the_page_in_headless_chromium(board: dict[str, Any], tmp_path: Path) ->
     shot = tmp_path / "leaderboard.png"
     chromium(page.as_uri(), tmp_path / "shot", f"--screenshot={shot}", "--window-size=1280,1600")
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+
+
+def test_defaults_to_the_published_rows_harness_carries_and_escapes_pipes(tmp_path: Path) -> None:
+    """A results folder without reference/ gets harness's own results/reference rows; a column heading with a "|"
+    (Visual Room's "cog. error | perception right") stays one markdown column."""
+    out = tmp_path / "results"
+    run(out, "--task", "visual_room", "--model", "random")
+    run(out, "--task", "emobench_m", "--model", "random", code=3)  # SMILE's free text: baselines give error records
+    result = cli.invoke(app, ["leaderboard", str(out), "--out", str(tmp_path / "board")])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    md = (tmp_path / "board" / "leaderboard.md").read_text()
+    assert "reported (EmoBench-M paper" in md  # results/reference/emobench_m.json, shipped with harness
+    header = next(line for line in md.splitlines() if line.startswith("| # |") and "perception right" in line)
+    separator = md.splitlines()[md.splitlines().index(header) + 1]
+    cells = [c for c in re.split(r"(?<!\\)\|", header)[1:-1]]
+    assert "cog. error \\| perception right" in header and len(cells) == separator.count("---|")
