@@ -213,7 +213,11 @@ class VLLMModel:
         outs = []
         for res in results:
             done = res.outputs[0]
-            outs.append(Output(text=done.text.strip(), tokens_in=len(res.prompt_token_ids or []),
+            # The text decoded from the token ids at once, as the hf adapter decodes it: vLLM's own, decoded a token at
+            # a time, leaves out a character cut in half by max_tokens that a whole decode writes as U+FFFD.
+            text = done.text if done.token_ids is None else self.tokenizer.decode(done.token_ids,
+                                                                                   skip_special_tokens=True)
+            outs.append(Output(text=text.strip(), tokens_in=len(res.prompt_token_ids or []),
                                tokens_out=len(done.token_ids), extra={"finish_reason": done.finish_reason}))
         return outs
 

@@ -54,24 +54,45 @@ def records(out: Path, backend: str) -> dict[str, dict]:
     return {r["id"]: r for r in map(json.loads, path.read_text().splitlines())}
 
 
+def same_answers(out: Path, common: list[str], ckpt: Path, mode: str) -> None:
+    """`common` run through hf: and vllm: on `ckpt` gives the same records: in generate mode the same text and token
+    counts, in rank mode the same choice log-probabilities (to 1e-3) and so the same answers."""
+    engine = ["--model-arg", "dtype=float32", "--model-arg", "gpu_memory_utilization=0.1", "--model-arg", "chunk=3"]
+    harness(*common, "--model", f"hf:{ckpt}")
+    harness(*common, "--model", f"vllm:{ckpt}", *engine)
+    hf, vllm = records(out, "hf"), records(out, "vllm")
+    assert sorted(vllm) == sorted(hf) and not any(r["error"] for r in vllm.values())
+    for sid, want in hf.items():
+        got = vllm[sid]
+        assert got["answer"] == want["answer"], sid
+        if mode == "generate":
+            assert got["output"] == want["output"] and got["tokens_out"] == want["tokens_out"], sid
+        else:
+            assert got["choice_logprobs"] == pytest.approx(want["choice_logprobs"], abs=1e-3), sid
+        assert got["tokens_in"] == want["tokens_in"], sid  # the same prompt: the same number of audio tokens too
+
+
 @needs_vllm
 def test_vllm_gives_the_hf_adapters_greedy_answers(tmp_path: Path) -> None:
     from model_adapters.tiny_checkpoints import build_wide
 
     ckpt = build_wide(tmp_path / "ckpt")  # head_dim 64: vLLM's kernels refuse the tiny models' 16
     items = write_items(tmp_path / "data", n=8, audio=False)
-    engine = ["--model-arg", "dtype=float32", "--model-arg", "gpu_memory_utilization=0.1", "--model-arg", "chunk=3"]
     for mode in ("generate", "rank"):
         out = tmp_path / mode
         common = ["run", "--task", f"file:{items}", "--mode", mode, "--model-arg", "max_new_tokens=8", "-o", str(out)]
-        harness(*common, "--model", f"hf:{ckpt}")
-        harness(*common, "--model", f"vllm:{ckpt}", *engine)
-        hf, vllm = records(out, "hf"), records(out, "vllm")
-        assert sorted(vllm) == sorted(hf) and not any(r["error"] for r in vllm.values())
-        for sid, want in hf.items():
-            got = vllm[sid]
-            assert got["answer"] == want["answer"], sid
-            if mode == "generate":
-                assert got["output"] == want["output"] and got["tokens_out"] == want["tokens_out"], sid
-            else:
-                assert got["choice_logprobs"] == pytest.approx(want["choice_logprobs"], abs=1e-3), sid
+        same_answers(out, common, ckpt, mode)
+
+
+@needs_vllm
+def test_vllm_gives_the_hf_adapters_greedy_answers_on_the_demo_audio(tmp_path: Path) -> None:
+    """Qwen2-Audio through vLLM's multimodal path: the demo's clips as (array, rate) in multi_modal_data, the chat
+    template's <|AUDIO|> placeholder expanded by vLLM's processor to as many audio tokens as hf's processor makes."""
+    from model_adapters.tiny_checkpoints import build_wide
+
+    ckpt = build_wide(tmp_path / "ckpt", family="qwen2-audio")  # the language model's heads 64 wide
+    for mode in ("generate", "rank"):
+        out = tmp_path / mode
+        common = ["run", "--task", "demo", "--limit", "6", "--mode", mode, "--model-arg", "max_new_tokens=8",
+                  "-o", str(out)]
+        same_answers(out, common, ckpt, mode)
