@@ -46,6 +46,40 @@ def sha256(text: str | None) -> str | None:
     return hashlib.sha256(text.encode()).hexdigest()[:16] if text else None
 
 
+def decoded(part: Part, audio_rate: int, video_frames: int) -> Any:
+    """A media part's data: what the prefetch pool decoded, else decoded now (a judge or a direct caller)."""
+    if part.data is not None:
+        return part.data
+    from harness.media import decode
+
+    return decode(part.media, audio_rate=audio_rate, video_frames=video_frames)
+
+
+def conversation(request: Request, spec: str, family: Family, audio_rate: int,
+                 video_frames: int) -> tuple[list[dict[str, Any]], dict[str, list[Any]]]:
+    """Chat messages in the processors' content-list form, and the decoded media in prompt order (the hf and vllm
+    adapters build their prompts from the same conversation)."""
+    media: dict[str, list[Any]] = {"audio": [], "image": [], "video": []}
+    conv = []
+    for m in request.messages:
+        if not family.media:
+            if any(p.media is not None for p in m.parts):
+                raise HarnessError(f"{spec} reads text only; this task has media (try a cascade)")
+            conv.append({"role": m.role, "content": m.text})
+            continue
+        content = []
+        for p in m.parts:
+            if p.media is None:
+                content.append({"type": "text", "text": p.text or ""})
+                continue
+            if p.type not in family.media:
+                raise HarnessError(f"{spec} ({family.name}) cannot read {p.type}")
+            media[p.type].append(decoded(p, audio_rate, video_frames))
+            content.append({"type": p.type, p.type: p.media.path})
+        conv.append({"role": m.role, "content": content})
+    return conv, media
+
+
 class HFModel:
     """One checkpoint and its processor. See the module docstring."""
 
@@ -166,26 +200,7 @@ class HFModel:
 
     # -- prompts ------------------------------------------------------------------------------------
     def _conversation(self, request: Request) -> tuple[list[dict[str, Any]], dict[str, list[Any]]]:
-        """Chat messages in the processors' content-list form, and the decoded media in prompt order."""
-        media: dict[str, list[Any]] = {"audio": [], "image": [], "video": []}
-        conv = []
-        for m in request.messages:
-            if not self.family.media:
-                if any(p.media is not None for p in m.parts):
-                    raise HarnessError(f"{self.spec} reads text only; this task has media (try a cascade)")
-                conv.append({"role": m.role, "content": m.text})
-                continue
-            content = []
-            for p in m.parts:
-                if p.media is None:
-                    content.append({"type": "text", "text": p.text or ""})
-                    continue
-                if p.type not in self.family.media:
-                    raise HarnessError(f"{self.spec} ({self.family.name}) cannot read {p.type}")
-                media[p.type].append(self._decoded(p))
-                content.append({"type": p.type, p.type: p.media.path})
-            conv.append({"role": m.role, "content": content})
-        return conv, media
+        return conversation(request, self.spec, self.family, self.audio_rate, self.video_frames)
 
     def _notes(self, media: dict[str, list[Any]]) -> dict[str, Any]:
         """Say so on the record when audio is longer than the feature extractor keeps (Qwen2-Audio: 30 s): the
@@ -195,13 +210,6 @@ class HFModel:
         longest = max(len(a) for a in media["audio"]) / self.audio_rate
         return {"audio_truncated": {"audio_s": round(longest, 2), "kept_s": self.max_audio_s}} \
             if longest > self.max_audio_s else {}
-
-    def _decoded(self, part: Part) -> Any:
-        if part.data is not None:
-            return part.data
-        from harness.media import decode
-
-        return decode(part.media, audio_rate=self.audio_rate, video_frames=self.video_frames)
 
     def _prompt(self, conv: list[dict[str, Any]]) -> str:
         owner = self.processor if self.processor is not None else self.tokenizer

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from harness.options import AtLeast
-from harness.types import HarnessError, Output, Part, Request, UsageError
-from model_adapters.hf import FAMILIES, TEXT_FAMILY, sha256
+from harness.types import HarnessError, Output, Request, UsageError
+from model_adapters.hf import FAMILIES, TEXT_FAMILY, conversation, sha256
 
 INSTALL = "vLLM is not installed here: run `make install-vllm`, then use .venv-vllm/bin/harness"
 
@@ -131,39 +131,17 @@ class VLLMModel:
 
     # -- prompts ------------------------------------------------------------------------------------
     def _prompt(self, request: Request) -> dict[str, Any]:
-        """vLLM's prompt dict: the chat-templated text, and the decoded media in prompt order."""
-        media: dict[str, list[Any]] = {}
-        conv = []
-        for m in request.messages:
-            if not self.family.media:
-                if any(p.media is not None for p in m.parts):
-                    raise HarnessError(f"{self.spec} reads text only; this task has media (try a cascade)")
-                conv.append({"role": m.role, "content": m.text})
-                continue
-            content = []
-            for p in m.parts:
-                if p.media is None:
-                    content.append({"type": "text", "text": p.text or ""})
-                    continue
-                if p.type not in self.family.media:
-                    raise HarnessError(f"{self.spec} ({self.family.name}) cannot read {p.type}")
-                data = self._decoded(p)
-                media.setdefault(p.type, []).append((data, self.audio_rate) if p.type == "audio" else data)
-                content.append({"type": p.type, p.type: p.media.path})
-            conv.append({"role": m.role, "content": content})
+        """vLLM's prompt dict: the chat-templated text of hf's conversation, and the decoded media in prompt order
+        (audio with its rate)."""
+        conv, decoded = conversation(request, self.spec, self.family, self.audio_rate, self.video_frames)
+        media = {kind: [(d, self.audio_rate) if kind == "audio" else d for d in items]
+                 for kind, items in decoded.items() if items}
         owner = self.processor if self.processor is not None else self.tokenizer
         prompt: dict[str, Any] = {"prompt": owner.apply_chat_template(conv, add_generation_prompt=True,
                                                                         tokenize=False)}
         if media:
             prompt["multi_modal_data"] = {k: v[0] if len(v) == 1 else v for k, v in media.items()}
         return prompt
-
-    def _decoded(self, part: Part) -> Any:
-        if part.data is not None:
-            return part.data
-        from harness.media import decode
-
-        return decode(part.media, audio_rate=self.audio_rate, video_frames=self.video_frames)
 
     def _params(self, **kw: Any) -> Any:
         greedy = self.temperature <= 0

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +48,7 @@ from harness.media import resolve_media
 from harness.task import Aggregate, Metric, Task
 from harness.text_metrics import corpus_bleu, rouge_l
 from harness.types import HarnessError, MediaError, Output, Sample, UsageError
+from tasks.datasets_io import load_rows
 from tasks.emobench_labels import parse_fields, parse_label
 from tasks.file_task import file_version
 
@@ -235,22 +235,14 @@ SMILE_JUDGE = Judge(field="judge_total", system=JUDGE_SYSTEM, prompt=_judge_prom
 
 def _read_items(file: Path) -> list[dict[str, Any]]:
     """The LLaVA-style items of one benchmark_json file, through `datasets`."""
-    import datasets
 
-    from tasks.visual_room import _quiet_datasets
-
-    with _quiet_datasets(), tempfile.TemporaryDirectory(prefix="harness-emobench-") as tmp:
+    def locate() -> None:
         try:
-            ds = datasets.load_dataset("json", data_files=str(file), split="train", cache_dir=tmp,
-                                       keep_in_memory=True)
-        except Exception as e:
-            try:
-                json.loads(file.read_text(encoding="utf-8"))
-            except (ValueError, UnicodeDecodeError) as bad:
-                raise HarnessError(f"{file}: not valid JSON ({bad})") from None
-            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise HarnessError(f"{file}: cannot read it as EmoBench-M items ({reason[:240]})") from None
-        return ds.to_list()
+            json.loads(file.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as bad:
+            raise HarnessError(f"{file}: not valid JSON ({bad})") from None
+
+    return load_rows(file, "json", "EmoBench-M items", locate=locate)
 
 
 def _gold(s: Scenario, value: str, where: str) -> str:

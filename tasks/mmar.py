@@ -9,14 +9,13 @@ The gold rationale never reaches a prompt: it is kept on the scorer (`MMARScorer
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, get_args
@@ -28,6 +27,7 @@ from harness.scoring import score_output
 from harness.task import Task
 from harness.textfile import read_text
 from harness.types import HarnessError, MediaError, Output, Sample, UsageError
+from tasks.datasets_io import quiet_datasets
 from tasks.file_task import file_version, jsonl_rows
 from tasks.mmar_rubric import rubric_judge
 
@@ -146,30 +146,13 @@ class MMARScorer:
 # --- reading the metadata -----------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _quiet_datasets() -> Iterator[None]:
-    """No progress bars or generation logs from `datasets` in the middle of harness's own output."""
-    import datasets
-
-    bars = datasets.is_progress_bar_enabled()
-    level = datasets.logging.get_verbosity()
-    datasets.disable_progress_bars()
-    datasets.logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        datasets.logging.set_verbosity(level)
-        if bars:
-            datasets.enable_progress_bars()
-
-
 def _read_rows(path: Path) -> list[dict[str, Any]]:
     """All records, through `datasets` (DESIGN: one reading path); it reads both versions cleanly (rubric as a
     list of structs, null languages). It cannot say which line is broken, so on failure plain json finds it."""
     import datasets
 
     read_text(path)  # datasets keeps bytes that are not UTF-8 and fails on them later with no line: find it first
-    with _quiet_datasets(), tempfile.TemporaryDirectory(prefix="harness-mmar-") as tmp:
+    with quiet_datasets(), tempfile.TemporaryDirectory(prefix="harness-mmar-") as tmp:
         try:
             # A throwaway cache: the file is small, and a stale arrow cache can never mask an edited file.
             ds = datasets.load_dataset("json", data_files=str(path), split="train", cache_dir=tmp,

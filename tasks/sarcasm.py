@@ -29,11 +29,9 @@ Few-shot examples come from the sample's own dataset (Task.shots_by), never the 
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import re
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -43,6 +41,7 @@ from harness.scoring import score_output
 from harness.task import Task
 from harness.textfile import read_text, text_lines
 from harness.types import HarnessError, Output, Sample, UsageError
+from tasks.datasets_io import load_rows
 from tasks.file_task import file_version
 
 DATASETS = ("iacv1", "iacv2", "mustard", "semeval")  # the four released test files (SarcasmCue / SarcasmBench)
@@ -99,39 +98,13 @@ class SarcasmScorer:
 
 # --- reading the files ----------------------------------------------------------------------------------------------
 
-@contextlib.contextmanager
-def _quiet_datasets() -> Iterator[None]:
-    import datasets
-
-    bars = datasets.is_progress_bar_enabled()
-    level = datasets.logging.get_verbosity()
-    datasets.disable_progress_bars()
-    datasets.logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        datasets.logging.set_verbosity(level)
-        if bars:
-            datasets.enable_progress_bars()
-
-
 def read_rows(file: Path) -> list[dict[str, str]]:
     """Every row of a CSV through `datasets`, each column a plain string ("" where empty; "NA" stays "NA")."""
-    import datasets
-
     read_text(file, bom=True)  # a byte that is not UTF-8 fails naming its line (datasets cannot say which)
     header = next(csv.reader(line for _, line in text_lines(file, bom=True)), [])
     if not header:
         raise HarnessError(f"{file}: empty file (expected a header Text,Label[,Context,...])")
-    features = datasets.Features({h: datasets.Value("string") for h in header})
-    with _quiet_datasets(), tempfile.TemporaryDirectory(prefix="harness-sarcasm-") as tmp:
-        try:
-            ds = datasets.load_dataset("csv", data_files=str(file), split="train", cache_dir=tmp, keep_in_memory=True,
-                                       features=features, na_filter=False, keep_default_na=False)
-        except Exception as e:
-            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise HarnessError(f"{file}: cannot read it as a SarcasmBench CSV ({reason[:240]})") from None
-        return ds.to_list()
+    return load_rows(file, "csv", "a SarcasmBench CSV", header=header)
 
 
 def dataset_name(file: Path) -> str:

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import csv
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -55,6 +54,7 @@ from harness.task import Aggregate, Metric, Task
 from harness.text_metrics import corpus_bleu, rouge_l
 from harness.textfile import read_text, text_lines
 from harness.types import HarnessError, MediaError, Output, Sample, UsageError
+from tasks.datasets_io import load_rows
 from tasks.emobench_labels import parse_label
 from tasks.file_task import file_version
 
@@ -186,24 +186,12 @@ EMER_JUDGE = Judge(field="judge_score", system=JUDGE_SYSTEM, prompt=_judge_promp
 
 def read_rows(file: Path, columns: Sequence[str]) -> list[dict[str, str]]:
     """Every row of a release CSV through `datasets`, each column a plain string ("" where empty)."""
-    import datasets
-
-    from tasks.sarcasm import _quiet_datasets
-
     read_text(file, bom=True)  # a byte that is not UTF-8 fails naming its line
     header = next(csv.reader(line for _, line in text_lines(file, bom=True)), [])
     missing = [c for c in columns if c not in header]
     if missing:
         raise HarnessError(f"{file}: expected columns {', '.join(columns)}, got {', '.join(header) or 'none'}")
-    features = datasets.Features({h: datasets.Value("string") for h in header})
-    with _quiet_datasets(), tempfile.TemporaryDirectory(prefix="harness-video-emotion-") as tmp:
-        try:
-            ds = datasets.load_dataset("csv", data_files=str(file), split="train", cache_dir=tmp, keep_in_memory=True,
-                                       features=features, na_filter=False, keep_default_na=False)
-        except Exception as e:
-            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise HarnessError(f"{file}: cannot read it as a {'/'.join(columns)} CSV ({reason[:240]})") from None
-        return ds.to_list()
+    return load_rows(file, "csv", f"a {'/'.join(columns)} CSV", header=header)
 
 
 def _media(root: Path, rel: str, kinds: Sequence[str], where: str) -> list[Any]:

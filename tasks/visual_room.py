@@ -28,9 +28,6 @@ with it), overall and per media kind (image / video):
 
 from __future__ import annotations
 
-import contextlib
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -39,6 +36,7 @@ from harness.media import resolve_media
 from harness.task import Aggregate, Metric, Task
 from harness.textfile import read_text
 from harness.types import HarnessError, MediaError, Sample, UsageError
+from tasks.datasets_io import load_rows
 from tasks.file_task import file_version, jsonl_rows
 
 EXAMPLE = Path(__file__).resolve().parent / "visual_room_example" / "posts.jsonl"
@@ -77,38 +75,15 @@ def aggregates(tier: str) -> list[Aggregate]:
     return out
 
 
-@contextlib.contextmanager
-def _quiet_datasets() -> Iterator[None]:
-    import datasets
-
-    bars = datasets.is_progress_bar_enabled()
-    level = datasets.logging.get_verbosity()
-    datasets.disable_progress_bars()
-    datasets.logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        datasets.logging.set_verbosity(level)
-        if bars:
-            datasets.enable_progress_bars()
-
-
 def read_posts(file: Path) -> list[dict[str, Any]]:
     """Every line through `datasets` (media fields stay strings); a line it cannot read is found and named by
     reading the file line by line."""
-    import datasets
-
     read_text(file)  # a byte that is not UTF-8 fails naming its line
-    with _quiet_datasets(), tempfile.TemporaryDirectory(prefix="harness-visual-room-") as tmp:
-        try:
-            ds = datasets.load_dataset("json", data_files=str(file), split="train", cache_dir=tmp,
-                                       keep_in_memory=True)
-        except Exception as e:
-            for n, row in jsonl_rows(file):  # names the file and line of invalid JSON
-                _check(row, f"{file}:{n}")
-            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise HarnessError(f"{file}: cannot read it as Visual Room posts ({reason[:240]})") from None
-        return ds.to_list()
+    def locate() -> None:
+        for n, row in jsonl_rows(file):  # names the file and line of invalid JSON
+            _check(row, f"{file}:{n}")
+
+    return load_rows(file, "json", "Visual Room posts", locate=locate)
 
 
 def _check(row: Any, where: str) -> None:
