@@ -67,7 +67,7 @@ def launch(devices: str, ranks: Ranks) -> None:
         ids = [d.strip() for d in devices.split(",")]
         if len(set(ids)) != len(ids):
             raise UsageError(f"--devices {devices}: a device is named twice")
-        n, env["CUDA_VISIBLE_DEVICES"] = len(ids), ",".join(ids)
+        n, env["CUDA_VISIBLE_DEVICES"] = len(ids), ",".join(_cuda_devices(devices, ids))
     else:
         raise UsageError(f"--devices takes CUDA device numbers (0,1,2,3) or cpu:N, got {devices!r}")
     args = _without_devices(sys.argv[1:])
@@ -75,6 +75,27 @@ def launch(devices: str, ranks: Ranks) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, argv, env)
+
+
+def _cuda_devices(devices: str, ids: list[str]) -> list[str]:
+    """The CUDA_VISIBLE_DEVICES entries for device numbers as this process sees them (a set CUDA_VISIBLE_DEVICES
+    renumbers them from 0); refused where torch sees fewer devices, rather than running on the CPU unasked."""
+    try:
+        import torch
+
+        count = torch.cuda.device_count()
+    except ImportError:
+        count = 0
+    over = [d for d in ids if int(d) >= count]
+    if over:
+        if count == 0:
+            seen = "no CUDA device (torch.cuda.device_count() is 0)"
+        else:
+            seen = f"{count} CUDA device{'s' if count > 1 else ''} ({'0' if count == 1 else f'0-{count - 1}'})"
+        raise UsageError(f"--devices {devices}: device {over[0]} does not exist; this machine has {seen}; "
+                         "use --devices cpu:N for N ranks on the CPU")
+    visible = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if v.strip()]
+    return [visible[int(d)] for d in ids] if len(visible) >= count > 0 else ids
 
 
 def _without_devices(args: list[str]) -> list[str]:

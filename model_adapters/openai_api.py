@@ -29,7 +29,7 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from harness.concurrency import AdaptiveLimit, Retry, adaptive_in_flight
-from harness.options import AtLeast
+from harness.options import AtLeast, Form
 from harness.types import HarnessError, Output, Request, UsageError
 from model_adapters.openai_wire import (
     Reply,
@@ -57,6 +57,9 @@ PRICES: dict[str, tuple[float, float, float | None, float | None]] = {
     "gemini-2.5-flash": (0.30, 2.50, 1.00, None),
 }
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+# base_url is checked with the other options, before any data or model loads (the Transport checks it again)
+URL = Form(r"(?i:https?)://([^\s/?#@]+@)?(\[[0-9A-Fa-f:.]+\]|[^\s/?#@:\[\]]+)(:\d{1,5})?([/?#]\S*)?",
+           "http://HOST[:PORT][/PATH], https://HOST[:PORT][/PATH]")
 RANK_NEEDS = ("rank mode needs an endpoint that returns prompt logprobs (the completions API with echo=true and "
               "logprobs, as vLLM serves it)")
 
@@ -97,7 +100,8 @@ class OpenAIModel:
         "price_in": "the cost shown", "price_out": "the cost shown",
     }
 
-    def __init__(self, arg: str | None = None, base_url: str | None = None, api_key_env: str | None = None,
+    def __init__(self, arg: str | None = None, base_url: Annotated[str, URL] | None = None,
+                 api_key_env: str | None = None,
                  max_concurrency: Annotated[int, AtLeast(1)] = 16, adaptive: bool = True,
                  timeout_s: Annotated[float, AtLeast(0.001)] = 120.0, retries: Annotated[int, AtLeast(0)] = 4,
                  backoff_s: Annotated[float, AtLeast(0.0)] = 0.5,
