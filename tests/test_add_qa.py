@@ -20,7 +20,7 @@ from cli import app
 from harness.types import HarnessError, Output, Request, Sample, UsageError
 from tasks import add_qa
 
-FIXTURES = Path(os.environ.get("HARNESS_FIXTURES") or Path(__file__).resolve().parents[2] / "shared" / "fixtures")
+FIXTURES = Path(os.environ.get("HARNESS_FIXTURES") or Path(__file__).resolve().parent / "fixtures")
 ALLM4ADD = FIXTURES / "allm4add"
 FIXTURE_FILES = ("asv_fake_audio.jsonl", "asv_test_fake_audio.jsonl")
 needs_fixture = pytest.mark.skipif(not all((ALLM4ADD / f).is_file() for f in FIXTURE_FILES),

@@ -17,7 +17,7 @@ from cli import app
 from harness.types import Request, Sample
 from model_adapters.baselines import MajorityModel, RandomModel
 
-FIXTURES = Path(os.environ.get("HARNESS_FIXTURES") or Path(__file__).resolve().parents[2] / "shared" / "fixtures")
+FIXTURES = Path(os.environ.get("HARNESS_FIXTURES") or Path(__file__).resolve().parent / "fixtures")
 MMAR = FIXTURES / "mmar"
 needs_mmar = pytest.mark.skipif(not (MMAR / "MMAR-meta.jsonl").is_file(),
                                 reason=f"MMAR fixture records not found in {MMAR} (set HARNESS_FIXTURES)")

@@ -1,4 +1,4 @@
-"""MMAR (tasks/mmar.py) on the real records in ../shared/fixtures/mmar, with synthesized audio; all offline."""
+"""MMAR (tasks/mmar.py) on the real records in tests/fixtures/mmar, with synthesized audio; all offline."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from harness.types import HarnessError, Output, UsageError
 from tasks import mmar
 from tasks.mmar import official_correct
 
-FIXTURES = Path(os.environ.get("HARNESS_FIXTURES") or Path(__file__).resolve().parents[2] / "shared" / "fixtures")
+FIXTURES = Path(os.environ.get("HARNESS_FIXTURES") or Path(__file__).resolve().parent / "fixtures")
 MMAR = FIXTURES / "mmar"
 pytestmark = pytest.mark.skipif(not (MMAR / "MMAR-meta.jsonl").is_file(),
                                 reason=f"MMAR fixture records not found in {MMAR} (set HARNESS_FIXTURES)")

@@ -32,7 +32,7 @@ from cli.wiring import runner as make_runner
 from harness.runner import RunConfig
 from tests.conftest import write_items
 
-FIXTURES = Path(os.environ.get("HARNESS_FIXTURES") or Path(__file__).resolve().parents[2] / "shared" / "fixtures")
+FIXTURES = Path(os.environ.get("HARNESS_FIXTURES") or Path(__file__).resolve().parent / "fixtures")
 MMAR = FIXTURES / "mmar"
 HAS_MMAR = (MMAR / "MMAR-meta.jsonl").is_file() and (MMAR / "MMAR-meta.json").is_file()
 needs_mmar = pytest.mark.skipif(not HAS_MMAR, reason=f"MMAR fixture records not found in {MMAR} "

@@ -1,4 +1,4 @@
-"""SarcasmBench (tasks/sarcasm.py) on the real test rows in ../shared/fixtures/sarcasmbench; all offline."""
+"""SarcasmBench (tasks/sarcasm.py) on the real test rows in tests/fixtures/sarcasmbench; all offline."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from harness.summary import summarize
 from harness.types import HarnessError, Output, Request, UsageError
 from tasks.sarcasm import LABELS, SarcasmScorer, official_label
 
-FIXTURES = Path(os.environ.get("HARNESS_FIXTURES") or Path(__file__).resolve().parents[2] / "shared" / "fixtures")
+FIXTURES = Path(os.environ.get("HARNESS_FIXTURES") or Path(__file__).resolve().parent / "fixtures")
 SARCASM = FIXTURES / "sarcasmbench"
 pytestmark = pytest.mark.skipif(not (SARCASM / "test_iacv1.csv").is_file(),
                                 reason=f"SarcasmBench fixture rows not found in {SARCASM} (set HARNESS_FIXTURES)")

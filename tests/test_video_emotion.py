@@ -1,5 +1,5 @@
 """Video emotion (tasks/video_emotion.py): DFEW, MER2024 and EMER on the real fixture rows of
-../shared/fixtures/emotion_qwen with generated clips (a tone as sound), the metrics checked by hand (WAR/UAR, weighted
+tests/fixtures/emotion_qwen with generated clips (a tone as sound), the metrics checked by hand (WAR/UAR, weighted
 F1) and against the packages (BLEU, ROUGE-L), the label parser and the released rule, the judge, and a tiny
 Qwen2.5-Omni that provably hears each clip's own sound track."""
 
@@ -22,7 +22,7 @@ from harness.summary import summarize
 from harness.types import HarnessError, Output, Request, UsageError
 from tasks.video_emotion import DFEW_LABELS, judge_parse, official_label, score
 
-FIXTURES = Path(os.environ.get("HARNESS_FIXTURES") or Path(__file__).resolve().parents[2] / "shared" / "fixtures")
+FIXTURES = Path(os.environ.get("HARNESS_FIXTURES") or Path(__file__).resolve().parent / "fixtures")
 EQ = FIXTURES / "emotion_qwen"
 pytestmark = pytest.mark.skipif(not (EQ / "DFEW").is_dir(),
                                 reason=f"Emotion-Qwen fixture rows not found in {EQ} (set HARNESS_FIXTURES)")
