@@ -38,7 +38,7 @@ from harness.records import make_record, one_line
 from harness.runinfo import finish_info, start_info
 from harness.samples import ids_of, media_kinds, sorted_by, take
 from harness.schema import SCHEMA_VERSION
-from harness.store import RunStore, check_writable
+from harness.store import LogFile, RunStore, check_writable
 from harness.streaming import StreamLoop
 from harness.summary import USAGE_FIELDS, mean_fields, summarize, summary_key
 from harness.task import Task
@@ -161,7 +161,7 @@ class Runner:
             store.reset()  # samples.idx, then samples.jsonl
             for name in ("summary.json", "run.json", "harness.log"):
                 (self.folder / name).unlink(missing_ok=True)
-        handler = logging.FileHandler(self.folder / "harness.log", encoding="utf-8")
+        handler = LogFile(self.folder / "harness.log", encoding="utf-8")  # a full disk: no traceback per line
         who = f"rank {self.ranks.rank} " if self.ranks.world > 1 else ""
         handler.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s {who}%(message)s"))
         log.handlers = [handler]
@@ -283,7 +283,8 @@ class Runner:
             self._mark(store, "interrupted")
             raise Interrupted(self._resume_line()) from None
         except BaseException as e:  # whatever ends the run says so in run.json, with the one-line reason
-            self._mark(store, "failed", one_line(e))
+            if not self._mark(store, "failed", one_line(e)) and isinstance(e, HarnessError):
+                e.args = (f"{e} (and run.json could not be marked failed)",)
             raise
         finally:
             store.close()
@@ -293,18 +294,21 @@ class Runner:
         return (f"interrupted: {done} of {len(self.selection)} samples done and saved in {self.folder}; "
                 "re-run the same command to resume")
 
-    def _mark(self, store: RunStore, status: str, error: str | None = None) -> None:
-        """run.json's status for a run that ended early; best effort (a full disk may refuse even this)."""
+    def _mark(self, store: RunStore, status: str, error: str | None = None) -> bool:
+        """run.json's status for a run that ended early; best effort (a full disk may refuse even this, after the
+        store's reserve is given back): False when run.json could not be written."""
         try:
             info = store.read_json("run.json")
             if not isinstance(info, dict):
-                return
+                return True  # nothing to mark
             info.update({"status": status, "finished": provenance.now(), "error": error})
             if info.get("invocations"):
                 info["invocations"][-1].update({"finished": info["finished"], "ended": status, "error": error})
-            store.write_json("run.json", info)
+            store.write_json("run.json", info, last=True)
+            return True
         except (HarnessError, OSError, ValueError):
             log.error("could not mark run.json %s", status)
+            return False
 
     def _run(self, store: RunStore) -> RunResult:
         return self._finish(store, *self._answer(store))

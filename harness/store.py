@@ -19,6 +19,10 @@ from harness.schema import upgrade
 from harness.shards import MergedIndex, check_shard, shard_names, shard_paths
 from harness.types import HarnessError
 
+# Bytes a writer keeps allocated in the lock file it holds alone, given back on a full disk so that run.json can
+# still say `failed` (RunStore.write_json(..., last=True)); the file is emptied again when the writer closes.
+RESERVE = 1 << 16  # or twice run.json's size, where that is more
+
 
 def atomic_write_json(path: Path, obj: Any) -> None:
     # A temp name per thread: the signal watcher may mark run.json interrupted while the main thread writes it.
@@ -33,6 +37,14 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise HarnessError(f"cannot write {path}: {e.strerror or type(e).__name__}") from e
+
+
+class LogFile(logging.FileHandler):
+    """harness.log. A write it cannot make (a full disk) is dropped without a word: the run's own error says what
+    went wrong in one line, where logging's default would print a traceback to stderr per message."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        pass
 
 
 def check_writable(folder: Path) -> None:
@@ -78,10 +90,12 @@ class RunStore:
                 self.close()
                 raise
             self._repair_tail(self.samples_path)
+            self._reserve()
             return
         for name in shard_names(self.folder):  # no shard writer runs now: cut what a killed one left torn
             self._repair_tail(shard_paths(self.folder, name)[0])
         self._repair_tail(self.samples_path)
+        self._reserve()
 
     def _lock(self, name: str, how: int, what: str = "") -> Any:
         f = open(self.folder / name, "a+")
@@ -93,7 +107,31 @@ class RunStore:
                 from None
         return f
 
+    def _own_lock(self) -> Any:
+        """The lock file this writer alone holds (.lock, or a shard's .lock.<shard>): where its reserve lives."""
+        return self._shard_lock if self.shard is not None else self._lock_file
+
+    def _reserve(self) -> None:
+        try:
+            info = self.folder / "run.json"
+            size = max(RESERVE, 2 * info.stat().st_size if info.exists() else 0)
+            os.posix_fallocate(self._own_lock().fileno(), 0, size)
+        except OSError:  # a disk already full, or a file system without it: no reserve, the run goes on
+            pass
+
+    def _release(self) -> bool:
+        """Give the reserve back to the file system; False when there was none."""
+        f = self._own_lock()
+        try:
+            if f is None or os.fstat(f.fileno()).st_size == 0:
+                return False
+            os.ftruncate(f.fileno(), 0)
+            return True
+        except OSError:
+            return False
+
     def close(self) -> None:
+        self._release()
         for attr in ("_shard_lock", "_lock_file"):
             f = getattr(self, attr)
             if f is not None:
@@ -220,8 +258,15 @@ class RunStore:
         except OSError as e:  # a full disk: a torn last line at worst, cut off when the run resumes
             raise HarnessError(f"cannot write {self.samples_path}: {e.strerror or type(e).__name__}") from e
 
-    def write_json(self, name: str, obj: Any) -> None:
-        atomic_write_json(self.folder / name, obj)
+    def write_json(self, name: str, obj: Any, last: bool = False) -> None:
+        """`last`: the run's final word (run.json failed): where the write fails, the reserve is given back and the
+        write tried once more."""
+        try:
+            atomic_write_json(self.folder / name, obj)
+        except HarnessError:
+            if not (last and self._release()):
+                raise
+            atomic_write_json(self.folder / name, obj)
 
     def read_json(self, name: str) -> Any:
         path = self.folder / name
