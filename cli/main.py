@@ -135,6 +135,8 @@ def run(
             fail("--limit must be at least 1", 2)
         if batch_size < 1:
             fail("--batch-size must be at least 1", 2)
+        if workers < 1:
+            fail("--workers must be at least 1", 2)
         task_args = parse_kv(task_arg, "--task-arg")
         if scorer:
             task_args["scorer"] = scorer
@@ -142,8 +144,6 @@ def run(
                         model_args=parse_kv(model_arg, "--model-arg"), strategy=strategy, shots=shots,
                         mode=mode, seed=seed, limit=limit, output=output, fresh=fresh, batch_size=batch_size,
                         group_by=group_by or [], workers=workers, judge=judge,
-        if workers < 1:
-            fail("--workers must be at least 1", 2)
                         judge_args=parse_kv(judge_arg, "--judge-arg"))
         with interrupt.watched():  # Ctrl-C / SIGTERM end the run within seconds, whatever it is doing
             if "," in strategy:  # one run per strategy, then the comparison table (cli/compare.py)
