@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cli import leaderboard as _leaderboard
+from harness import redact
 from harness.types import HarnessError
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ EXIT_ERRORS = 3
 
 
 def fail(message: str, code: int) -> None:
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {redact.text(message)}", err=True)  # never an API key a server echoed into an error
     raise typer.Exit(code)
 
 
@@ -65,7 +66,7 @@ def unexpected(e: BaseException, folder: Path | None, output: Path | None = None
     try:
         if where is not None:
             with open(where, "a", encoding="utf-8") as f:
-                f.write(traceback.format_exc())
+                f.write(redact.text(traceback.format_exc()))
     except OSError:
         where = None
     from harness.records import one_line

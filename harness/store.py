@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness import redact
 from harness.index import RecordIndex
 from harness.jsonl import dumps_line, loads
 from harness.schema import upgrade
@@ -27,6 +28,7 @@ RESERVE = 1 << 16  # or twice run.json's size, where that is more
 def atomic_write_json(path: Path, obj: Any) -> None:
     # A temp name per thread: the signal watcher may mark run.json interrupted while the main thread writes it.
     tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+    obj = redact.value(obj)  # an API key never reaches a file (harness/redact.py)
     try:
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(obj, f, indent=2, ensure_ascii=False, allow_nan=False)
@@ -41,10 +43,14 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 class LogFile(logging.FileHandler):
     """harness.log. A write it cannot make (a full disk) is dropped without a word: the run's own error says what
-    went wrong in one line, where logging's default would print a traceback to stderr per message."""
+    went wrong in one line, where logging's default would print a traceback to stderr per message. A registered
+    secret is removed from every line (harness/redact.py)."""
 
     def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
         pass
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact.text(super().format(record))
 
 
 def check_writable(folder: Path) -> None:
@@ -247,7 +253,7 @@ class RunStore:
         return {str(rec["id"]): rec for _, rec in self._lines()}
 
     def append(self, records: Iterable[dict[str, Any]]) -> None:
-        lines = b"".join(dumps_line(r) for r in records)
+        lines = b"".join(dumps_line(redact.value(r)) for r in records)
         if not lines:
             return
         try:

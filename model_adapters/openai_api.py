@@ -2,9 +2,11 @@
 media sent inline and requests streamed under an adaptive concurrency limit (docs/DESIGN.md, Model adapter).
 
 - The API key is read only from the environment variable `api_key_env` names, once, when the model loads. It is
-  never an option, never in describe() (run.json), a record, a log line or a message: every error text from the
-  server is scrubbed of it. A localhost base_url (a local vLLM) needs no key; where the variable is set anyway, it
-  is sent.
+  never an option, never in describe() (run.json), a record, a log line or a message: every error text and every
+  reply (text and extra fields: a server or model may echo the request) comes out with it replaced by "[key
+  removed]", and the key is registered with harness/redact.py, so the run folder's writers remove it from whatever
+  else they write (a prompt, run.json, harness.log). A localhost base_url (a local vLLM) needs no key; where the
+  variable is set anyway, it is sent.
 - Known hosted models pick their endpoint and key variable from the model name (`gemini-*`: Gemini's compatible
   endpoint and GEMINI_API_KEY; anything else: OpenAI and OPENAI_API_KEY), so an alias stays a plain spec string;
   base_url / api_key_env given explicitly win.
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from harness import redact
 from harness.concurrency import AdaptiveLimit, Retry, adaptive_in_flight
 from harness.options import AtLeast, Form
 from harness.types import HarnessError, Output, Request, UsageError
@@ -116,6 +119,7 @@ class OpenAIModel:
         self.base_url = (base_url or host_url).rstrip("/")
         self.api_key_env = api_key_env or host_env
         self._key = os.environ.get(self.api_key_env) or None
+        redact.register(self._key)  # whatever the run folder's writers write is kept free of it
         if self._key is None and not is_local(self.base_url):
             raise HarnessError(f"model openai:{arg}: set the environment variable {self.api_key_env} to the API key "
                                f"for {shown_url(self.base_url)} (the key is read only from the environment)")
@@ -181,7 +185,7 @@ class OpenAIModel:
     def _guarded(self, one: Any, job: _Job) -> Output:
         """Retry and HarnessError go to the driver; anything else is this request's error output."""
         try:
-            return one(job)
+            return self._clean(one(job))
         except Retry as e:
             e.why = self._scrub(e.why)
             raise
@@ -191,7 +195,18 @@ class OpenAIModel:
             return self._failed(job, self._scrub(f"{type(e).__name__}: {e}"))
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._key, "[api key]") if self._key else text
+        return text.replace(self._key, redact.REMOVED) if self._key else text
+
+    def _clean(self, out: Output) -> Output:
+        """A reply that echoes the key (a proxy quoting the request, a model that was shown it) keeps the rest of its
+        text; the judge and every other caller get it so. Errors are scrubbed of any key; replies of a key long enough
+        to be a secret (harness/redact.py: a short placeholder like EMPTY would corrupt answers)."""
+        if out.error:
+            out.error = self._scrub(out.error)
+        if out.text:
+            out.text = redact.text(out.text)
+        out.extra = redact.value(out.extra)
+        return out
 
     # -- one request -------------------------------------------------------------------------------------------------
     def _body(self, job: _Job, doc: dict[str, Any]) -> Output | None:

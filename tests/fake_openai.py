@@ -6,6 +6,8 @@ attempts: "429" (with Retry-After), "500", "slow" (answers after `slow_s`), "mal
 "truncated" (a body cut short), "drop" (the connection closed without an answer), "ok". Past the list: ok.
 It checks the bearer key, counts requests and the most it had in flight at once, and keeps every body it got.
 `capacity`: more requests in flight than this are answered 429 (a server that sheds load).
+`echo_key`: a 200 answer quotes the bearer key it got, in the reply text and in finish_reason (a proxy or model that
+echoes the request).
 """
 
 from __future__ import annotations
@@ -26,11 +28,11 @@ class FakeOpenAI:
     def __init__(self, key: str | None = "sk-fake-key", latency_s: float = 0.0, jitter_s: float = 0.0,
                  reply: str = "A", faults: dict[str, list[str]] | None = None, slow_s: float = 1.0,
                  retry_after: str = "0.05", favoured: str = "beta", logprobs: bool = True,
-                 capacity: int | None = None, keep_bodies: bool = True):
+                 capacity: int | None = None, keep_bodies: bool = True, echo_key: bool = False):
         self.key, self.latency_s, self.jitter_s, self.reply = key, latency_s, jitter_s, reply
         self.faults = {k: list(v) for k, v in (faults or {}).items()}
         self.slow_s, self.retry_after, self.favoured, self.logprobs = slow_s, retry_after, favoured, logprobs
-        self.capacity, self.keep_bodies = capacity, keep_bodies
+        self.capacity, self.keep_bodies, self.echo_key = capacity, keep_bodies, echo_key
         self.lock = threading.Lock()
         self.now = self.peak = 0
         self.requests: Counter[str] = Counter()  # path -> count
@@ -67,9 +69,11 @@ class FakeOpenAI:
         audio = sum(1 for m in doc.get("messages", []) if isinstance(m.get("content"), list)
                     for p in m["content"] if p.get("type") == "input_audio")
         n_in = len(json.dumps(doc.get("messages"))) // 4
+        reply, finish = (f"{self.reply} (you sent me {self.key})", f"stop {self.key}") if self.echo_key else \
+            (self.reply, "stop")
         return {"id": "chatcmpl-fake", "object": "chat.completion", "model": doc.get("model"),
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": self.reply},
-                             "finish_reason": "stop"}],
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": reply},
+                             "finish_reason": finish}],
                 "usage": {"prompt_tokens": n_in, "completion_tokens": 1, "total_tokens": n_in + 1,
                           "prompt_tokens_details": {"audio_tokens": 10 * audio}}}
 

@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
+from harness.redact import REMOVED
 from tests.fake_openai import FakeOpenAI
 from tests.test_mmar import MMAR, jsonl_rows, write_wav
 
@@ -27,9 +28,9 @@ class RubricServer(FakeOpenAI):
     """Grades every criterion of a rubric prompt: 0 on the first call for a prompt, full marks after, so the
     trimmed mean is 1.0 where a plain mean would be 0.8. A prompt naming `broken` gets prose, never JSON."""
 
-    def __init__(self, broken: str = "\x00", **kw: Any):
+    def __init__(self, broken: str = "\x00", quote_key: bool = False, **kw: Any):
         super().__init__(key=KEY, **kw)
-        self.broken = broken
+        self.broken, self.quote_key = broken, quote_key
         self.seen: dict[str, int] = {}
 
     def chat(self, doc: dict[str, Any]) -> dict[str, Any]:
@@ -42,7 +43,8 @@ class RubricServer(FakeOpenAI):
         score = 0 if n == 1 else 1
         reply = "It is fine, 8/10." if self.broken in prompt else json.dumps([{"name": x, "score": score}
                                                                               for x in names])
-        out["choices"][0]["message"]["content"] = reply
+        quoted = f"\nGraded for the holder of {KEY}." if self.quote_key else ""
+        out["choices"][0]["message"]["content"] = reply + quoted
         return out
 
 
@@ -116,3 +118,20 @@ def test_a_judge_arg_overrides_the_official_settings(root: Path, tmp_path: Path,
         r = grade(root, preds, tmp_path / "out", server, "--judge-arg", "temperature=0.5")
         assert r.exit_code == 0, r.stdout + r.stderr
         assert {b["temperature"] for b in server.bodies} == {0.5} and {b["seed"] for b in server.bodies} == {42}
+
+
+def test_judge_replies_that_quote_the_key_are_kept_without_it(root: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV, KEY)
+    rows = [r for r in jsonl_rows() if r.get("rubric")][:2]
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text("".join(json.dumps({"id": r["id"], "answer_prediction": r["answer"]}) + "\n" for r in rows))
+    with RubricServer(quote_key=True) as server:
+        r = grade(root, preds, tmp_path / "out", server)
+    assert r.exit_code == 0 and KEY not in r.stdout + r.stderr, r.stdout + r.stderr
+    folder = next((tmp_path / "out").rglob("run.json")).parent
+    assert not [f for f in folder.rglob("*") if f.is_file() and KEY.encode() in f.read_bytes()]
+    recs = [json.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()]
+    replies = [reply for x in recs for reply in x["judge"]["replies"]]
+    assert len(replies) == 10 and all(x.endswith(f"Graded for the holder of {REMOVED}.") for x in replies)
+    assert all(x["task_fields"]["rubric_score"] == 1.0 for x in recs)  # the replies still read as grades

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typer.testing import CliRunner
 import model_adapters
 from cli import app
 from harness.concurrency import AdaptiveLimit, Retry, adaptive_in_flight, backoff
+from harness.redact import REMOVED
 from harness.types import HarnessError, Media, Message, Output, Part, Request, UsageError
 from tests.conftest import write_items
 from tests.fake_openai import FakeOpenAI
@@ -158,6 +160,61 @@ def test_a_rejected_key_stops_the_run_in_one_line_without_the_key(tmp_path: Path
         r = run(items, tmp_path / "out", server)
     said = r.stdout + r.stderr
     assert r.exit_code == 1 and f"refused the key in ${ENV} (HTTP 401)" in said and key not in said
+
+
+def leaks(out: Path, key: str) -> list[str]:
+    """Every file under `out` that holds the key."""
+    return [str(f) for f in out.rglob("*") if f.is_file() and key.encode() in f.read_bytes()]
+
+
+def test_a_reply_that_echoes_the_key_is_written_with_the_key_removed(tmp_path: Path, key: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    items = write_items(tmp_path / "data", n=4, audio=False)
+    rows = [json.loads(line) for line in items.read_text().splitlines()]
+    rows[3]["question"] = f"Is {key} a key?"  # a prompt that holds it too
+    items.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "out"
+    with FakeOpenAI(key=key, echo_key=True) as server:
+        r = run(items, out, server)
+        assert r.exit_code == 0, r.stdout + r.stderr
+        assert leaks(out, key) == [] and key not in r.stdout + r.stderr
+        recs = {x["id"]: x for x in records(out)}
+        # the rest of each reply survives, and is scored as it was: the letter A
+        assert {x["output"] for x in recs.values()} == {f"A (you sent me {REMOVED})"}
+        assert {x["extra"]["finish_reason"] for x in recs.values()} == {f"stop {REMOVED}"}
+        assert all(x["answer"] == "alpha" and x["error"] is None for x in recs.values())
+        assert f"Is {REMOVED} a key?" in json.dumps(recs["s3"]["prompt"])
+        folder = next(out.rglob("run.json")).parent
+        logging.getLogger("harness").error("a log line that quotes %s", key)  # through the run's harness.log
+        assert f"a log line that quotes {REMOVED}" in (folder / "harness.log").read_text()
+
+        # an error no one foresaw, quoting the key: the error line, the traceback in harness.log and run.json's
+        # reason all hold the marker instead
+        def boom(*args: Any) -> None:
+            raise RuntimeError(f"the server said {key}")
+
+        monkeypatch.setattr("harness.runner.Runner._finish", boom)
+        r = run(items, out, server)  # the records are done: straight to the summary, which fails
+    assert r.exit_code == 1 and key not in r.stdout + r.stderr
+    assert f"error: unexpected RuntimeError: the server said {REMOVED} (traceback in" in r.stderr
+    assert leaks(out, key) == []
+    assert f"RuntimeError: the server said {REMOVED}" in (folder / "harness.log").read_text()
+    info = json.loads((folder / "run.json").read_text())
+    assert info["status"] == "failed" and info["error"] == f"RuntimeError: the server said {REMOVED}"
+
+
+def test_every_caller_of_the_adapter_gets_replies_without_the_key(key: str) -> None:
+    """The judge and any other caller read the adapter's outputs: the key is gone before they see them."""
+    with FakeOpenAI(key=key, echo_key=True) as server:
+        out = adapter(server).generate([text_request("a", "hello")])[0]
+    assert out.text == f"A (you sent me {REMOVED})" and out.extra["finish_reason"] == f"stop {REMOVED}"
+
+
+def test_a_short_placeholder_key_is_no_secret_and_replies_keep_the_word(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV, "EMPTY")  # vLLM's placeholder: removing it would corrupt any reply with the word
+    with FakeOpenAI(key="EMPTY", echo_key=True) as server:
+        out = adapter(server).generate([text_request("a", "hello")])[0]
+    assert out.text == "A (you sent me EMPTY)"
 
 
 # -- media ---------------------------------------------------------------------------------------------------------
