@@ -9,9 +9,10 @@ from dataclasses import replace
 from typing import Any
 
 from harness.aggregates import metric_value
-from harness.report import ci, notes, pct, table
+from harness.report import notes, scales_line, table
 from harness.runner import RunConfig, RunResult
 from harness.types import UsageError
+from harness.units import interval, number, scale_of
 
 DEFAULT_SHOTS = 3  # few-shot examples per prompt in a comparison when --shots is not given
 # Cell fields compared when a summary gives them an interval (`<name>_ci95`; accuracy: `ci95`), in this order.
@@ -95,12 +96,13 @@ def comparison(runs: Sequence[tuple[str, dict[str, Any]]]) -> str:
         for name, heading in metrics:
             values = []
             for head in heads:
-                value, interval = metric_value(cols.get(head) or {}, name)
-                values.append("-" if value is None else f"{pct(value)} {ci(interval)}")
+                value, bounds = metric_value(cols.get(head) or {}, name)
+                scale = scale_of(summary, name)
+                values.append("-" if value is None else f"{number(value, scale)} {interval(bounds, scale)}")
             block.append([heading, *values])
         for field in summary.get("extra_columns", []):
             block.append([labels.get(field) or field.replace("_", " "),
-                          *[pct((cols.get(h) or {}).get(field)) for h in heads]])
+                          *[number((cols.get(h) or {}).get(field), scale_of(summary, field)) for h in heads]])
         for count in ("unparsed", "errors"):
             block.append([count, *[str((cols.get(h) or {}).get(count, "-")) for h in heads]])
         for i, row in enumerate(block):
@@ -109,5 +111,6 @@ def comparison(runs: Sequence[tuple[str, dict[str, Any]]]) -> str:
     lines = ["  ".join([r[0].ljust(widths[0]), r[1].ljust(widths[1]),
                         *[v.rjust(w) for v, w in zip(r[2:], widths[2:], strict=True)]]).rstrip() for r in rows]
     title = (f"{first['task']} · {first['model']} · {first['mode']} · strategies compared "
-             f"(each metric in % with its 95% interval)")
-    return "\n".join([title, *lines])
+             f"(each metric in % unless noted below, with its 95% interval)")
+    names = [n for n, _ in metrics] + [f for _, s in runs for f in s.get("extra_columns", [])]
+    return "\n".join([title, *lines]) + scales_line(first, names)

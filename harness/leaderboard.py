@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness import units
 from harness.aggregates import metric_value
-from harness.report import ci, pct
 from harness.show import is_locked
+from harness.units import PROPORTION, scale_of
 
 FINISHED = ("complete", "complete-with-errors")
 MAX_TABLE_VALUES = 12  # a breakdown key with more values (MMAR's 15 sub-categories) is in the CSV, not the tables
@@ -79,6 +80,11 @@ class Section:
     others: list[Entry]  # superseded and not rankable, with their paths
     chance: float | None = None
     notes: list[str] = field(default_factory=list)
+    scales: dict[str, str] = field(default_factory=dict)  # metric -> harness.units scale; absent: proportion
+
+    def scale(self, name: str | None = None) -> str:
+        """The scale of metric `name` (default: the primary)."""
+        return self.scales.get(self.primary if name is None else name, PROPORTION)
 
     def table_groups(self) -> list[tuple[str, list[str]]]:
         return [(k, v) for k, v in self.groups if len(v) <= MAX_TABLE_VALUES]
@@ -134,6 +140,8 @@ def _read_entry(entry: Entry) -> Entry:
     task, model = info.get("task") or {}, info.get("model") or {}
     entry.task, entry.model = str(task.get("name", entry.task)), str(model.get("spec", entry.model))
     entry.strategy, entry.mode = str(info.get("strategy", "?")), str(info.get("mode", "?"))
+    if "strategy" not in info and entry.mode == "predictions":  # `harness grade`: no prompt, so no strategy
+        entry.strategy = "graded file"
     entry.status = str(info.get("status", "?"))
     entry.when = (str(info.get("finished") or info.get("started") or ""), 0)
     if entry.status == "running" and not is_locked(entry.folder):
@@ -212,15 +220,19 @@ def _section(task: str, entries: list[Entry], ref: dict[str, Any] | None) -> Sec
     extras = list(dict.fromkeys(x for e in ranked for x in (e.summary or {}).get("extra_columns") or []))
     notes = [f"runs disagree on the primary metric: {sorted(names)}" for names in
              [{(e.summary or {}).get("primary", {}).get("name", "accuracy") for e in ranked}] if len(names) > 1]
+    scales = {n: scale_of(lead, n) for n in [primary, *aggregates, *extras]}
+    plain = [f"{labels.get(n) or n.replace('_', ' ')} ({v})" for n, v in scales.items() if v != PROPORTION]
+    notes += [f"not in %: {', '.join(plain)}"] if plain else []
     rows = [_run_row(e, primary, aggregates, extras) for e in ranked]
     if ref:
-        rows += _reported_rows(ref, primary, aggregates, groups, notes)
+        rows += _reported_rows(ref, primary, aggregates, groups, notes, scales)
     rows.sort(key=lambda r: (r.value is None, -(r.value or 0) if higher else (r.value or 0), r.model))
     info = next((e.info for e in ranked), next((e.info for e in entries if e.info), {}))
     chance = (lead.get("metrics") or {}).get("overall", {}).get("chance") if primary == "accuracy" else None
     return Section(task, str((info.get("task") or {}).get("description", "")), primary, higher,
                    labels.get(primary) or primary.replace("_", " "),
-                   [(k, sorted(v)) for k, v in groups.items()], aggregates, extras, rows, others, chance, notes)
+                   [(k, sorted(v)) for k, v in groups.items()], aggregates, extras, rows, others, chance, notes,
+                   scales)
 
 
 def _run_row(e: Entry, primary: str, aggregates: list[str], extras: list[str]) -> Row:
@@ -234,13 +246,16 @@ def _run_row(e: Entry, primary: str, aggregates: list[str], extras: list[str]) -
 
 
 def _reported_rows(ref: dict[str, Any], primary: str, aggregates: list[str], groups: dict[str, set[str]],
-                   notes: list[str]) -> list[Row]:
-    """Published numbers are percentages. A row's `overall` (else the value under the primary metric's name, e.g.
-    EmoBench-M's `average`) is its score; keys named like an aggregate (FER, CEU, SCEA) fill that column, and keys
-    named like a breakdown value (sound, music, speech) that value's column."""
+                   notes: list[str], scales: dict[str, str] | None = None) -> list[Row]:
+    """Published numbers are percentages (of a metric that is not a proportion: in its own unit). A row's `overall`
+    (else the value under the primary metric's name, e.g. EmoBench-M's `average`) is its score; keys named like an
+    aggregate (FER, CEU, SCEA) fill that column, and keys named like a breakdown value (sound, music, speech) that
+    value's column."""
 
-    def frac(x: Any) -> float | None:
-        return round(x / 100, 10) if isinstance(x, int | float) and not isinstance(x, bool) else None
+    def frac(x: Any, name: str = primary) -> float | None:
+        if not isinstance(x, int | float) or isinstance(x, bool):
+            return None
+        return round(x / 100, 10) if (scales or {}).get(name, PROPORTION) == PROPORTION else float(x)
 
     rows = []
     for m in ref["models"]:
@@ -249,7 +264,7 @@ def _reported_rows(ref: dict[str, Any], primary: str, aggregates: list[str], gro
         cells = {(key, v): frac(m[v]) for key, values in groups.items() for v in values
                  if v not in aggregates and frac(m.get(v)) is not None}  # a dimension's mean is not its accuracy
         rows.append(Row(str(m["name"]), frac(m.get("overall", m.get(primary))), None, cells,
-                        {a: (frac(m.get(a)), None) for a in aggregates},
+                        {a: (frac(m.get(a), a), None) for a in aggregates},
                         source=str(m.get("source") or ref.get("source") or "reference")))
     if rows and ref.get("metric"):
         notes.append(f"reported rows: {ref['metric']}, from {ref.get('source', 'reference')}"
@@ -296,9 +311,11 @@ def markdown(board: Board) -> str:
         out += ["| " + " | ".join(h.replace("|", "\\|") for h in head) + " |", "|" + "---|" * len(head)]
         for i, r in enumerate(s.rows, 1):
             e = r.entry
-            cells = [str(i), r.model, e.strategy if e else "", e.mode if e else "", pct(r.value, 2), ci(r.interval),
-                     *[pct(r.aggregates[a][0]) for a in s.aggregates], *[pct(r.extras.get(x)) for x in s.extras],
-                     *[pct(r.groups.get((k, v))) for k, vs in s.table_groups() for v in vs],
+            cells = [str(i), r.model, e.strategy if e else "", e.mode if e else "", units.number(r.value, s.scale(), 2),
+                     units.interval(r.interval, s.scale()),
+                     *[units.number(r.aggregates[a][0], s.scale(a)) for a in s.aggregates],
+                     *[units.number(r.extras.get(x), s.scale(x)) for x in s.extras],
+                     *[units.number(r.groups.get((k, v)), s.scale()) for k, vs in s.table_groups() for v in vs],
                      *counts(e), date_of(e), run_label(r)]
             out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         out.append("")
@@ -316,14 +333,14 @@ def _plain(x: float | None) -> str:
 
 def csv_text(board: Board) -> str:
     """One line per row of every task's table (kind run or reported) and per run not ranked (superseded, interrupted,
-    ...); numbers as summary.json has them (fractions, unrounded); breakdown columns named key=value."""
+    ...); numbers as summary.json has them (unrounded; a proportion as a fraction, a norm as it is: `scales` names
+    each metric's scale, "dic_frobenius=norm; weighted_f1=proportion"); breakdown columns named key=value."""
     aggs = list(dict.fromkeys(a for s in board.sections for a in s.aggregates))
     extras = list(dict.fromkeys(x for s in board.sections for x in s.extras))
     groups = list(dict.fromkeys(f"{k}={v}" for s in board.sections for k, vs in s.groups for v in vs))
-    head = ["task", "row", "model", "strategy", "mode", "metric", "value", "ci_low", "ci_high", "n", "unparsed",
-            "errors", "date", "run_id", "status", "folder", "source", *[f"{a}{p}" for a in aggs for p in
-                                                                         ("", "_ci_low", "_ci_high")],
-            *extras, *groups]
+    head = ["task", "row", "model", "strategy", "mode", "metric", "scales", "value", "ci_low", "ci_high", "n",
+            "unparsed", "errors", "date", "run_id", "status", "folder", "source",
+            *[f"{a}{p}" for a in aggs for p in ("", "_ci_low", "_ci_high")], *extras, *groups]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(head)
@@ -333,6 +350,7 @@ def csv_text(board: Board) -> str:
             lo, hi = r.interval or (None, None)
             line = {"task": s.task, "row": "reported" if e is None else "run", "model": r.model,
                     "strategy": e.strategy if e else "", "mode": e.mode if e else "", "metric": s.primary,
+                    "scales": "; ".join(f"{n}={v}" for n, v in s.scales.items()),
                     "value": _plain(r.value), "ci_low": _plain(lo), "ci_high": _plain(hi),
                     **dict(zip(("n", "unparsed", "errors"), counts(e, ""), strict=True)),
                     "date": date_of(e), "run_id": e.run_id if e else "", "status": e.status if e else "reported",

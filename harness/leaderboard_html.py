@@ -10,8 +10,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from harness import units
 from harness.leaderboard import Board, Entry, Row, Section, counts, date_of, other_line, run_label
-from harness.report import ci, pct
+from harness.units import PROPORTION, shown, unit_suffix
 
 MAX_HEAT_VALUES = 20
 RUN_COLOUR, REPORTED_COLOUR = "#3b6ea8", "#a7b0ba"
@@ -39,34 +40,68 @@ def _svg(fig: Any, salt: str) -> str:
     return text[text.index("<svg"):]
 
 
+def _direction(s: Section) -> str:
+    return "higher is better" if s.higher_is_better else "lower is better"
+
+
+def _span(points: list[float], scale: str) -> tuple[float, float]:
+    """The x range of a chart: 0-100 for a proportion; else from 0 (or below, for a negative value) to past the
+    largest point, so that a chart of zeros still has an axis."""
+    if scale == PROPORTION:
+        return 0.0, 100.0
+    lo, hi = min([0.0, *points]), max([0.0, *points])
+    pad = 0.08 * (hi - lo) if hi > lo else 1.0
+    return (lo - pad if lo < 0 else 0.0), hi + pad
+
+
 def bar_chart(s: Section) -> str | None:
-    """One horizontal bar per row, in table order, published rows in grey; whiskers are the 95% intervals."""
+    fig = bar_figure(s)
+    return None if fig is None else _svg(fig, f"{s.task}-bars")
+
+
+def bar_figure(s: Section) -> Any:
+    """One horizontal bar per row, in table order, published rows in grey; whiskers are the 95% intervals; each bar's
+    value is written at its end and a bar of zero width gets a marker, so that an EER of 0 is seen, not a gap. The
+    legend sits above the plot. No row with a value: None."""
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
     rows = [r for r in s.rows if r.value is not None]
     if not rows:
         return None
-    fig = Figure(figsize=(7.5, 0.3 * len(rows) + 1.2))
+    scale = s.scale()
+    fig = Figure(figsize=(7.5, 0.3 * len(rows) + 1.5))
     ax = fig.add_subplot()
     y = list(range(len(rows)))[::-1]
-    values = [100 * (r.value or 0.0) for r in rows]
-    ax.barh(y, values, color=[REPORTED_COLOUR if r.reported else RUN_COLOUR for r in rows])
-    whiskers = [(yi, v, r.interval) for yi, v, r in zip(y, values, rows, strict=True) if r.interval]
+    values = [shown(r.value or 0.0, scale) for r in rows]
+    colours = [REPORTED_COLOUR if r.reported else RUN_COLOUR for r in rows]
+    ax.barh(y, values, color=colours)
+    bounds = [[shown(c, scale) for c in r.interval] if r.interval and None not in r.interval else None for r in rows]
+    whiskers = [(yi, v, b) for yi, v, b in zip(y, values, bounds, strict=True) if b]
     if whiskers:
         ax.errorbar([v for _, v, _ in whiskers], [yi for yi, _, _ in whiskers], fmt="none", ecolor="#222222",
                     capsize=3, elinewidth=1,
-                    xerr=[[max(0.0, v - 100 * c[0]) for _, v, c in whiskers],
-                          [max(0.0, 100 * c[1] - v) for _, v, c in whiskers]])
+                    xerr=[[max(0.0, v - b[0]) for _, v, b in whiskers], [max(0.0, b[1] - v) for _, v, b in whiskers]])
+    lo, hi = _span([*values, *(x for b in bounds if b for x in b)], scale)
+    ax.set_xlim(lo, hi)
+    flat = [(yi, v, c) for yi, v, c in zip(y, values, colours, strict=True) if abs(v) < 0.005 * (hi - lo)]
+    if flat:  # a bar too thin to see: a marker on the axis instead
+        ax.scatter([v for _, v, _ in flat], [yi for yi, _, _ in flat], marker="D", s=28,
+                   c=[c for _, _, c in flat], edgecolors="#222222", linewidths=0.6, zorder=3, clip_on=False)
+    for yi, v, b, r in zip(y, values, bounds, rows, strict=True):
+        end = max(v, 0.0, b[1] if b else v)
+        ax.text(end + 0.012 * (hi - lo), yi, units.number(r.value, scale, 2), va="center", fontsize=7,
+                color="#333333")
     ax.set_yticks(y, [row_label(r) for r in rows])
-    ax.set_xlabel(f"{s.label} (%), whiskers: 95% interval")
+    ax.set_xlabel(f"{s.label}{unit_suffix(scale)}: {_direction(s)}; whiskers: 95% interval")
     handles = [Patch(color=RUN_COLOUR, label="run"), Patch(color=REPORTED_COLOUR, label="reported")]
     if s.chance is not None:
         handles.append(ax.axvline(100 * s.chance, ls="--", color="#c0392b", lw=1, label="chance"))
-    ax.legend(handles=handles, loc="lower right", fontsize=8)
-    ax.set_xlim(0, 100)
+    # above the plot, never over a bar
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.02), ncol=len(handles), fontsize=8,
+              frameon=False, borderaxespad=0.0)
     ax.spines[["top", "right"]].set_visible(False)
-    return _svg(fig, f"{s.task}-bars")
+    return fig
 
 
 def heat_map(s: Section, key: str, values: list[str]) -> str | None:
@@ -77,19 +112,22 @@ def heat_map(s: Section, key: str, values: list[str]) -> str | None:
     rows = [r for r in s.rows if any(r.groups.get((key, v)) is not None for v in values)]
     if not rows or len(values) > MAX_HEAT_VALUES:
         return None
-    grid = np.array([[np.nan if r.groups.get((key, v)) is None else 100 * r.groups[(key, v)] for v in values]
-                     for r in rows])
+    scale = s.scale()
+    raw = np.array([[np.nan if r.groups.get((key, v)) is None else r.groups[(key, v)] for v in values] for r in rows])
+    grid = shown(raw, scale)
+    lo, hi = (0.0, 100.0) if scale == PROPORTION else (float(np.nanmin(grid)), float(np.nanmax(grid)))
+    hi = hi if hi > lo else lo + 1.0
     fig = Figure(figsize=(2.5 + 0.75 * len(values), 0.32 * len(rows) + 1.8))
     ax = fig.add_subplot()
     image = ax.imshow(np.ma.masked_invalid(grid), cmap="viridis" if s.higher_is_better else "viridis_r",
-                      vmin=0, vmax=100, aspect="auto")
+                      vmin=lo, vmax=hi, aspect="auto")
     for i, j in zip(*np.nonzero(~np.isnan(grid)), strict=True):
-        v = grid[i, j]
-        ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize=7,
-                color="black" if (v > 60) == s.higher_is_better else "white")
+        bright = (grid[i, j] - lo) / (hi - lo) > 0.6
+        ax.text(j, i, units.number(float(raw[i, j]), scale), ha="center", va="center", fontsize=7,
+                color="black" if bright == s.higher_is_better else "white")
     ax.set_xticks(range(len(values)), values, rotation=35, ha="right")
     ax.set_yticks(range(len(rows)), [row_label(r) for r in rows])
-    ax.set_title(f"{s.label} by {key} (%)", fontsize=9)
+    ax.set_title(f"{s.label} by {key}{unit_suffix(scale)}, {_direction(s)}", fontsize=9)
     fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
     return _svg(fig, f"{s.task}-heat-{key}")
 
@@ -120,7 +158,7 @@ def details(e: Entry) -> list[tuple[str, str]]:
         ("model", f"{model.get('spec')} (asked as {model.get('requested')})"),
         ("model args", json.dumps(model.get("args") or {}, ensure_ascii=False)),
         ("model describe", json.dumps(model.get("describe") or {}, ensure_ascii=False)),
-        ("mode / strategy", f"{info.get('mode')} / {info.get('strategy')}, {info.get('shots', 0)} shots, "
+        ("mode / strategy", f"{e.mode} / {e.strategy}, {info.get('shots', 0)} shots, "
                             f"seed {info.get('seed')}, limit {info.get('limit')}"),
         ("prompt fingerprint", str(identity.get("prompt"))),
         ("instruction", str(identity.get("instruction"))),
@@ -138,8 +176,8 @@ def _cell(text: str, sort: Any = None, href: str | None = None) -> dict[str, Any
     return {"text": text, "sort": sort, "href": href}
 
 
-def _num(x: float | None, digits: int = 1) -> dict[str, Any]:
-    return _cell(pct(x, digits), "" if x is None else x)
+def _num(x: float | None, scale: str, digits: int = 1) -> dict[str, Any]:
+    return _cell(units.number(x, scale, digits), "" if x is None else x)
 
 
 def _table(s: Section) -> dict[str, Any]:
@@ -150,10 +188,11 @@ def _table(s: Section) -> dict[str, Any]:
     for i, r in enumerate(s.rows, 1):
         e = r.entry
         cells = [_cell(str(i), i), _cell(r.model, href=f"#{anchor(s.task, e.run_id)}" if e else None),
-                 _cell(e.strategy if e else ""), _cell(e.mode if e else ""), _num(r.value, 2),
-                 _cell(ci(r.interval), r.interval[0] if r.interval else ""),
-                 *[_num(r.aggregates[a][0]) for a in s.aggregates], *[_num(r.extras.get(x)) for x in s.extras],
-                 *[_num(r.groups.get((k, v))) for k, vs in groups for v in vs],
+                 _cell(e.strategy if e else ""), _cell(e.mode if e else ""), _num(r.value, s.scale(), 2),
+                 _cell(units.interval(r.interval, s.scale()), r.interval[0] if r.interval else ""),
+                 *[_num(r.aggregates[a][0], s.scale(a)) for a in s.aggregates],
+                 *[_num(r.extras.get(x), s.scale(x)) for x in s.extras],
+                 *[_num(r.groups.get((k, v)), s.scale()) for k, vs in groups for v in vs],
                  *[_cell(c, c if c.isdigit() else "") for c in counts(e)], _cell(date_of(e)), _cell(run_label(r))]
         rows.append({"reported": r.reported, "status": e.status if e else "reported", "cells": cells})
     return {"head": head, "rows": rows}

@@ -9,6 +9,7 @@ import numpy as np
 
 from harness.aggregates import metric_value
 from harness.schema import judge_error
+from harness.units import interval, number, scale_of
 
 if TYPE_CHECKING:
     from harness.index import RecordIndex
@@ -49,8 +50,11 @@ def table(summary: dict[str, Any]) -> str:
     extra = [(k, labels.get(k) or k.replace("_", " ")) for k in summary.get("extra_columns", [])]
     extra += [(k, labels.get(k) or h) for k, h in BINARY if k != primary and any(f"{k}_ci95" in c for _, c in cells)]
     extra += [(k, labels.get(k) or h) for k, h in EXTRA if k != primary and any(c.get(k) is not None for _, c in cells)]
+    # a column once: a cell field the task also declares as an aggregate (WAF) is shown there, with its interval
+    extra = list({k: (k, h) for k, h in extra if k not in aggregates}.values())
     # The primary metric first, with its interval (accuracy: the usual columns; else its own pair before them).
     lead = [] if primary == "accuracy" else [primary]
+    extra_names = [k for k, _ in extra]
     agg_head = [h for a in aggregates if a != primary for h in (_heading(a, summary), "95% CI")]
     head = ["", "n", *[h for p in lead for h in (_heading(p, summary), "95% CI")], labels.get("accuracy") or "accuracy",
             "95% CI", "chance", *[h for _, h in extra], *agg_head, "unparsed", "errors"]
@@ -61,16 +65,17 @@ def table(summary: dict[str, Any]) -> str:
             continue
         lead_cols = []
         for p in lead:
-            value, interval = metric_value(c, p)
-            lead_cols += [pct(value, 2), ci(interval)]
+            value, bounds = metric_value(c, p)
+            lead_cols += [number(value, scale_of(summary, p), 2), interval(bounds, scale_of(summary, p))]
         agg_cols = []
         for a in aggregates:
             if a != primary:
-                value, interval = metric_value(c, a)
-                agg_cols += [pct(value), ci(interval)]
+                value, bounds = metric_value(c, a)
+                agg_cols += [number(value, scale_of(summary, a)), interval(bounds, scale_of(summary, a))]
         # Accuracy to two decimals, as benchmarks' own scripts print it (MMAR's "49.14%"), so figures compare.
         rows.append([name, str(c["n"]), *lead_cols, pct(c.get("accuracy"), 2), ci(c.get("ci95")),
-                     pct(c.get("chance")), *[pct(c.get(k)) for k, _ in extra], *agg_cols, str(c.get("unparsed", 0)),
+                     pct(c.get("chance")), *[number(c.get(k), scale_of(summary, k)) for k, _ in extra], *agg_cols,
+                     str(c.get("unparsed", 0)),
                      str(c.get("errors", 0))])
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     lines = []
@@ -81,7 +86,17 @@ def table(summary: dict[str, Any]) -> str:
     title = (f"{summary['task']} · {summary['model']} · {summary['mode']}, {summary['strategy']}"
              + (f" ({summary['shots']} shots)" if summary.get("shots") else "")
              + rank_methods(summary) + f" · run {summary['run_id']}")
-    return title + "\n" + "\n".join(lines) + usage_line(summary)
+    return title + "\n" + "\n".join(lines) + scales_line(summary, [*lead, *extra_names, *aggregates]) \
+        + usage_line(summary)
+
+
+def scales_line(summary: dict[str, Any], names: list[str]) -> str:
+    """"\nnot in %: dic frobenius (norm), MAE (number)": the columns that are not percentages (harness.units)."""
+    plain = [f"{_heading(n, summary)} ({scale_of(summary, n)})" for n in dict.fromkeys(names)
+             if scale_of(summary, n) != "proportion"]
+    return "\nnot in %: " + ", ".join(plain) if plain else ""
+
+
 
 
 def usage_line(summary: dict[str, Any]) -> str:

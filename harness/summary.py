@@ -99,7 +99,8 @@ def summarize(task: Task, group_by: list[str], records: Iterable[dict[str, Any]]
     if aggs is not None:
         aggs.fill(metrics, seed)
     out = {**header, "primary": {"name": task.primary.name, "higher_is_better": task.primary.higher_is_better},
-           "group_by": group_by, "extra_columns": columns, "metrics": metrics}
+           "group_by": group_by, "extra_columns": columns, "metrics": metrics,
+           "scales": task.scale_map(columns)}  # how tables print each metric (harness.units)
     if usage:
         out["usage"] = usage
     if task.metric_labels:

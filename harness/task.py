@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.types import Output, Sample
+from harness.units import check_scale
 
 if TYPE_CHECKING:
     from harness.aggregates import Rows
@@ -33,13 +34,18 @@ AggregateFn = Callable[["Rows"], "float | None"]  # harness.aggregates.Rows
 @dataclass(frozen=True)
 class Aggregate:
     """A cross-sample metric over a cell's records: `fn` (reading the metadata `keys`, beside `unit`), whether higher is
-    better, and the unit its bootstrap resamples (None: the record; a metadata key: that key's values)."""
+    better, the unit its bootstrap resamples (None: the record; a metadata key: that key's values), and the `scale`
+    its value is shown in (harness.units: "proportion", printed in percent; "norm", "ratio", ...: plain numbers)."""
 
     name: str
     fn: AggregateFn
     higher_is_better: bool = True
     unit: str | None = None
     keys: tuple[str, ...] = ()
+    scale: str = "proportion"
+
+    def __post_init__(self) -> None:
+        check_scale(self.scale, f"aggregate {self.name!r}")
 
     def needs(self) -> tuple[str, ...]:
         """Every metadata key this aggregate reads."""
@@ -96,6 +102,9 @@ class Task:
     # What the task's benchmark calls a metric, for column headings and summary.json, e.g. an emotion task's
     # {"accuracy": "WAR", "balanced_accuracy": "UAR"} (WAR is accuracy, UAR the mean recall over classes).
     metric_labels: dict[str, str] = field(default_factory=dict)
+    # The scale of a record field the summary averages (`mean_fields`, a judge's field) where it is not a proportion
+    # (harness.units), e.g. {"abs_error": "number"}: tables print it as it is, not x 100. Aggregates carry their own.
+    scales: dict[str, str] = field(default_factory=dict)
     # Label tasks: 95% bootstrap intervals for macro precision/recall/F1 and, with `positive`, that label's
     # precision/recall/F1 (summary cells' `<name>_ci95`), where a task reports them as its numbers (SarcasmBench).
     f1_ci: bool = False
@@ -110,6 +119,16 @@ class Task:
     # being refused, e.g. EmoBench-M's video frames and sound track: an audio model hears the clip, a vision model
     # sees it, a text model reads the transcript. Empty: every kind is required, as before.
     optional_media: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name, scale in self.scales.items():
+            check_scale(scale, f"task {self.name}: metric {name!r}")
+
+    def scale_map(self, fields: Iterable[str] = ()) -> dict[str, str]:
+        """The scale of the primary metric, each aggregate and each of `fields` (summary.json `scales`)."""
+        own = {**self.scales, **{a.name: a.scale for a in self.aggregates}}
+        names = dict.fromkeys([self.primary.name, *(a.name for a in self.aggregates), *fields])
+        return {n: own.get(n, "proportion") for n in names}
 
     def aggregate_keys(self) -> list[str]:
         """The metadata keys the declared aggregates read (the run's index keeps a column of each)."""

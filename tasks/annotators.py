@@ -220,8 +220,10 @@ def load(path: str | None = None, train: str | None = None, columns: str = "anno
     samples = samples_of(items, label_set, question, file)
     pool = samples_of(pool_items, label_set, question, train_file) if train_file is not None else None
     version = file_version(file) + (f"-{file_version(train_file)}" if train_file is not None else "")
-    aggregates = [Aggregate(f"dic_{part}", dic_metric(part, label_set), higher_is_better=False, unit="item")
-                  for part in ("frobenius", "absolute", "relative")]
+    # DIC is a norm and a difference of mean kappas (in [-2, 2]) and their quotient, not shares: shown as they are
+    aggregates = [Aggregate(f"dic_{part}", dic_metric(part, label_set), higher_is_better=False, unit="item",
+                            scale=scale) for part, scale in (("frobenius", "norm"), ("absolute", "number"),
+                                                             ("relative", "ratio"))]
     if not rating:
         aggregates.insert(0, Aggregate("weighted_f1", weighted_f1(label_set)))
     args = {"path": str(file), "train": str(train_file) if train_file else None, "columns": columns,
@@ -242,6 +244,7 @@ def load(path: str | None = None, train: str | None = None, columns: str = "anno
         scorer=AnnotatorScorer(rating),
         mean_fields=["abs_error"] if rating else [],
         metric_labels={"abs_error": "MAE", "weighted_f1": "WAF"},
+        scales={"abs_error": "number"},  # MAE in rating steps
         options="labels",
         shots_pool=(lambda: pool) if pool is not None else None,
         shots_source=str(train_file) if train_file is not None else None,

@@ -372,6 +372,7 @@ def build(keys: Sequence[str], name: str, root: str | None, inputs: str) -> Task
         primary=primary,
         aggregates=aggregates,
         metric_labels=metric_labels,
+        scales={"judge_total": "number"},  # the judge's two 1-5 scores summed (2-10), not a share
         optional_media=("video", "audio") if auto else (),
         shots_by="scenario",
     )

@@ -386,4 +386,5 @@ def emer(root: str | None = None, lang: Literal["en", "zh"] = "en", inputs: str 
                      "aggregates": aggregates,
                      "judge": EMER_JUDGE,
                      "metric_labels": {"bleu_4": "BLEU-4", "rouge_l": "ROUGE-L", "judge_score": "judge 1-10"},
+                     "scales": {"judge_score": "number"},  # the judge's mean 1-10 score, not a share
                  })
