@@ -97,8 +97,6 @@ def scales_line(summary: dict[str, Any], names: list[str]) -> str:
     return "\nnot in %: " + ", ".join(plain) if plain else ""
 
 
-
-
 def usage_line(summary: dict[str, Any]) -> str:
     """"\nusage: 12,345 tokens in, 678 out, $0.0123": what a generating or paid run spent (a local rank-mode run,
     which writes no tokens, keeps its table as it was)."""
