@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import provenance
+from harness.checks import sample_id
 from harness.identity import judge_identity, run_id, slug
 from harness.index import RecordIndex
 from harness.judge import Judge, judge_into, needs_judging
@@ -109,7 +110,7 @@ def read_predictions(path: Path, preferred: str | None = None, fields: tuple[str
             continue
         if key is None:
             raise HarnessError(f"{path}:{n}: no output field (one of {', '.join(keys_in_order)})")
-        sid = str(row["id"])
+        sid = sample_id(row["id"], f"{path}:{n}")  # {"a": 1} or 1.5 would name no sample, silently
         if sid in out.outputs:
             raise HarnessError(f"{path}:{n}: duplicate prediction for id {sid!r}")
         value = row[key]

@@ -67,6 +67,9 @@ class Task:
     labels: list[str] | None = None  # a fixed label set (label tasks): enables F1 breakdowns
     positive: str | None = None  # the positive label for binary tasks (EER, precision/recall)
     mode: str | None = None  # force "generate" or "score"; None lets the model choose
+    # The fewest choices an item may have (harness/checks.py): one makes chance 100% and every answer right, so an
+    # item with fewer is refused when loaded unless its benchmark really has such items and declares it here.
+    min_choices: int = 2
     # The task's options as they enter the run id (normalized: absolute paths, parsed lists). Every option of the
     # task's factory belongs here unless it is in `exempt_args`; tasks.get adds any given option a task left out.
     args: dict[str, Any] = field(default_factory=dict)
@@ -144,6 +147,9 @@ class Task:
         if isinstance(items, LazySamples):
             ids: Iterable[str] = () if items.unique_ids else items.ids  # its loader checked them as it read
         else:
+            from harness.checks import check_samples
+
+            check_samples(items, self.name, self.min_choices)
             ids = (s.id for s in items)
         seen: set[str] = set()
         for sid in ids:

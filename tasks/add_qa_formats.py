@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.checks import sample_id
 from harness.media import resolve_media
 from harness.samples import IdListBuilder, LazySamples, file_identity, first_duplicate, line_builder
 from harness.textfile import decode_line
@@ -293,7 +294,8 @@ def _list_item(row: dict[str, Any], where: str, fmt: str, question: str) -> Item
         raise HarnessError(f"{where}: needs a path (or audio/file) and a label")
     rel = str(row[key])
     meta = {k: v for k, v in row.items() if k not in (key, "label", "id", "question", "attack", "speaker")}
-    return (str(row.get("id") or Path(rel).stem), str(row.get("question") or question), _gold(row["label"], where),
+    sid = Path(rel).stem if row.get("id") in (None, "") else sample_id(row["id"], where)
+    return (sid, str(row.get("question") or question), _gold(row["label"], where),
             rel, row.get("attack"), row.get("speaker"), fmt, meta)
 
 

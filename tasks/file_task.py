@@ -1,13 +1,15 @@
 """Custom tasks without code: `harness run --task file:items.jsonl` (or .csv).
 
-One sample per line: id, question, choices (a list; in CSV a JSON list or "a|b|c"; no two alike), answer (a choice
-text or its letter; required: a line without one cannot be scored), media paths relative to the file (audio,
-image, video: one path or a list), optional context; every other column is metadata usable with --group-by. A
-label-set task gives `labels` instead of per-line choices: a JSONL header line {"labels": [...]} (a line with no
-"id"), or --task-arg labels=a,b. A line with neither is refused, as is a lettered line with more than 26
-choices (letters go A..Z; lettered=false shows them as a label set). Files are UTF-8 (a CSV may start with a byte
-order mark); a byte that is not UTF-8 fails naming its line. `shots_from=PATH`: a second file in the same format (a
-train/dev split) that --strategy few-shot draws its examples from, instead of the other test items.
+One sample per line: id (a string or a whole number), question, choices (a list; in CSV a JSON list or "a|b|c"; at
+least two, none empty, no two alike: a benchmark with one-choice items says min_choices=1, in a JSONL header line
+or --task-arg), answer (a choice text or its letter; required: a line without one cannot be scored), media paths
+relative to the file (audio, image, video: one path or a list), optional context; every other column is metadata
+usable with --group-by. A label-set task gives `labels` instead of per-line choices: a JSONL header line
+{"labels": [...]} (a line with no "id"), or --task-arg labels=a,b. A line with neither is refused, as is a lettered
+line with more than 26 choices (letters go A..Z; lettered=false shows them as a label set). Files are UTF-8 (a
+CSV may start with a byte order mark); a byte that is not UTF-8 fails naming its line. `shots_from=PATH`: a second
+file in the same format (a train/dev split) that --strategy few-shot draws its examples from, instead of the other
+test items.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from harness.checks import MIN_CHOICES, check_choices, sample_id
 from harness.extract import letter
 from harness.jsonl import MISSING, fast_loads
 from harness.media import resolve_media
@@ -36,11 +39,12 @@ from harness.types import HarnessError, Media, MediaError, Sample, UsageError
 MEDIA_KEYS = ("audio", "image", "video")
 CORE_KEYS = {"id", "question", "choices", "answer", "context", *MEDIA_KEYS}
 REQUIRED_KEYS = ("id", "question", "answer")  # without a gold answer a line cannot be scored
-HEADER_KEYS = {"labels", "group_by", "description", "positive", "lettered"}
+HEADER_KEYS = {"labels", "group_by", "description", "positive", "lettered", "min_choices"}
 # Options kept out of the run id (harness.task.Task.exempt_args): each cannot change an answer or a record.
 EXEMPT_ARGS = {
     "group_by": "only the summary's breakdown, which is recomputed from the records on every run",
     "description": "text for run.json and listings, never shown to the model",
+    "min_choices": "only whether items with fewer choices load at all; a loaded item's prompt and record are the same",
 }
 LAZY_FROM = 10_000  # a task of this many samples or more is kept as ids and line offsets (LazySamples)
 _BLOCK = 1 << 22
@@ -174,21 +178,23 @@ def _as_list(value: Any, where: str, key: str) -> list[str]:
             except json.JSONDecodeError:
                 raise HarnessError(f"{where}: {key} is not a valid JSON list") from None
         else:
-            sep = "|" if "|" in text or key == "choices" else ","  # choice texts may hold commas
+            if key == "choices":  # choice texts may hold commas; an empty one is refused, not dropped
+                return [v.strip() for v in text.split("|")]
+            sep = "|" if "|" in text else ","
             return [v.strip() for v in text.split(sep) if v.strip()]
     if not isinstance(value, list) or not all(isinstance(v, str | int | float) for v in value):
         raise HarnessError(f"{where}: {key} must be a list of strings")
     return [str(v) for v in value]
 
 
-def _check_distinct(values: list[str], where: str, what: str, error: type[HarnessError] = HarnessError) -> None:
-    """Two equal choices make the gold ambiguous and the chance line wrong (1/3 for ["a", "a", "b"])."""
-    seen: set[str] = set()
-    for value in values:
-        if value.strip() in seen:
-            raise error(f"{where}: {what} {value.strip()!r} is given twice (compared exactly as written, after "
-                        "trimming spaces); each must be different")
-        seen.add(value.strip())
+def min_choices_of(given: int | None, header: dict[str, Any], file: Path) -> int:
+    """The fewest choices a line may have: --task-arg min_choices, else the header's, else 2 (harness/checks.py)."""
+    value = given if given is not None else header.get("min_choices", MIN_CHOICES)
+    if type(value) is not int or value < 1:
+        where = "--task-arg min_choices" if given is not None else f"{file}:1: min_choices"
+        raise (UsageError if given is not None else HarnessError)(
+            f"{where} must be a whole number of at least 1, got {value!r}")
+    return value
 
 
 def _gold(answer: Any, choices: list[str], lettered: bool, where: str) -> str | None:
@@ -214,7 +220,8 @@ def file_version(path: Path) -> str:
 
 
 def read_items(file: Path, labels: str | None = None, lettered: bool | None = None, what: str = "task file",
-               digest: Any = None, lazy: bool = False) -> tuple[dict[str, Any], list[Sample]]:
+               digest: Any = None, lazy: bool = False,
+               min_choices: int | None = None) -> tuple[dict[str, Any], list[Sample]]:
     """A file's header line ({} if none) and its samples, every line checked (a bad one fails naming file and
     line); media paths resolve relative to the file's own folder and cannot leave it. `what` names it in errors.
     `digest` (a hashlib object) is given the file's bytes as they are read. `lazy`: a file of LAZY_FROM samples or
@@ -235,6 +242,7 @@ def read_items(file: Path, labels: str | None = None, lettered: bool | None = No
     header: dict[str, Any] = {}
     fields: list[str] = []  # a CSV file's header
     label_set: list[str] | None = None
+    least = MIN_CHOICES  # the fewest choices a line may have: min_choices_of, at the first sample
     ids_blob, ids_ends = bytearray(), array("q")  # harness.samples.IdList, filled inline (a million times)
     seen: set[str] = set()
     starts, lengths, lines, kinds = array("q"), array("i"), array("i"), bytearray()
@@ -259,7 +267,8 @@ def read_items(file: Path, labels: str | None = None, lettered: bool | None = No
             if missing is not None:
                 raise HarnessError(f"{where}: missing required field {missing!r}")
         sid = row["id"]
-        sid = sid if type(sid) is str else str(sid)
+        if type(sid) is not str or not sid or sid.isspace():
+            sid = sample_id(sid, f"{file}:{n}")
         if sid in seen:
             first = next(i for i, other in enumerate(IdList(bytes(ids_blob), ids_ends)) if other == sid)
             raise HarnessError(f"{file}:{n}: duplicate sample id {sid!r} (first at line {lines[first]})")
@@ -267,12 +276,15 @@ def read_items(file: Path, labels: str | None = None, lettered: bool | None = No
         bits = 0
         if not fast:
             if label_set is None:  # once, at the first sample: the header (if any) is line 1
+                least = min_choices_of(min_choices, header, file)
                 label_set = _as_list(labels if labels is not None else header.get("labels"), where, "labels")
-                if labels is not None:
-                    _check_distinct(label_set, "--task-arg labels", "label", UsageError)
-                else:
-                    _check_distinct(label_set, f"{file}:1", "label")
-            sample = _sample(row, where, root, label_set, lettered, header)
+                if label_set and labels is not None:
+                    check_choices(label_set, "--task-arg labels", least, "label", UsageError)
+                elif label_set:
+                    check_choices(label_set, f"{file}:1", least, "label")
+            if not is_csv and isinstance(choices, str):  # "a,b" would be one choice, scored right every time
+                raise HarnessError(f"{where}: choices must be a JSON list of texts, got the string {choices[:40]!r}")
+            sample = _sample(row, where, root, label_set, lettered, header, least)
             if (key is not None and type(answer) is str and not sample.media
                   and (choices is None or all(type(c) is str for c in choices))):
                 checked.add(key)  # a line like this one passes every check in _sample
@@ -289,7 +301,7 @@ def read_items(file: Path, labels: str | None = None, lettered: bool | None = No
         raise HarnessError(f"{file}: no samples")
     del seen, checked
     assert label_set is not None
-    build = _builder(file, identity, root, label_set, lettered, header, starts, lengths, lines,
+    build = _builder(file, identity, root, label_set, lettered, header, least, starts, lengths, lines,
                      fields if is_csv else None)
     if not lazy or len(ids_ends) < LAZY_FROM:
         return header, build(np.arange(len(ids_ends), dtype=np.int64))
@@ -300,7 +312,7 @@ def read_items(file: Path, labels: str | None = None, lettered: bool | None = No
 
 
 def _builder(file: Path, identity: tuple[int, ...], root: Path, label_set: list[str], lettered: bool | None,
-             header: dict[str, Any], starts: array, lengths: array, lines: array,
+             header: dict[str, Any], least: int, starts: array, lengths: array, lines: array,
              fields: list[str] | None):  # type: ignore[no-untyped-def]
     """build(positions) -> the samples at those positions, each from its line (a CSV row: its lines, `fields` its
     file's header), read again and checked by the same code (harness.samples.line_builder)."""
@@ -308,7 +320,7 @@ def _builder(file: Path, identity: tuple[int, ...], root: Path, label_set: list[
     def make(raw: bytes, n: int) -> Sample:
         row = parse_line(raw, file, n) if fields is None else _csv_row(raw, fields)
         assert row is not None
-        return _sample(row, f"{file}:{n}", root, label_set, lettered, header)
+        return _sample(row, f"{file}:{n}", root, label_set, lettered, header, least)
 
     return line_builder(file, identity, starts, lengths, lines, make)
 
@@ -320,10 +332,12 @@ def _csv_row(raw: bytes, fields: list[str]) -> dict[str, Any]:
 
 
 def _sample(row: dict[str, Any], where: str, root: Path, label_set: list[str], lettered: bool | None,
-            header: dict[str, Any]) -> Sample:
-    """The sample on a row whose required fields are there: every remaining check, each naming `where`."""
+            header: dict[str, Any], least: int) -> Sample:
+    """The sample on a row whose required fields are there: every remaining check, each naming `where`; `least`:
+    the fewest choices it may have."""
     row_choices = _as_list(row.get("choices"), where, "choices")
-    _check_distinct(row_choices, where, "choice")
+    if row_choices:
+        check_choices(row_choices, where, least)
     choices = row_choices or label_set
     if not choices:
         raise HarnessError(f"{where}: no choices and no label set, so nothing can be scored; give \"choices\" "
@@ -345,7 +359,7 @@ def _sample(row: dict[str, Any], where: str, root: Path, label_set: list[str], l
                 raise HarnessError(f"{where}: {e}") from None
     meta = {k: v for k, v in row.items() if k not in CORE_KEYS}
     return Sample(
-        id=str(row["id"]), question=str(row["question"]), choices=choices,
+        id=sample_id(row["id"], where), question=str(row["question"]), choices=choices,
         answer=_gold(row["answer"], choices, is_lettered, where),
         media=media, context=row.get("context"), lettered=is_lettered, metadata=meta,
     )
@@ -353,16 +367,19 @@ def _sample(row: dict[str, Any], where: str, root: Path, label_set: list[str], l
 
 def load_file_task(path: str, labels: str | None = None, group_by: str | None = None,
                    lettered: bool | None = None, positive: str | None = None, name: str | None = None,
-                   description: str | None = None, shots_from: str | None = None) -> Task:
+                   description: str | None = None, shots_from: str | None = None,
+                   min_choices: int | None = None) -> Task:
     """`shots_from`: a second file in the same format (a train/dev split) that few-shot examples are drawn from,
     instead of the other test items; read by the same rules (its own header line, the same labels=/lettered=),
-    its media relative to its own folder."""
+    its media relative to its own folder. `min_choices`: the fewest choices a line may have (default: the header's,
+    else 2)."""
     file = Path(path).expanduser()
     digest = hashlib.sha256()  # the file's version, from the bytes read once
-    header, samples = read_items(file, labels, lettered, digest=digest, lazy=True)
+    header, samples = read_items(file, labels, lettered, digest=digest, lazy=True, min_choices=min_choices)
     root = file.resolve().parent
     pool_file = Path(shots_from).expanduser() if shots_from is not None else None
-    pool = read_items(pool_file, labels, lettered, "few-shot pool file (shots_from=)")[1] if pool_file else None
+    pool = (read_items(pool_file, labels, lettered, "few-shot pool file (shots_from=)", min_choices=min_choices)[1]
+            if pool_file else None)
     keys = group_by if group_by is not None else header.get("group_by")
     group_keys = _as_list(keys, str(file), "group_by") if keys else []
     label_list = _as_list(labels if labels is not None else header.get("labels"), str(file), "labels") or None
@@ -386,6 +403,7 @@ def load_file_task(path: str, labels: str | None = None, group_by: str | None = 
         group_by=group_keys,
         labels=label_list,
         positive=positive or header.get("positive"),
+        min_choices=min_choices_of(min_choices, header, file),
         args=args,
         exempt_args=dict(EXEMPT_ARGS),
         shots_pool=(lambda: pool) if pool is not None else None,

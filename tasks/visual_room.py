@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from harness.aggregates import conditional_error
+from harness.checks import check_choices
 from harness.media import resolve_media
 from harness.task import Aggregate, Metric, Task
 from harness.textfile import read_text
@@ -106,6 +107,7 @@ def _check(row: Any, where: str) -> None:
         if not ok:
             raise HarnessError(f"{where}: post {row['id']}: perception question {i + 1} needs a question, at least "
                                "2 choices (strings) and an answer that is one of them")
+        check_choices(item["choices"], f"{where}: post {row['id']}: perception question {i + 1}")  # none empty or twice
         if len(item["choices"]) > 26:
             raise HarnessError(f"{where}: post {row['id']}: perception question {i + 1} has more than 26 choices")
 

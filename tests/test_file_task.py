@@ -50,14 +50,14 @@ def test_csv_with_json_or_pipe_choices(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("text, message", [
-    ('{"id": "a", "question": "q", "choices": ["x"], "answer": "x"}\n{"id": "b"', ":2: invalid JSON"),
+    ('{"id": "a", "question": "q", "choices": ["x", "y"], "answer": "x"}\n{"id": "b"', ":2: invalid JSON"),
     ('{"id": "a", "choices": ["x"]}\n', ":1: missing required field 'question'"),
     ('{"id": "a", "question": "q", "choices": ["x", "y"], "answer": "z"}\n', ":1: answer 'z' is not one of"),
-    ('{"id": "a", "question": "q", "choices": ["x"], "answer": "x", "audio": "../../etc/passwd"}\n',
+    ('{"id": "a", "question": "q", "choices": ["x", "y"], "answer": "x", "audio": "../../etc/passwd"}\n',
      ":1: media path escapes the dataset root"),
     ('[1, 2]\n', ":1: expected a JSON object"),
-    ('{"id": "a", "question": "q", "choices": ["x"], "answer": "x"}\n'
-     '{"id": "a", "question": "q", "choices": ["x"], "answer": "x"}\n', "duplicate sample id 'a'"),
+    ('{"id": "a", "question": "q", "choices": ["x", "y"], "answer": "x"}\n'
+     '{"id": "a", "question": "q", "choices": ["x", "y"], "answer": "x"}\n', "duplicate sample id 'a'"),
     ('\n', "no samples"),
 ])
 def test_malformed_files_fail_naming_file_and_line(tmp_path: Path, text: str, message: str) -> None:
@@ -75,9 +75,9 @@ def test_missing_file_and_wrong_suffix(tmp_path: Path) -> None:
 
 
 def test_version_follows_the_file_content(tmp_path: Path) -> None:
-    f = write(tmp_path / "t.jsonl", '{"id": "a", "question": "q", "choices": ["x"], "answer": "x"}\n')
+    f = write(tmp_path / "t.jsonl", '{"id": "a", "question": "q", "choices": ["x", "y"], "answer": "x"}\n')
     v1 = tasks.get(f"file:{f}").version
-    write(f, '{"id": "a", "question": "q2", "choices": ["x"], "answer": "x"}\n')
+    write(f, '{"id": "a", "question": "q2", "choices": ["x", "y"], "answer": "x"}\n')
     assert tasks.get(f"file:{f}").version != v1
 
 
@@ -139,7 +139,8 @@ def test_a_large_jsonl_task_is_kept_lazily_and_gives_the_same_samples(tmp_path: 
      "(first at line 3)"),
     ('{"id": "q2", "question": "Q?", "choices": ["red", "blue"], "answer": "red", "audio": "../x.wav"}',
      ":4: media path escapes the dataset root"),
-    ('{"id": "q2", "question": "Q?", "choices": "red|red", "answer": "red"}', ":4: choice 'red' is given twice"),
+    ('{"id": "q2", "question": "Q?", "choices": "red|blue", "answer": "red"}', ":4: choices must be a JSON list of "
+     "texts, got the string 'red|blue'"),
     ('{"id": "q2", "question": "Q?", "choices": ["red", "blue"], "answer": ["red"]}',
      ":4: answer \"['red']\" is not one"),
     ('{"id": 12345678901234567890123, "question": "Q?", "answer": "red"}\n{"id": "12345678901234567890123", '

@@ -63,6 +63,30 @@ def test_malformed_jsonl_lines(tmp_path: Path, line: str, where: int, raw: bytes
     verdict(["run", "--task", f"file:{items}", "--model", "random", "-o", str(tmp_path / "out")])
 
 
+# What a task line may not be (issue 19): each makes an item scored right by chance, or named by a made-up id.
+bad_fields = st.one_of(
+    st.tuples(st.just("choices"), st.text(max_size=12)),  # a string where a list belongs
+    st.tuples(st.just("choices"), st.lists(st.text(max_size=8), max_size=1)),  # fewer than two
+    st.tuples(st.just("choices"), st.sampled_from([["red", ""], ["red", " "], ["red", "red"], ["red", " red "]])),
+    st.tuples(st.just("id"), json_values.filter(lambda v: not isinstance(v, str | int) or isinstance(v, bool))),
+    st.tuples(st.just("id"), st.sampled_from(["", "  "])),
+)
+
+
+@FUZZ
+@given(bad=bad_fields, at=st.integers(0, 2))
+def test_mutated_task_lines_name_their_line(tmp_path: Path, bad: tuple[str, object], at: int) -> None:
+    """A good file with one line's choices or id made bad ends with one "error:" line naming that file and line."""
+    lines = [dict(r) for r in GOOD]
+    lines[at][bad[0]] = bad[1]
+    if bad[0] == "choices" and bad[1]:  # an answer among them: the line's only fault is its choices
+        lines[at]["answer"] = bad[1] if isinstance(bad[1], str) else bad[1][0]
+    items = tmp_path / "fuzz.jsonl"
+    items.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    code, stderr = verdict(["run", "--task", f"file:{items}", "--model", "random", "-o", str(tmp_path / "out")])
+    assert code == 1 and f"error: {items}:{at + 1}: " in stderr, stderr
+
+
 cells = st.text(alphabet=string.printable + "é中\"',|", max_size=12)
 
 

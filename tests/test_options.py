@@ -170,7 +170,8 @@ def test_the_reported_bad_model_options_are_usage_errors(model: str, arg: str, m
 def test_an_unknown_task_option_lists_the_options(nothing_loads: None) -> None:
     code, stderr = run("--task", "file:/no/such/items.jsonl", "--model", "random", "--task-arg", "foo=1")
     assert code == 2 and one_error(stderr) == ("task file:/no/such/items.jsonl has no option 'foo'; options: labels, "
-                                               "group_by, lettered, positive, name, description, shots_from")
+                                               "group_by, lettered, positive, name, description, shots_from, "
+                                               "min_choices")
     code, stderr = run("--task", "demo", "--model", "random", "--task-arg", "foo=1")
     assert code == 2 and one_error(stderr) == "task demo has no option 'foo'; options: none"
 
