@@ -1,6 +1,7 @@
 """The `harness` command. Heavy imports (torch, transformers) happen only inside commands that need them.
 
-Exit codes: 0 complete; 3 complete but some samples are error records (re-run to retry them);
+Exit codes: 0 complete (error records a re-run can never fix are reported, not retried); 3 complete but some
+samples are error records a re-run may fix (re-run to retry them);
 1 fatal error; 2 usage error; 130 interrupted (finished records are kept; re-run to resume).
 """
 
@@ -22,6 +23,7 @@ from harness.types import HarnessError
 
 if TYPE_CHECKING:
     from harness.index import RecordIndex
+    from harness.runner import RunResult
 
 app = typer.Typer(
     name="harness",
@@ -117,7 +119,7 @@ def run(
 
     Leaves results/<task>/<model>/<run-id>/ with run.json, samples.jsonl, summary.json and harness.log.
     Under torchrun (or --devices) each rank does its share of the samples; any number of ranks resumes the run.
-    Exit codes: 0 done, 3 done with error records, 1 fatal, 2 usage, 130 interrupted.
+    Exit codes: 0 done, 3 done with error records a re-run may fix, 1 fatal, 2 usage, 130 interrupted.
     """
     from cli.wiring import launch, ranks_here
     from cli.wiring import runner as make_runner
@@ -152,7 +154,7 @@ def run(
 
                 results, compared = run_strategies(cfg, split_strategies(strategy), make_runner, typer.echo)
                 typer.echo(compared)
-                if any(r.errors for _, r in results):
+                if any(_retryable(r) for _, r in results):
                     typer.echo("some samples are error records; re-run the same command to retry them", err=True)
                     raise typer.Exit(EXIT_ERRORS)
                 return
@@ -177,11 +179,20 @@ def run(
     done = "no model calls: every sample was already done" if result.new == 0 else f"{result.new} samples answered"
     typer.echo(f"run folder: {result.folder}  ({done})")
     judge_errors = result.summary.get("judge_errors", 0)
-    if result.errors or judge_errors:
-        what = [f"{result.errors} samples are error records"] if result.errors else []
+    retry = _retryable(result)
+    if result.errors > retry:  # not retried, so no exit 3 and no advice to re-run
+        typer.echo(f"{result.errors - retry} samples are error records this model can never answer (error_kind "
+                   "\"permanent\" in samples.jsonl); a re-run does not retry them", err=True)
+    if retry or judge_errors:
+        what = [f"{retry} samples are error records"] if retry else []
         what += [f"{judge_errors} judge gradings failed"] if judge_errors else []
         typer.echo(f"{' and '.join(what)}; re-run the same command to retry them", err=True)
         raise typer.Exit(EXIT_ERRORS)
+
+
+def _retryable(result: RunResult) -> int:
+    """The error records of a run that a re-run may fix."""
+    return result.errors if result.retryable is None else result.retryable
 
 
 def _read_records(folder: Path) -> RecordIndex:

@@ -30,12 +30,13 @@ from harness.schema import RECORD_FIELDS, SCHEMA_VERSION, upgrade
 
 # one bit per yes/no fact about a line
 ERROR = 1  # "error" is not None (the metrics' error)
-RETRY = 2  # "error" is truthy: a re-run redoes the sample, the notes list it
+RETRY = 2  # "error" is truthy: the notes list it, a re-run redoes the sample unless PERMANENT
 CORRECT = 4  # "correct" is True
 UNPARSED = 8  # "answer" is None
 JUDGE_ERROR = 16  # the judge's note has an error
 TRUNCATED = 32  # extra.audio_truncated
 LINE_ONLY = 64  # right on its final answer line, wrong under the official rule (harness.report.notes)
+PERMANENT = 128  # an error record with error_kind "permanent": a re-run would give the same error, so skips it
 
 
 def _number(value: Any, bools: bool) -> float:
@@ -76,6 +77,8 @@ class _Rows:
         flags = ERROR if error is not None else 0
         if error:
             flags |= RETRY
+            if get("error_kind") == "permanent":
+                flags |= PERMANENT
         if get("correct") is True:
             flags |= CORRECT
         if answer is None:
@@ -333,6 +336,10 @@ class RecordIndex:
 
     def has(self, rows: np.ndarray, flag: int) -> np.ndarray:
         return (self.flags[rows] & flag) != 0
+
+    def retryable(self, rows: np.ndarray) -> np.ndarray:
+        """Error records a re-run redoes: every error but a permanent one."""
+        return (self.flags[rows] & (RETRY | PERMANENT)) == RETRY
 
     def columns(self, rows: np.ndarray) -> IndexColumns:
         """What the metrics read from the records at `rows` (ascending), as harness.metrics.Columns (which can read

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import numbers
 from array import array
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -371,15 +371,22 @@ class Breakdown:
                     out["eer_vs_all_positives"] = True
         return out
 
-    def summary(self, seed: int = 0, n_boot: int = 2000) -> dict[str, Any]:
+    def summary(self, seed: int = 0, n_boot: int = 2000, tick: Callable[[], None] | None = None) -> dict[str, Any]:
         """JSON-serialisable summary (no NaN: missing values are None); group values sorted as strings.
-        Each cell's bootstrap seed is derived from `seed` and the cell's name, so it is reproducible."""
+        Each cell's bootstrap seed is derived from `seed` and the cell's name, so it is reproducible. `tick` is
+        called after each cell (harness.progress.Ticker)."""
         labels = self._report_labels()
+
+        def cell(c: _Cell, name: str) -> dict[str, Any]:
+            out = self._cell_summary(c, name, labels, seed, n_boot)
+            if tick is not None:
+                tick()
+            return out
+
         return {
-            "overall": self._cell_summary(self.overall, "overall", labels, seed, n_boot),
+            "overall": cell(self.overall, "overall"),
             "groups": {
-                key: {value: self._cell_summary(cell, f"{key}\x1f{value}", labels, seed, n_boot)
-                      for value, cell in sorted(groups.items())}
+                key: {value: cell(c, f"{key}\x1f{value}") for value, c in sorted(groups.items())}
                 for key, groups in self.groups.items()
             },
         }

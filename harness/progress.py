@@ -53,3 +53,36 @@ class Progress:
         if self.tty:
             self.stream.write("\n")
             self.stream.flush()
+
+
+class Ticker:
+    """"summarizing: 12/34 cells" for work that is usually quick: silent for its first `after` seconds (counted from
+    `t0`, so phases of one job share them), then a line at most every `every` seconds (redrawn in place on a
+    terminal), and the final count when it closes, if it showed anything."""
+
+    def __init__(self, label: str, total: int, unit: str = "cells", stream: TextIO | None = None,
+                 after: float = 1.0, every: float = 1.0, t0: float | None = None):
+        self.label, self.total, self.unit, self.done = label, total, unit, 0
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.after, self.every = after, every
+        self.t0 = time.monotonic() if t0 is None else t0
+        self.last: float | None = None  # when it last drew; None: not yet
+        self.drawn = -1  # the count it last drew
+
+    def step(self, n: int = 1) -> None:
+        self.done += n
+        now = time.monotonic()
+        if now - self.t0 >= self.after and (self.last is None or now - self.last >= self.every):
+            self.last = now
+            self._draw()
+
+    def _draw(self, end: str = "") -> None:
+        self.drawn = self.done
+        line = f"{self.label}: {self.done}/{self.total} {self.unit}"
+        self.stream.write("\r\033[K" + line + end if self.tty else line + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.last is not None and (self.tty or self.drawn != self.done):
+            self._draw("\n")

@@ -26,6 +26,7 @@ def make_record(task: Task, sample: Sample, prompt: str | None, out: Output, lat
         "choice_logprobs": out.choice_logprobs,
         "answer": None, "method": None, "gold": sample.answer, "correct": None,
         "error": out.error,
+        **({"error_kind": "permanent"} if out.error and out.permanent else {}),
         "latency_s": round(latency, 4),
         "tokens_in": out.tokens_in, "tokens_out": out.tokens_out,
         "chance": 1 / len(sample.choices) if sample.choices else None,

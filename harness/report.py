@@ -138,6 +138,7 @@ def _indexed(index: RecordIndex, limit: int) -> tuple[dict[str, int], dict[str, 
     counts["unparsed_right"] = int((unparsed & ((flags & ix.CORRECT) != 0)).sum())
     counts["truncated"] = int(((flags & ix.TRUNCATED) != 0).sum())
     counts["line_only"] = int(((flags & ix.LINE_ONLY) != 0).sum())
+    counts["permanent"] = int(((flags & ix.PERMANENT) != 0).sum())
     return counts, examples
 
 
@@ -151,10 +152,11 @@ def notes(records: Iterable[dict[str, Any]] | RecordIndex, limit: int = 3) -> st
         n_judge, n_errors, n_unparsed = counts["judge"], counts["errors"], counts["unparsed"]
         n_unparsed_right, n_truncated, n_line_only = counts["unparsed_right"], counts["truncated"], counts["line_only"]
         judge_errors, errors, unparsed = examples["judge"], examples["errors"], examples["unparsed"]
+        n_permanent = counts["permanent"]
         records = ()
     else:
         errors, unparsed, judge_errors = [], [], []
-        n_errors = n_unparsed = n_truncated = n_judge = n_unparsed_right = n_line_only = 0
+        n_errors = n_unparsed = n_truncated = n_judge = n_unparsed_right = n_line_only = n_permanent = 0
     for r in records:
         if judge_error(r):
             n_judge += 1
@@ -165,6 +167,7 @@ def notes(records: Iterable[dict[str, Any]] | RecordIndex, limit: int = 3) -> st
                         and mine.get("correct_choice") is True and mine.get("correct_official") is False)
         if r.get("error"):
             n_errors += 1
+            n_permanent += r.get("error_kind") == "permanent"
             errors += [r] if len(errors) < limit else []
         elif r.get("answer") is None:
             n_unparsed += 1
@@ -181,8 +184,10 @@ def notes(records: Iterable[dict[str, Any]] | RecordIndex, limit: int = 3) -> st
         out.append(f"judge errors ({n_judge}; not scored, re-run to retry):")
         out += [f"  {r['id']}: {judge_error(r)}" for r in judge_errors]
     if errors:
-        out.append(f"errors ({n_errors}):")
-        out += [f"  {r['id']}: {r['error']}" for r in errors]
+        never = f"; {n_permanent} permanent: the model cannot answer them, not retried" if n_permanent else ""
+        out.append(f"errors ({n_errors}{never}):")
+        out += [f"  {r['id']}: {r['error']}" + (" [permanent]" if r.get("error_kind") == "permanent" else "")
+                for r in errors]
     if unparsed:
         verdict = (f"{n_unparsed_right} of them right under the task's official rule, the rest wrong"
                    if n_unparsed_right else "counted as wrong")

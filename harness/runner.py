@@ -29,7 +29,7 @@ from harness.identity import (
     run_identity,
     slug,
 )
-from harness.index import RETRY, RecordIndex
+from harness.index import RecordIndex
 from harness.judge import judge_run
 from harness.metrics import Columns, check_group_by
 from harness.progress import Progress
@@ -77,6 +77,7 @@ class RunResult:
     new: int  # samples answered by this invocation
     interrupted: bool = False
     records: RecordIndex | None = None  # the run folder's index (harness/index.py): the notes read it
+    retryable: int | None = None  # of `errors`, those a re-run may fix (None: all of them)
 
 
 class Interrupted(HarnessError):
@@ -322,7 +323,7 @@ class Runner:
         ids = ids_of(self.selection)
         rows = index.rows_of(ids)
         redo = rows < 0
-        redo[~redo] = index.has(rows[~redo], RETRY)  # an error record is retried
+        redo[~redo] = index.retryable(rows[~redo])  # an error record is retried, unless it is permanent
         mine = self.ranks.mine(ids)  # all of them, but under torchrun (harness/distributed.py)
         redo &= mine
         todo = take(self.selection, np.flatnonzero(redo)) if redo.any() else []
@@ -389,7 +390,8 @@ class Runner:
         info.update(finish_info(self, info, summary, new, interrupted))
         store.write_json("run.json", info)
         errors = summary["metrics"]["overall"]["errors"]
-        result = RunResult(self.folder, summary, len(self.selection), errors, new, interrupted, index)
+        result = RunResult(self.folder, summary, len(self.selection), errors, new, interrupted, index,
+                           int(index.retryable(rows).sum()))
         if interrupted:
             done = summary["recorded"] - errors
             raise Interrupted(
@@ -421,4 +423,4 @@ class Runner:
                   "strategy": self.cfg.strategy, "shots": self.identity["shots"], "seed": self.cfg.seed,
                   "selected": len(self.selection), "recorded": recorded}
         extra = [self.task.judge.field] if self.cfg.judge else []
-        return summarize(self.task, self.group_by, records, self.cfg.seed, header, extra)
+        return summarize(self.task, self.group_by, records, self.cfg.seed, header, extra, self.progress_stream)

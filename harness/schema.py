@@ -31,6 +31,7 @@ class Record(TypedDict, total=False):
     correct: bool | None  # by the task's primary rule
     detection_score: float | None  # binary detection tasks: log P(positive) over the choices, the EER / ROC-AUC input
     error: str | None  # set: this sample failed (bad media, model failure, over the context); retried on re-run
+    error_kind: str  # "permanent": every try gives this error (a baseline asked for free text); never retried
     latency_s: float
     tokens_in: int | None
     tokens_out: int | None

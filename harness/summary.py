@@ -6,14 +6,16 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
 from harness.aggregates import AggregateTable
 from harness.metrics import Breakdown, Columns
+from harness.progress import Ticker
 from harness.schema import judge_error
 from harness.task import Task
 
@@ -54,9 +56,11 @@ def summary_key(folder: Path, rows: np.ndarray, settings: dict[str, Any]) -> str
 
 
 def summarize(task: Task, group_by: list[str], records: Iterable[dict[str, Any]] | Columns, seed: int,
-              header: dict[str, Any], extra_fields: list[str] | None = None) -> dict[str, Any]:
+              header: dict[str, Any], extra_fields: list[str] | None = None,
+              progress: TextIO | None = None) -> dict[str, Any]:
     """summary.json: `header` (what the run was) plus the metrics overall and per group, from the records streamed
-    one by one or, the same numbers at once, from their columns (harness.index.RecordIndex.columns)."""
+    one by one or, the same numbers at once, from their columns (harness.index.RecordIndex.columns). Bootstraps
+    that take over a second say how far they are on `progress` (default stderr)."""
     columns = [*task.mean_fields, *(extra_fields or [])]
     table = Breakdown(group_by, labels=task.labels, positive=task.positive, mean_fields=mean_fields(task, extra_fields),
                       eer_ci=task.primary.name == "eer", f1_ci=task.f1_ci)
@@ -95,9 +99,15 @@ def summarize(task: Task, group_by: list[str], records: Iterable[dict[str, Any]]
                 sums[f] += v
                 counted[f] += 1
     usage = _usage(sums, counted)
-    metrics = table.summary(seed=seed)
+    start = time.monotonic()
+    cells = 1 + sum(len(g) for g in table.groups.values())
+    ticker = Ticker("summarizing: intervals", cells, stream=progress, t0=start)
+    metrics = table.summary(seed=seed, tick=ticker.step)
+    ticker.close()
     if aggs is not None:
-        aggs.fill(metrics, seed)
+        ticker = Ticker("summarizing: aggregates", cells, stream=progress, t0=start)
+        aggs.fill(metrics, seed, tick=ticker.step)
+        ticker.close()
     out = {**header, "primary": {"name": task.primary.name, "higher_is_better": task.primary.higher_is_better},
            "group_by": group_by, "extra_columns": columns, "metrics": metrics,
            "scales": task.scale_map(columns)}  # how tables print each metric (harness.units)

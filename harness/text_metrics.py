@@ -64,6 +64,14 @@ class corpus_bleu:  # noqa: N801 - used like a function: corpus_bleu("output", "
         total = [int(x) for x in stats.sum(axis=0, dtype=np.int64)]
         return self._bleu._compute_score_from_stats(total).score / 100
 
+    def weighted(self, rows: Rows, counts: np.ndarray) -> np.ndarray:
+        """Corpus BLEU on each bootstrap draw of `counts` (harness.aggregates.draw_counts): the draws' summed
+        statistics at once, sacrebleu's score from each; NaN where a draw took no record."""
+        totals = np.rint(counts @ rows.stats[self].astype(np.float64)).astype(np.int64)
+        taken = counts.sum(axis=1) > 0
+        score = self._bleu._compute_score_from_stats
+        return np.array([score(t.tolist()).score / 100 if ok else np.nan for t, ok in zip(totals, taken, strict=True)])
+
     def __repr__(self) -> str:
         return f"corpus_bleu({self.texts[0]!r}, {self.texts[1]!r}, tokenize={self.tokenize!r})"
 
@@ -85,19 +93,22 @@ class rouge_l:  # noqa: N801 - used like a function
 
     def __init__(self, hypothesis: str = "output", reference: str = "gold", tokenize: str = "default",
                  stemmer: bool = False, measure: str = "f") -> None:
-        from rouge_score import rouge_scorer
-
         if tokenize not in ("default", "char") or measure not in self._MEASURES:
             raise ValueError(f"rouge_l: tokenize is 'default' or 'char', measure 'f', 'precision' or 'recall'; not "
                              f"{tokenize!r}, {measure!r}")
         self.texts = (hypothesis, reference)
         self.tokenize, self.stemmer, self.measure = tokenize, stemmer, measure
-        tokenizer: Any = _CharTokenizer() if tokenize == "char" else None
-        self._scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=stemmer, tokenizer=tokenizer)
+        self._scorer: Any = None  # made at the first stats(): rouge-score imports nltk and scipy (a second), which
+        # a re-run that reuses its summary never needs
 
     def stats(self, texts: Sequence[tuple[Text, Text]]) -> np.ndarray:
         """Per record: its sentence ROUGE-L `measure`."""
         field = self._MEASURES[self.measure]
+        if self._scorer is None and texts:
+            from rouge_score import rouge_scorer
+
+            tokenizer: Any = _CharTokenizer() if self.tokenize == "char" else None
+            self._scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=self.stemmer, tokenizer=tokenizer)
         out = np.empty((len(texts), 1), dtype=np.float64)
         for i, (hyp, ref) in enumerate(texts):
             refs = _many(ref)
@@ -111,6 +122,12 @@ class rouge_l:  # noqa: N801 - used like a function
     def __call__(self, rows: Rows) -> float | None:
         stats = rows.stats[self]
         return float(stats[:, 0].mean()) if len(stats) else None
+
+    def weighted(self, rows: Rows, counts: np.ndarray) -> np.ndarray:
+        """The mean on each bootstrap draw of `counts` (harness.aggregates.draw_counts); NaN where a draw took none."""
+        from harness.aggregates import weighted_mean
+
+        return weighted_mean(rows.stats[self][:, 0], counts)
 
     def __repr__(self) -> str:
         return f"rouge_l({self.texts[0]!r}, {self.texts[1]!r}, tokenize={self.tokenize!r}, measure={self.measure!r})"

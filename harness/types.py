@@ -98,6 +98,9 @@ class Output:
     text: str | None = None
     choice_logprobs: list[float] | None = None
     error: str | None = None
+    # The error is what every try of this request gives (a baseline asked for free text, a rank request without
+    # choices): its record says error_kind "permanent" and a re-run does not retry it.
+    permanent: bool = False
     tokens_in: int | None = None
     tokens_out: int | None = None
     cost_usd: float | None = None  # what the request cost, where the backend knows its prices (API models)

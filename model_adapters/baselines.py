@@ -29,7 +29,7 @@ class RandomModel:
         outs = []
         for r in requests:
             if not r.choices:
-                outs.append(Output(error="no choices to pick from"))
+                outs.append(no_choices(self.name))
                 continue
             rng = random.Random(f"{self.seed}:{r.id}")
             outs.append(Output(choice_logprobs=log_shares([max(rng.random(), 1e-300) for _ in r.choices])))
@@ -87,7 +87,7 @@ class MajorityModel:
         outs = []
         for r in requests:
             if not r.choices:
-                outs.append(Output(error="no choices to pick from"))
+                outs.append(no_choices(self.name))
             elif self.rule == "label":
                 outs.append(Output(choice_logprobs=log_shares([self.label_counts[c] + 1 for c in r.choices])))
             else:
@@ -97,6 +97,11 @@ class MajorityModel:
 
     def generate(self, requests: list[Request]) -> list[Output]:
         return [_as_text(r, o) for r, o in zip(requests, self.rank_choices(requests), strict=True)]
+
+
+def no_choices(name: str) -> Output:
+    """A free-text question (SMILE, EMER): a baseline only picks among choices, on this and every later try."""
+    return Output(error=f"no choices to pick from: {name} answers only questions with choices", permanent=True)
 
 
 def log_shares(weights: Sequence[float]) -> list[float]:

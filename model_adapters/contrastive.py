@@ -135,7 +135,7 @@ class ContrastiveModel:
         out = []
         for r in requests:
             if not r.choices:
-                out.append(Output(error=f"{self.name}: request {r.id} has no choices to rank"))
+                out.append(Output(error=f"{self.name}: request {r.id} has no choices to rank", permanent=True))
                 continue
             try:
                 media = self._media_embedding(r)

@@ -344,7 +344,7 @@ class HFModel:
         right-padded forward pass (right padding keeps every row's positions as in an unpadded run)."""
         torch = self.torch
         if not request.choices:
-            return Output(error=f"request {request.id} has no choices to score")
+            return Output(error=f"request {request.id} has no choices to score", permanent=True)
         conv, media = self._conversation(request)
         prompt = self._prompt(conv)
         texts = [prompt + c for c in request.choices]

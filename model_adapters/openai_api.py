@@ -268,7 +268,7 @@ class OpenAIModel:
             raise UsageError(f"model openai:{self.model}: rank mode sends text to the completions endpoint, which "
                              f"takes no {', '.join(kinds)}; use --mode generate")
         if not r.choices:
-            return Output(error=f"request {r.id} has no choices to rank")
+            return Output(error=f"request {r.id} has no choices to rank", permanent=True)
         context = plain_prompt(r)
         prompts = [context + continuation(c) for c in r.choices]
         if job.body is None:

@@ -153,6 +153,14 @@ class dimension_mean:  # noqa: N801 - used like a function, as harness.aggregate
         mask = np.isin(rows.codes["scenario"], [c for c in codes if c >= 0])
         return self._mean(rows.take(np.flatnonzero(mask))) if mask.any() else None
 
+    def weighted(self, rows: Any, counts: np.ndarray) -> np.ndarray:
+        """The score on every bootstrap draw at once (harness.aggregates.draw_counts); NaN where undefined."""
+        codes = [rows.code("scenario", k) for k in self.counted]
+        idx = np.flatnonzero(np.isin(rows.codes["scenario"], [c for c in codes if c >= 0]))
+        if not idx.size:
+            return np.full(len(counts), np.nan)
+        return self._mean.weighted(rows.take(idx), counts[:, idx])
+
     def __repr__(self) -> str:
         return f"dimension_mean({self.dimension!r})"
 
@@ -167,6 +175,12 @@ class overall_mean:  # noqa: N801
     def __call__(self, rows: Any) -> float | None:
         values = [v for p in self.parts if (v := p(rows)) is not None]
         return float(np.mean(values)) if values else None
+
+    def weighted(self, rows: Any, counts: np.ndarray) -> np.ndarray:
+        values = np.stack([p.weighted(rows, counts) for p in self.parts], axis=1)
+        ok = np.isfinite(values)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(ok, values, 0.0).sum(axis=1) / np.where(ok.any(axis=1), ok.sum(axis=1), np.nan)
 
     def __repr__(self) -> str:
         return "overall_mean()"
@@ -189,6 +203,14 @@ class only_scenario:  # noqa: N801
         sub = rows.take(idx)
         sub.stats = {self.fn: sub.stats[self]}
         return self.fn(sub)
+
+    def weighted(self, rows: Any, counts: np.ndarray) -> np.ndarray:
+        idx = np.flatnonzero(rows.codes["scenario"] == rows.code("scenario", self.scenario))
+        if not idx.size:
+            return np.full(len(counts), np.nan)
+        sub = rows.take(idx)
+        sub.stats = {self.fn: sub.stats[self]}
+        return self.fn.weighted(sub, counts[:, idx])
 
     def __repr__(self) -> str:
         return f"only_scenario({self.fn!r}, {self.scenario!r})"

@@ -193,8 +193,10 @@ def test_the_suite_runs_on_the_example(model: str, tmp_path: Path) -> None:
     code, stdout, stderr = run("--task", "emobench_m", "--model", model, "-o", str(tmp_path))
     records, summary, info = results(tmp_path)
     assert len(records) == 38
-    # baselines have no free text: SMILE's two items are error records, everything else is scored
-    assert {r["id"] for r in records if r["error"]} == {"smile/0", "smile/1"} and code != 0
+    # baselines have no free text: SMILE's two items are permanent error records (never retried, so exit 0),
+    # everything else is scored
+    assert {r["id"] for r in records if r["error"]} == {"smile/0", "smile/1"} and code == 0
+    assert {r.get("error_kind") for r in records if r["error"]} == {"permanent"}
     for name in ("FER [random 23.1]", "CEU [random 19.8]", "SCEA [random 33.3]", "avg [random 25.4]"):
         assert name in stdout
     by = {}
