@@ -32,6 +32,7 @@ bench: install
 	$(BIN)/python benchmarks/runner_overhead.py
 	$(BIN)/python benchmarks/hf_speed.py
 	$(BIN)/python benchmarks/million.py
+	$(BIN)/python benchmarks/long_audio.py
 
 # Regenerates tasks/demo/clips (needs espeak-ng and sox: apt-get install espeak-ng sox).
 clips: install

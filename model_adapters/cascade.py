@@ -17,6 +17,8 @@ import functools
 import hashlib
 import importlib.metadata
 import importlib.util
+import inspect
+import math
 import os
 import sys
 from pathlib import Path
@@ -25,6 +27,7 @@ from typing import Annotated, Any
 import numpy as np
 
 from harness.options import AtLeast, Form
+from harness.progress import Ticker
 from harness.types import MediaError, Message, Output, Part, Request, UsageError
 from model_adapters.limits import context_length, over_context, too_long
 
@@ -132,8 +135,13 @@ class Cascade:
         if self._tok.pad_token_id is None:
             self._tok.pad_token = self._tok.eos_token
         self._torch = torch
+        takes = inspect.signature(self._lm.forward).parameters
+        self._keeps_logits = "logits_to_keep" in takes
+        self._cache_arg = "cache" if "cache" in takes else "past_key_values"  # its name from transformers 5.2x
         self.max_context = context_length(self._lm.config)  # longer inputs are error records, never sent
         self._transcripts: dict[tuple[str, int, int], str] = {}
+        self.progress_after = 1.0  # seconds of transcribing before a clip's progress shows
+        self.progress_min_s = 60.0  # and only for clips this long (two of Whisper's 30-second windows)
 
     # ----------------------------------------------------------------------------------------- info
 
@@ -162,15 +170,27 @@ class Cascade:
 
     # -------------------------------------------------------------------------------------- hearing
 
-    def transcribe(self, audio: np.ndarray) -> str:
+    def transcribe(self, audio: np.ndarray, name: str = "audio") -> str:
         """Whisper's text for float32 mono audio at `audio_rate`. Beam search at temperature 0
-        only (no sampling fallback), so the same audio always gives the same text."""
+        only (no sampling fallback), so the same audio always gives the same text. A clip longer than
+        `progress_min_s` that takes over `progress_after` seconds says how far Whisper is on stderr, at most
+        once a second."""
         audio = np.ascontiguousarray(np.asarray(audio, dtype=np.float32).reshape(-1))
-        segments, _ = self._whisper.transcribe(
+        segments, info = self._whisper.transcribe(
             audio, beam_size=self.beam_size, language="en", temperature=0.0,
             condition_on_previous_text=False, vad_filter=False,
         )
-        return " ".join(s.text.strip() for s in segments).strip()
+        total = round(info.duration)
+        quiet = info.duration < self.progress_min_s  # a demo clip under a loaded CPU: no line per clip
+        ticker = Ticker(f"demo: transcribing {name}", total, unit="s of audio",
+                        after=math.inf if quiet else self.progress_after)
+        texts = []
+        for segment in segments:  # Whisper decodes 30-second windows as the loop asks for segments
+            texts.append(segment.text.strip())
+            ticker.step(min(total, round(segment.end)) - ticker.done)
+        ticker.step(total - ticker.done)
+        ticker.close()
+        return " ".join(texts).strip()
 
     def _part_transcript(self, part: Part) -> str:
         key = None
@@ -192,7 +212,7 @@ class Cascade:
                 raise
             except Exception as exc:
                 raise MediaError(f"cannot decode audio {part.media.path}: {_one_line(exc)}") from exc
-        text = self.transcribe(audio)
+        text = self.transcribe(audio, Path(part.media.path).name if part.media is not None else "audio")
         if key is not None:
             self._transcripts[key] = text
         return text
@@ -250,25 +270,50 @@ class Cascade:
     # --------------------------------------------------------------------------------------- scoring
 
     def _continuation_logprobs(self, rows: list[tuple[list[int], list[int]]]) -> list[float]:
-        """Summed log-probabilities of each row's continuation tokens after its context tokens,
-        all rows in one right-padded forward pass."""
+        """Summed log-probabilities of each row's continuation tokens after its context tokens. Rows with one
+        context (a sample's choices; the calibration prompt's) share one pass over it, and logits are taken only
+        where a continuation token is predicted: a 10-minute clip's transcript is thousands of tokens, and the
+        vocabulary's logits at every position of every padded row were gigabytes."""
+        by_context: dict[tuple[int, ...], list[int]] = {}
+        for i, (ctx, _) in enumerate(rows):
+            by_context.setdefault(tuple(ctx), []).append(i)
+        sums = [0.0] * len(rows)
+        for ctx, members in by_context.items():
+            got = self._after_context(list(ctx), [rows[i][1] for i in members])
+            for i, value in zip(members, got, strict=True):
+                sums[i] = value
+        return sums
+
+    def _after_context(self, ctx: list[int], conts: list[list[int]]) -> list[float]:
+        """The context once (its last logits predict each continuation's first token), then every continuation's
+        other tokens in one right-padded pass over the context's cache, repeated per continuation."""
         torch = self._torch
-        seqs = [ctx + cont for ctx, cont in rows]
-        width = max(len(s) for s in seqs)
-        pad = self._tok.pad_token_id
-        ids = torch.full((len(seqs), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(seqs), width), dtype=torch.long)
-        for i, seq in enumerate(seqs):
-            ids[i, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-            mask[i, : len(seq)] = 1
+        keep = {"logits_to_keep": 1} if self._keeps_logits else {}
         with torch.inference_mode():
-            logits = self._lm(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
-            sums = []
-            for i, (ctx, cont) in enumerate(rows):
-                start = len(ctx)
-                step = logits[i, start - 1 : start - 1 + len(cont)].float().log_softmax(-1)
-                target = torch.tensor(cont, dtype=torch.long, device=step.device)
-                sums.append(float(step.gather(-1, target[:, None]).sum()))
+            head = self._lm(input_ids=torch.tensor([ctx], dtype=torch.long, device=self.device), use_cache=True,
+                            **keep)
+            first = head.logits[0, -1].float().log_softmax(-1)
+            sums = [float(first[c[0]]) if c else 0.0 for c in conts]
+            width = max(len(c) for c in conts) - 1  # a continuation's last token predicts nothing we need
+            if width <= 0:
+                return sums
+            ids = torch.full((len(conts), width), self._tok.pad_token_id, dtype=torch.long)
+            mask = torch.zeros((len(conts), len(ctx) + width), dtype=torch.long)
+            mask[:, : len(ctx)] = 1
+            for i, c in enumerate(conts):
+                if len(c) > 1:
+                    ids[i, : len(c) - 1] = torch.tensor(c[:-1], dtype=torch.long)
+                    mask[i, len(ctx) : len(ctx) + len(c) - 1] = 1
+            cache = getattr(head, self._cache_arg)
+            if len(conts) > 1:
+                cache.batch_repeat_interleave(len(conts))
+            logits = self._lm(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                              use_cache=True, **{self._cache_arg: cache}).logits
+            for i, c in enumerate(conts):
+                if len(c) > 1:
+                    step = logits[i, : len(c) - 1].float().log_softmax(-1)
+                    target = torch.tensor(c[1:], dtype=torch.long, device=step.device)
+                    sums[i] += float(step.gather(-1, target[:, None]).sum())
         return sums
 
     def _encode(self, text: str) -> list[int]:
@@ -276,7 +321,7 @@ class Cascade:
 
     def _score_one(self, request: Request) -> Output:
         if not request.choices:
-            return Output(error=f"request {request.id} has no choices to score")
+            return Output(error=f"request {request.id} has no choices to score", permanent=True)
         try:
             transcripts = self._transcripts_for(request)
         except MediaError as exc:

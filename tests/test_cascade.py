@@ -146,3 +146,63 @@ def test_generate_returns_text(model, tmp_path):
     assert outs[0].error is None and outs[0].text and outs[0].text.strip()
     assert 0 < outs[0].tokens_out <= 12
     assert outs[1].error and "missing.flac" in outs[1].error
+
+
+def _long_audio(seconds: float) -> np.ndarray:
+    from harness.media import load_audio
+
+    clips = [load_audio(DEMO / it["audio"], sr=16000) for it in items().values() if it["kind"] == "spoken"]
+    return np.concatenate(clips * 10)[: int(seconds * 16000)]
+
+
+@needs_models
+def test_a_long_clip_says_how_far_whisper_is_and_a_short_one_says_nothing(model, capsys, monkeypatch):
+    """The reported 10-minute clip ran 11.5 minutes without a word; here the thresholds are lowered (over 60 s of
+    audio and a second of work, as shipped) so the smallest clip of two Whisper windows shows it."""
+    model.transcribe(_long_audio(3.0), "short.flac")
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(model, "progress_after", 0.0)
+    monkeypatch.setattr(model, "progress_min_s", 0.0)
+    model.transcribe(_long_audio(35.0), "long.flac")
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[-1] == "demo: transcribing long.flac: 35/35 s of audio"
+    assert all(line.startswith("demo: transcribing long.flac: ") for line in lines) and 2 <= len(lines) <= 4, lines
+
+
+class _Spy:
+    """The demo's LM, noting the shape of every logits tensor it returns."""
+
+    def __init__(self, lm):
+        self.lm, self.shapes = lm, []
+
+    def __call__(self, *args, **kwargs):
+        out = self.lm(*args, **kwargs)
+        self.shapes.append(tuple(out.logits.shape))
+        return out
+
+    def __getattr__(self, name):
+        return getattr(self.lm, name)
+
+
+@needs_models
+def test_a_long_transcript_takes_logits_only_where_a_choice_is_scored(model, monkeypatch):
+    """The reported 5.3 GB: logits over the whole vocabulary at every position of every choice's padded row (a
+    10-minute transcript: 6 rows x 1,400 positions x 49,152). Now a sample's choices share one pass over the
+    prompt, and the scores are those of scoring each choice on its own."""
+    import torch
+
+    question = "Question: which colour was named? " + "The speaker talked about many things at length. " * 60
+    choices = ["red", "a deep shade of blue", "green"]
+    req = Request("long", [Message("user", [Part("text", text=question)])], choices)
+    spy = _Spy(model._lm)
+    monkeypatch.setattr(model, "_lm", spy)
+    (out,) = model.rank_choices([req])
+    prompt = model._encode(model.render_plain(req, {}))
+    assert len(prompt) > 500 and out.error is None
+    assert max(shape[1] for shape in spy.shapes) <= max(len(model._encode(" " + c)) for c in choices)
+    for choice, raw in zip(choices, out.extra["raw_scores"], strict=True):
+        cont = model._encode(" " + choice)
+        with torch.inference_mode():
+            logits = spy.lm(input_ids=torch.tensor([prompt + cont])).logits[0].float().log_softmax(-1)
+        alone = sum(float(logits[len(prompt) - 1 + j, t]) for j, t in enumerate(cont))
+        assert raw == pytest.approx(alone, abs=1e-3)
