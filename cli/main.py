@@ -226,7 +226,7 @@ def show(run_dir: Annotated[Path | None, typer.Argument(metavar="[RUN_DIR]", hel
 
         summary = load_summary(folder, info, run_task)
         if summary is None:
-            fail(f"{folder} holds no run.json or summary.json (is it a run folder? runs live in "
+            fail(f"not a run folder: {folder}: it holds no run.json or summary.json (runs live in "
                  "results/<task>/<model>/<run-id>)", 1)
         typer.echo(table(summary))
         if summary.get("partial"):

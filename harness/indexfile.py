@@ -15,7 +15,7 @@ CRC of its own contents) or of another format, and then samples.jsonl is read in
 
 The file: MAGIC, a JSON header line (what it covers and its CRC, the file's identity when written, the keys and
 fields, where each array lies), then the arrays (each 8-byte aligned, written as they are) and the JSON of the
-index's strings; the header carries the payload's length and CRC-32.
+index's strings; the header carries the payload's length and CRC-32, and a CRC-32 of its own fields.
 """
 
 from __future__ import annotations
@@ -62,6 +62,8 @@ def load(cls: type[RecordIndex], samples_path: Path, index_path: Path, keys: tup
         payload = memoryview(data)[head_end:]
         if len(payload) != head["payload"] or zlib.crc32(payload) != head["payload_crc32"]:
             return None, none
+        if _head_crc(head) != head["head_crc32"]:  # a damaged header would place the arrays wrongly
+            return None, none
         had = (tuple(head["keys"]), tuple(head["fields"]))
         if not (set(keys) <= set(had[0]) and set(fields) <= set(had[1])):
             return None, had
@@ -81,6 +83,8 @@ def load(cls: type[RecordIndex], samples_path: Path, index_path: Path, keys: tup
         index.pairs = {k: (arrays[f"rows:{k}"], arrays[f"codes:{k}"]) for k in had[0]}
         index.ids = IdList(arrays["id_blob"].tobytes(), arrays["id_ends"])
         index.strings, index.group_values = texts["strings"], texts["groups"]
+        if any(len(getattr(index, name)) != len(index.ids) for name in NUMERIC):
+            return None, none
     except (ValueError, KeyError, TypeError, IndexError):  # JSONDecodeError is a ValueError
         return None, none
     index._codes = {text: i for i, text in enumerate(index.strings)}
@@ -132,6 +136,7 @@ def save(index: RecordIndex, index_path: Path) -> None:
     for part in parts:
         crc = zlib.crc32(part, crc)
     head["payload"], head["payload_crc32"] = at + len(parts[-1]), crc
+    head["head_crc32"] = _head_crc(head)
     tmp = index_path.with_name(f"{index_path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as f:
@@ -145,6 +150,11 @@ def save(index: RecordIndex, index_path: Path) -> None:
         tmp.unlink(missing_ok=True)
     index.saved = index.covered
 
+
+
+def _head_crc(head: dict[str, Any]) -> int:
+    """The CRC-32 of the header's own fields (the payload's CRC does not cover where the arrays lie)."""
+    return zlib.crc32(json.dumps({k: v for k, v in head.items() if k != "head_crc32"}, sort_keys=True).encode())
 
 
 def crc_of(path: Path, size: int) -> int:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import units
+from harness import runfolder, units
 from harness.aggregates import metric_value
 from harness.show import is_locked
 from harness.units import PROPORTION, scale_of
@@ -128,13 +128,12 @@ def read_entry(folder: Path) -> Entry:
 
 
 def _read_entry(entry: Entry) -> Entry:
-    info, why = _read_json(entry.folder / "run.json")
-    summary, why_summary = _read_json(entry.folder / "summary.json")
-    if not isinstance(info, dict):
-        entry.status = "unreadable"
-        entry.reason = why or "run.json is not an object"
-        if isinstance(summary, dict):
-            entry.task, entry.model = str(summary.get("task", entry.task)), str(summary.get("model", entry.model))
+    info, why = runfolder.run_info(entry.folder)  # both checked against their schema (harness/runfolder.py)
+    summary, why_summary = runfolder.summary(entry.folder)
+    if info is None:
+        entry.status, entry.reason = "unreadable", why or ""
+        if summary is not None:
+            entry.task, entry.model = summary["task"], summary["model"]
         return entry
     entry.info = info
     task, model = info.get("task") or {}, info.get("model") or {}
@@ -150,8 +149,9 @@ def _read_entry(entry: Entry) -> Entry:
     if entry.status not in FINISHED:
         entry.reason = str(info.get("error") or "not finished")
         return entry
-    if not isinstance(summary, dict):
-        entry.status, entry.reason = "no summary", why_summary or "summary.json is not an object"
+    if summary is None:
+        broken = (entry.folder / "summary.json").exists()
+        entry.status, entry.reason = "unreadable" if broken else "no summary", why_summary or ""
         return entry
     mismatch = [f"{name} {summary.get(name)!r} in summary.json, {mine!r} in run.json"
                 for name, mine in (("run_id", entry.run_id), ("task", entry.task), ("model", entry.model),

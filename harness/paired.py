@@ -5,7 +5,6 @@ binomial test on the discordant pairs, scipy.stats.binomtest)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from harness import runfolder
 from harness.stats import cell_seed, percentile_ci
 from harness.store import RunStore
-from harness.types import HarnessError, UsageError
+from harness.types import UsageError
 
 ALPHA = 0.05
 # What makes two runs' answers not comparable as "the same test": (label, where in run.json)
@@ -61,27 +61,16 @@ class Paired:
 
 def load_run(folder: Path) -> Run:
     folder = Path(folder)
-    path = folder / "run.json"
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise HarnessError(f"{folder} is not a run folder (no run.json)") from None
-    except (OSError, ValueError) as e:
-        raise HarnessError(f"{path} is unreadable ({type(e).__name__})") from None
-    if not isinstance(info, dict):
-        raise HarnessError(f"{path} is not a harness run.json")
+    info = runfolder.load_run_info(folder)  # checked: one line naming the folder and why where it cannot be used
+    summary = runfolder.load_summary(folder)  # an unfinished run has none yet
     correct, metadata, errors = {}, {}, 0
     for rid, rec in RunStore(folder).records().items():
-        if rec.get("error") or rec.get("correct") is None:
+        if rec.get("error") or type(rec.get("correct")) is not bool:  # a verdict that is no verdict: unscored
             errors += 1
             continue
-        correct[rid] = bool(rec["correct"])
-        metadata[rid] = rec.get("metadata") or {}
-    try:
-        summary = RunStore(folder).read_json("summary.json")
-    except (OSError, ValueError):
-        summary = None  # the primary metric is only named in a note
-    primary = (summary.get("primary") or {}).get("name", "accuracy") if isinstance(summary, dict) else ""
+        correct[rid] = rec["correct"]
+        metadata[rid] = rec["metadata"] if type(rec.get("metadata")) is dict else {}
+    primary = (summary.get("primary") or {}).get("name", "accuracy") if summary is not None else ""
     return Run(folder, info, correct, metadata, errors, primary or "accuracy")
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from harness import interrupt, provenance
+from harness import interrupt, provenance, runfolder
 from harness.capabilities import MODES, Capabilities, input_length
 from harness.distributed import SOLO, Ranks
 from harness.extract import final_answer_line
@@ -299,7 +299,7 @@ class Runner:
         """run.json's status for a run that ended early; best effort (a full disk may refuse even this, after the
         store's reserve is given back): False when run.json could not be written."""
         try:
-            info = store.read_json("run.json")
+            info = runfolder.run_info(self.folder)[0]  # checked; a damaged one is left as it is
             if not isinstance(info, dict):
                 return True  # nothing to mark
             info.update({"status": status, "finished": provenance.now(), "error": error})
@@ -327,7 +327,8 @@ class Runner:
         mine = self.ranks.mine(ids)  # all of them, but under torchrun (harness/distributed.py)
         redo &= mine
         todo = take(self.selection, np.flatnonzero(redo)) if redo.any() else []
-        previous = self._previous = store.read_json("run.json")  # _finish reads it too
+        # _finish reads it too; a damaged run.json is treated as absent (with a warning) and written again
+        previous = self._previous = runfolder.previous_info(self.folder, self.progress_stream or sys.stderr)
         info = start_info(self, previous)
         store.write_json("run.json", info)
         interrupted = False
@@ -379,7 +380,7 @@ class Runner:
         # a re-run that changed nothing reuses summary.json (a 611k-trial EER bootstrap takes a minute)
         key = summary_key(self.folder, rows, {"run_id": self.run_id, "group_by": self.group_by, "seed": self.cfg.seed,
                                               "judge": self.judge_id, "fields": self._fields()})
-        summary = store.read_json("summary.json") if (previous or {}).get("summary_key") == key else None
+        summary = runfolder.summary(self.folder)[0] if (previous or {}).get("summary_key") == key else None
         if not isinstance(summary, dict) or summary.get("run_id") != self.run_id:
             summary = self._summary(index.columns(rows), len(rows))
             store.write_json("summary.json", summary)

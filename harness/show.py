@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import fcntl
-import json
 import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness import runfolder
 from harness.metrics import Breakdown
 from harness.store import RunStore
 from harness.summary import USAGE_FIELDS, mean_fields, summarize
@@ -26,14 +26,8 @@ def latest_run(output: Path) -> Path:
 
 
 def read_info(folder: Path) -> dict[str, Any] | None:
-    path = folder / "run.json"
-    if not path.is_file():
-        return None
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise HarnessError(f"{path} is not a harness run.json ({type(e).__name__})") from None
-    return info if isinstance(info, dict) else None
+    """run.json checked (harness/runfolder.py); None where there is none. One that cannot be read: NotARunFolder."""
+    return runfolder.load_run_info(folder, required=False)
 
 
 def is_locked(folder: Path) -> bool:
@@ -95,10 +89,7 @@ def load_summary(folder: Path, info: dict[str, Any] | None,
     path = folder / "summary.json"
     finished = info is None or info.get("status") in ("complete", "complete-with-errors")
     if path.is_file() and finished:
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise HarnessError(f"{path} is not a harness summary ({type(e).__name__})") from None
+        return runfolder.load_summary(folder)
     if info is not None:
         return partial_summary(folder, info, task() if task is not None else None)
     return None

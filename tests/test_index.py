@@ -260,3 +260,19 @@ def test_ids_are_joined_exactly_even_when_hashes_collide(tmp_path: Path, monkeyp
         monkeypatch.setattr(index_module, "_hashes", fake)
         index = store.index()
         assert index.rows_of(wanted).tolist() == expected and index.latest().tolist() == [0, 2, 4, 6, 7, 8]
+
+
+def test_a_damaged_index_header_is_never_trusted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The payload's CRC does not cover the header that says where each array lies: a header moved by one bit
+    (here the flags' offset, with the payload intact) once read the flags from the wrong bytes. Now the header
+    carries a CRC of its own, and a damaged one sends the reader to samples.jsonl."""
+    store = write(tmp_path, [*recs(range(4)), *recs(range(4, 6), error="boom")])
+    right = store.index(["g"], save=True).flags.tolist()
+    data = store.index_path.read_bytes()
+    magic = index_module.indexfile.MAGIC
+    end = data.index(b"\n", len(magic))
+    head = json.loads(data[len(magic):end])
+    head["arrays"]["flags"][1] += 2  # the next two bytes: other rows' flags
+    store.index_path.write_bytes(magic + json.dumps(head).encode() + data[end:])
+    parsed = parsed_lines(monkeypatch)
+    assert store.index(["g"]).flags.tolist() == right and parsed[0] == 6

@@ -118,7 +118,7 @@ def test_markdown_lists_every_run_and_why_some_are_not_ranked(board: dict[str, A
     assert re.search(r"^- summary mismatch: m1 .*run_id '[0-9a-f]+' in summary\.json, 'mismatch' in run\.json", md,
                      re.M)
     assert re.search(r"^- no summary: m2 .*no summary\.json \(.*nosummary\)$", md, re.M)
-    assert re.search(r"^- unreadable: .*run\.json is unreadable .*garbage\)$", md, re.M)
+    assert re.search(r"^- unreadable: .*run\.json is not JSON \(line 1 column 2: .*garbage\)$", md, re.M)
     assert "demo: 2 runs ranked, 0 reported rows, 4 not ranked" in board["stdout"]
 
 
