@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+from harness import selection
 from harness.aggregates import metric_value
 from harness.report import notes, scales_line, table
 from harness.runner import RunConfig, RunResult
@@ -112,5 +113,8 @@ def comparison(runs: Sequence[tuple[str, dict[str, Any]]]) -> str:
                         *[v.rjust(w) for v, w in zip(r[2:], widths[2:], strict=True)]]).rstrip() for r in rows]
     title = (f"{first['task']} · {first['model']} · {first['mode']} · strategies compared "
              f"(each metric in % unless noted below, with its 95% interval)")
+    subset = selection.label(first.get("selection"))
+    if subset:  # every strategy ran on the same selection
+        title += f"\nsubset: {subset}; not comparable with full-set or published numbers"
     names = [n for n, _ in metrics] + [f for _, s in runs for f in s.get("extra_columns", [])]
     return "\n".join([title, *lines]) + scales_line(first, names)

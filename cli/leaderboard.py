@@ -27,13 +27,16 @@ def leaderboard(
     reference: Annotated[list[Path] | None, Opt("--reference", metavar="DIR", help="Folder of published rows "
                                                 "(<task>.json; repeatable); default: reference/ in each RESULTS_DIR "
                                                 "that has one, else harness's own results/reference")] = None,
+    include_subsets: Annotated[bool, Opt("--include-subsets", help="Also rank runs over part of the samples "
+                                         "(--limit, partial prediction files, data holding part of the benchmark), "
+                                         "each with its n of N beside its name")] = False,
 ) -> None:
     """Write a leaderboard of every run folder: one table per task (primary metric and its 95% interval, the task's
     breakdown columns, n, unparsed, errors, date, run id) beside the published rows, as leaderboard.md,
     leaderboard.csv and leaderboard.html (one offline page: sortable tables, bar charts with intervals, heat maps).
 
     Per task, model, strategy and mode the latest complete run is ranked; older, unfinished and unreadable run
-    folders are listed with their paths."""
+    folders are listed with their paths, and so are runs over a subset of the samples unless --include-subsets."""
     from harness.leaderboard import collect, write
 
     roots = results or [Path("results")]
@@ -45,7 +48,7 @@ def leaderboard(
     if reference is None and not refs and shipped.is_dir():
         refs = [shipped]
     try:
-        board = collect(roots, task or [], refs)
+        board = collect(roots, task or [], refs, include_subsets)
         paths = write(board, out)
     except HarnessError as e:
         _fail(str(e), e.exit_code)

@@ -93,12 +93,17 @@ def run(
     strategy: Annotated[str, Opt(metavar="NAME", help="Prompting: zero-shot, few-shot or cot; several, comma-"
                                  "separated (zero-shot,few-shot,cot), run one after another and end with a table "
                                  "comparing them")] = "zero-shot",
-    shots: Annotated[int, Opt(metavar="K", help="Examples per prompt for --strategy few-shot")] = 0,
+    shots: Annotated[int, Opt(metavar="K", help="Examples per prompt (K >= 1), with --strategy few-shot only")] = 0,
     mode: Annotated[str | None, Opt(metavar="MODE", help="generate (free text, parsed) or rank (the choices "
                                     "ranked by log-likelihood; `score` is its old name); default: the task's or the "
                                     "model's")] = None,
     seed: Annotated[int, Opt(metavar="N", help="Seed for few-shot draws, baselines and bootstrap intervals")] = 0,
-    limit: Annotated[int | None, Opt(metavar="N", help="Only the first N samples")] = None,
+    limit: Annotated[str | None, Opt(metavar="N|F", help="Only the first N samples, or the first fraction F "
+                                     "(0 < F < 1) of them. A subset: its table says \"n of N\", summary.json keeps "
+                                     "the full set's summary, and the leaderboard does not rank it")] = None,
+    offset: Annotated[int, Opt(metavar="N", help="Skip the first N samples (with --limit: a window)")] = 0,
+    ids: Annotated[str | None, Opt(metavar="IDS", help="Only these sample ids: a,b,c or @FILE (one id per "
+                                   "line)")] = None,
     output: Annotated[Path, Opt("--output", "-o", metavar="DIR", help="Results folder")] = Path("results"),
     fresh: Annotated[bool, Opt("--fresh", help="Discard this run's saved records and start over")] = False,
     batch_size: Annotated[int, Opt(metavar="N", help="Requests per model call")] = 8,
@@ -126,6 +131,7 @@ def run(
     from harness import interrupt
     from harness.registry import parse_kv
     from harness.runner import RunConfig
+    from harness.selection import selection
 
     runner = None
     try:
@@ -134,8 +140,7 @@ def run(
             launch(devices, ranks)  # replaces this process with torchrun, which starts the ranks
         if ranks.world > 1 and "," in strategy:
             fail("under torchrun run one --strategy at a time", 2)
-        if limit is not None and limit < 1:
-            fail("--limit must be at least 1", 2)
+        chosen = selection(limit, offset, ids)  # exit 2 on a bad --limit/--offset/--ids, before anything loads
         if batch_size < 1:
             fail("--batch-size must be at least 1", 2)
         if workers < 1:
@@ -145,7 +150,7 @@ def run(
             task_args["scorer"] = scorer
         cfg = RunConfig(task=task, model=model, task_args=task_args,
                         model_args=parse_kv(model_arg, "--model-arg"), strategy=strategy, shots=shots,
-                        mode=mode, seed=seed, limit=limit, output=output, fresh=fresh, batch_size=batch_size,
+                        mode=mode, seed=seed, selection=chosen, output=output, fresh=fresh, batch_size=batch_size,
                         group_by=group_by or [], workers=workers, judge=judge,
                         judge_args=parse_kv(judge_arg, "--judge-arg"))
         with interrupt.watched():  # Ctrl-C / SIGTERM end the run within seconds, whatever it is doing

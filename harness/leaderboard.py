@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import runfolder, units
+from harness import runfolder, selection, units
 from harness.aggregates import metric_value
 from harness.show import is_locked
 from harness.units import PROPORTION, scale_of
@@ -38,14 +38,17 @@ class Entry:
     summary: dict[str, Any] | None = None
     when: tuple[str, int] = ("", 0)
     superseded_by: str | None = None
+    selection: dict[str, Any] | None = None  # harness/selection.py: a subset says "n of N"
+    model_label: str = ""  # the name shown, where it is not the model spec (a ranked subset's "n of N")
+    subset_key: str = ""  # ranked subsets: each selection its own line, never superseding a full run
 
     @property
     def run_id(self) -> str:
         return str(self.info.get("run_id") or self.folder.name)
 
     @property
-    def key(self) -> tuple[str, str, str, str]:
-        return self.task, self.model, self.strategy, self.mode
+    def key(self) -> tuple[str, ...]:
+        return self.task, self.model, self.strategy, self.mode, self.subset_key
 
 
 @dataclass
@@ -186,14 +189,20 @@ def load_references(folders: Iterable[Path]) -> tuple[dict[str, dict[str, Any]],
     return refs, bad
 
 
-def collect(roots: Sequence[Path], tasks: Sequence[str] = (), references: Sequence[Path] = ()) -> Board:
+def collect(roots: Sequence[Path], tasks: Sequence[str] = (), references: Sequence[Path] = (),
+            include_subsets: bool = False) -> Board:
+    """`include_subsets`: rank runs over part of the samples too (each with its "n of N" beside its name); by
+    default they are listed with the runs not ranked, never beside full runs or published rows."""
     roots = [Path(r) for r in roots]
     entries = [read_entry(f) for f in run_folders(roots)]
     refs, bad_refs = load_references(references)
     wanted = set(tasks)
     entries = [e for e in entries if not wanted or e.task in wanted]
-    latest: dict[tuple[str, str, str, str], Entry] = {}
-    for e in sorted((e for e in entries if e.summary is not None), key=lambda e: e.when):
+    for e in entries:
+        if e.summary is not None:
+            _mark_subset(e, refs.get(e.task), include_subsets)
+    latest: dict[tuple[str, ...], Entry] = {}
+    for e in sorted((e for e in entries if e.summary is not None and e.status != "subset"), key=lambda e: e.when):
         if e.key in latest:
             latest[e.key].superseded_by = e.run_id
             latest[e.key].status = "superseded"
@@ -204,8 +213,23 @@ def collect(roots: Sequence[Path], tasks: Sequence[str] = (), references: Sequen
     return Board(sections, [e for e in entries if id(e) not in placed] + bad_refs, roots)
 
 
+def _mark_subset(e: Entry, ref: dict[str, Any] | None, include: bool) -> None:
+    """A run over part of the samples (--limit, a graded file with some predictions, data holding part of the
+    benchmark, fewer items than the published rows): status "subset" and not ranked, unless `include`, when it is
+    ranked apart from the full runs (its own key) with its n of N beside its name."""
+    e.selection = selection.of_run(e.summary, e.info, (ref or {}).get("samples"))
+    if not (e.selection or {}).get("subset"):
+        return
+    said = selection.label(e.selection)
+    if include:
+        e.model_label = f"{e.model} [subset {said}]"
+        e.subset_key = str(e.selection.get("id") or said)
+    else:
+        e.status, e.reason = "subset", f"{said}; not ranked against full runs (--include-subsets ranks it)"
+
+
 def _section(task: str, entries: list[Entry], ref: dict[str, Any] | None) -> Section:
-    ranked = [e for e in entries if e.summary is not None and e.superseded_by is None]
+    ranked = [e for e in entries if e.summary is not None and e.superseded_by is None and e.status != "subset"]
     others = sorted((e for e in entries if e not in ranked), key=lambda e: (e.status != "superseded", str(e.folder)))
     lead = max(ranked, key=lambda e: e.when).summary if ranked else {}
     primary = (lead.get("primary") or {}).get("name", "accuracy")
@@ -241,7 +265,7 @@ def _run_row(e: Entry, primary: str, aggregates: list[str], extras: list[str]) -
     value, interval = metric_value(overall, primary)
     groups = {(key, str(v)): metric_value(cell, primary)[0]
               for key, cells in (metrics.get("groups") or {}).items() for v, cell in cells.items()}
-    return Row(e.model, value, interval, groups, {a: metric_value(overall, a) for a in aggregates},
+    return Row(e.model_label or e.model, value, interval, groups, {a: metric_value(overall, a) for a in aggregates},
                {x: overall.get(x) for x in extras}, entry=e)
 
 

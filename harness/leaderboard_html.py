@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from harness import units
+from harness import selection, units
 from harness.leaderboard import Board, Entry, Row, Section, counts, date_of, other_line, run_label
 from harness.units import PROPORTION, shown, unit_suffix
 
@@ -159,7 +159,8 @@ def details(e: Entry) -> list[tuple[str, str]]:
         ("model args", json.dumps(model.get("args") or {}, ensure_ascii=False)),
         ("model describe", json.dumps(model.get("describe") or {}, ensure_ascii=False)),
         ("mode / strategy", f"{e.mode} / {e.strategy}, {info.get('shots', 0)} shots, "
-                            f"seed {info.get('seed')}, limit {info.get('limit')}"),
+                            f"seed {info.get('seed')}"),
+        ("samples", selection.label(e.selection) or ("the full set" if e.selection else "-")),
         ("prompt fingerprint", str(identity.get("prompt"))),
         ("instruction", str(identity.get("instruction"))),
         ("first prompt", _first_prompt(e.folder) or "(not readable)"),

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from harness import runfolder
+from harness import runfolder, selection
 from harness.stats import cell_seed, percentile_ci
 from harness.store import RunStore
 from harness.types import UsageError
@@ -33,6 +33,7 @@ class Run:
     metadata: dict[str, dict[str, Any]]
     errors: int  # error records (and records without a verdict): left out
     primary: str = "accuracy"  # the task's primary metric (summary.json)
+    subset: str = ""  # "3 of 30 (limit 3)" where the run's summary covers part of the samples (harness/selection.py)
 
     @property
     def label(self) -> str:
@@ -71,7 +72,8 @@ def load_run(folder: Path) -> Run:
         correct[rid] = rec["correct"]
         metadata[rid] = rec["metadata"] if type(rec.get("metadata")) is dict else {}
     primary = (summary.get("primary") or {}).get("name", "accuracy") if summary is not None else ""
-    return Run(folder, info, correct, metadata, errors, primary or "accuracy")
+    subset = selection.label(selection.of_run(summary, info))
+    return Run(folder, info, correct, metadata, errors, primary or "accuracy", subset)
 
 
 def _get(info: dict[str, Any], where: Sequence[str]) -> Any:
@@ -89,6 +91,8 @@ def warnings(a: Run, b: Run) -> list[str]:
             out.append(f"{label} differs: {x!r} in A, {y!r} in B")
     status = [f"{w} is {r.info.get('status')}" for w, r in (("A", a), ("B", b))
               if r.info.get("status") not in ("complete", "complete-with-errors")]
+    out += [f"{w} is a subset ({r.subset}): the pair covers only the samples both answered, not the full set"
+            for w, r in (("A", a), ("B", b)) if r.subset]
     return out + ([f"{', '.join(status)}: only the records saved so far are compared"] if status else [])
 
 

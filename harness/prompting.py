@@ -28,7 +28,7 @@ def check_strategy(strategy: str, mode: str, shots: int) -> None:
     if strategy not in STRATEGIES:
         raise UsageError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
     if shots < 0:
-        raise UsageError(f"--shots must be 0 or more (examples per prompt for --strategy few-shot), got {shots}")
+        raise UsageError(f"--shots K takes K >= 1 examples per prompt, with --strategy few-shot; got {shots}")
     if shots and strategy != "few-shot":
         raise UsageError(f"--shots {shots} applies only to --strategy few-shot (got {strategy}); add --strategy "
                          "few-shot or leave --shots out")

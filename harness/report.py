@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from harness import selection
 from harness.aggregates import metric_value
 from harness.schema import judge_error
 from harness.units import interval, number, scale_of
@@ -86,6 +87,9 @@ def table(summary: dict[str, Any]) -> str:
     title = (f"{summary['task']} · {summary['model']} · {summary['mode']}, {summary['strategy']}"
              + (f" ({summary['shots']} shots)" if summary.get("shots") else "")
              + rank_methods(summary) + f" · run {summary['run_id']}")
+    subset = selection.label(summary.get("selection"))
+    if subset:  # a number over part of the samples must say so wherever it is shown
+        title += f"\nsubset: {subset}; not comparable with full-set or published numbers"
     return title + "\n" + "\n".join(lines) + scales_line(summary, [*lead, *extra_names, *aggregates]) \
         + usage_line(summary)
 

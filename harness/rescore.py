@@ -29,6 +29,7 @@ from harness.metrics import check_group_by
 from harness.progress import Progress
 from harness.records import make_record
 from harness.schema import SCHEMA_VERSION, judge_error, record_field
+from harness.selection import ALL, record
 from harness.store import RunStore
 from harness.summary import mean_fields, summarize
 from harness.task import Task
@@ -231,7 +232,9 @@ def score_file(task: Task, predictions: Path, output: Path, name: str | None = N
         keys = list(dict.fromkeys([*task.group_by, *(group_by or [])]))
         header = {"schema_version": SCHEMA_VERSION, "run_id": rid, "task": task.name, "model": model,
                   "mode": "predictions", "strategy": "external",
-                  "shots": 0, "seed": seed, "selected": len(chosen), "recorded": len(chosen)}
+                  "shots": 0, "seed": seed, "selected": len(chosen), "recorded": len(chosen),
+                  # predictions for part of the task (or a task whose data holds part of the benchmark) are a subset
+                  "selection": record(ALL, len(chosen), len(samples), task.full_size)}
         # the records just written, read once (with the keys the task's aggregates read)
         judged = [task.judge.field] if judge_id is not None and task.judge is not None else []
         index = store.index(list(dict.fromkeys([*keys, *task.aggregate_keys()])), mean_fields(task, judged))
@@ -247,6 +250,7 @@ def score_file(task: Task, predictions: Path, output: Path, name: str | None = N
             "model": {"spec": model, "predictions": str(predictions.resolve()), "sha256": digest,
                       "output_fields": preds.keys},
             "warnings": warnings,
+            "selection": header["selection"],
             "counts": {"scored": len(chosen), "without_prediction": len(samples) - len(chosen),
                        "unknown_ids": unknown},
             "seed": seed, "harness": provenance.harness_info(), "packages": provenance.package_versions(),

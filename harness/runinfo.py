@@ -18,7 +18,8 @@ def start_info(runner: Runner, previous: dict[str, Any] | None) -> dict[str, Any
     info = {
         "schema_version": SCHEMA_VERSION,
         "run_id": runner.run_id,
-        "status": "running",
+        # a subset answered over a finished full run leaves the full set's status (runner.keeps_status)
+        "status": previous["status"] if runner.keeps_status and previous else "running",
         "task": {"name": runner.task.name, "version": runner.task.version, "args": runner.task.args,
                  "description": runner.task.description, "group_by": runner.group_by,
                  "samples": len(runner.samples)},
@@ -26,7 +27,9 @@ def start_info(runner: Runner, previous: dict[str, Any] | None) -> dict[str, Any
                   "describe": (previous or {}).get("model", {}).get("describe")},
         "mode": runner.mode, "strategy": runner.cfg.strategy, "shots": runner.identity["shots"],
         "shots_from": runner.shots_info,
-        "seed": runner.cfg.seed, "limit": runner.cfg.limit, "batch_size": runner.cfg.batch_size,
+        "seed": runner.cfg.seed, "batch_size": runner.cfg.batch_size,
+        # the samples summary.json covers (harness/selection.py); each invocation says what it selected
+        "selection": (previous or {}).get("selection") if runner.keeps_status else runner.selection_info,
         "identity": runner.identity,
         "harness": provenance.harness_info(),
         "packages": provenance.package_versions(),
@@ -34,7 +37,10 @@ def start_info(runner: Runner, previous: dict[str, Any] | None) -> dict[str, Any
         "invocations": (previous or {}).get("invocations", []),
     }
     info["invocations"] = [*info["invocations"], {"started": provenance.now(), "argv": provenance.argv(),
-                                                 "git_revision": provenance.git_revision()}]
+                                                 "git_revision": provenance.git_revision(),
+                                                 "selection": runner.selection_info}]
+    if runner.keeps_status and previous:  # the full set's ending and counts stand while a subset is answered
+        info.update({k: previous[k] for k in ("finished", "counts", "summary_key", "error") if k in previous})
     return info
 
 
@@ -45,9 +51,12 @@ def finish_info(runner: Runner, info: dict[str, Any], summary: dict[str, Any], n
     invocations = info["invocations"]
     invocations[-1].update({"finished": provenance.now(), "new_records": new, **runner.timing})
     status = "interrupted" if interrupted else ("complete" if overall["errors"] == 0 else "complete-with-errors")
+    if interrupted and runner.keeps_status:  # summary.json is still the whole, finished set's
+        status = "complete" if overall["errors"] == 0 else "complete-with-errors"
+        invocations[-1]["ended"] = "interrupted"
     return {
         "status": status, "finished": provenance.now(), "invocations": invocations,
-        "counts": {"selected": len(runner.selection), "recorded": summary["recorded"],
+        "counts": {"selected": summary["selected"], "recorded": summary["recorded"],
                    "errors": overall["errors"], "unparsed": overall["unparsed"],
                    "correct": overall["correct"]},
     }

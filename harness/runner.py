@@ -38,6 +38,7 @@ from harness.records import make_record, one_line
 from harness.runinfo import finish_info, start_info
 from harness.samples import ids_of, media_kinds, sorted_by, take
 from harness.schema import SCHEMA_VERSION
+from harness.selection import ALL, Selection, apply, record
 from harness.store import LogFile, RunStore, check_writable
 from harness.streaming import StreamLoop
 from harness.summary import USAGE_FIELDS, mean_fields, summarize, summary_key
@@ -57,7 +58,8 @@ class RunConfig:
     shots: int = 0
     mode: str | None = None
     seed: int = 0
-    limit: int | None = None
+    limit: int | None = None  # the same as selection=Selection(limit=N)
+    selection: Selection | None = None  # --limit/--offset/--ids (harness/selection.py); not in the run id
     output: Path = Path("results")
     fresh: bool = False
     batch_size: int = 8
@@ -112,7 +114,11 @@ class Runner:
         self.samples = self.task.samples()
         # the few-shot pool (by id) and what run.json says of it ({"source", "size"[, "version"]}), None otherwise
         self.shots_from, self.shots_info = self._shot_pool() if cfg.strategy == "few-shot" else ([], None)
-        self.selection = self.samples[: cfg.limit] if cfg.limit is not None else self.samples
+        self.sel = cfg.selection or Selection(limit=cfg.limit)
+        self.selection = apply(self.sel, self.samples)
+        # what run.json and summary.json say of it: "300 of 1,000" where it is a subset (harness/selection.py)
+        self.selection_info = record(self.sel, len(self.selection), len(self.samples), self.task.full_size)
+        self.keeps_status = False  # a subset answered over a finished full run leaves run.json's status alone
         prompt = prompt_fingerprint(self.task, self.samples, self.mode, cfg.strategy, cfg.shots, self.shots_from,
                                     cfg.seed)
         self.identity = run_identity(cfg, self.task, self.model_spec, self.mode, prompt,
@@ -302,9 +308,10 @@ class Runner:
             info = runfolder.run_info(self.folder)[0]  # checked; a damaged one is left as it is
             if not isinstance(info, dict):
                 return True  # nothing to mark
-            info.update({"status": status, "finished": provenance.now(), "error": error})
+            if not self.keeps_status:  # else the full set's status stands: only this invocation ended early
+                info.update({"status": status, "finished": provenance.now(), "error": error})
             if info.get("invocations"):
-                info["invocations"][-1].update({"finished": info["finished"], "ended": status, "error": error})
+                info["invocations"][-1].update({"finished": provenance.now(), "ended": status, "error": error})
             store.write_json("run.json", info, last=True)
             return True
         except (HarnessError, OSError, ValueError):
@@ -329,6 +336,10 @@ class Runner:
         todo = take(self.selection, np.flatnonzero(redo)) if redo.any() else []
         # _finish reads it too; a damaged run.json is treated as absent (with a warning) and written again
         previous = self._previous = runfolder.previous_info(self.folder, self.progress_stream or sys.stderr)
+        # a subset of a finished run whose every sample has a record: run.json keeps the full set's status and counts
+        self.keeps_status = (len(self.selection) < len(self.samples) and isinstance(previous, dict)
+                             and previous.get("status") in ("complete", "complete-with-errors")
+                             and bool((index.rows_of(ids_of(self.samples)) >= 0).all()))
         info = start_info(self, previous)
         store.write_json("run.json", info)
         interrupted = False
@@ -377,24 +388,39 @@ class Runner:
         index.refresh()  # the lines this invocation appended, read once
         rows = index.rows_of(ids)
         rows = np.sort(rows[rows >= 0])
+        # summary.json is the whole task's summary wherever every sample has a record; a subset's own goes beside it
+        # (subsets/<id>.json) and summary.json holds a subset only while no record set is whole (harness/selection.py)
+        main_ids, main_sel, main_rows = ids, self.selection_info, rows
+        if len(self.selection) < len(self.samples):
+            every = index.rows_of(ids_of(self.samples))
+            if (every >= 0).all():
+                n = len(self.samples)
+                main_ids, main_sel, main_rows = None, record(ALL, n, n, self.task.full_size), np.sort(every)
         # a re-run that changed nothing reuses summary.json (a 611k-trial EER bootstrap takes a minute)
-        key = summary_key(self.folder, rows, {"run_id": self.run_id, "group_by": self.group_by, "seed": self.cfg.seed,
-                                              "judge": self.judge_id, "fields": self._fields()})
+        key = summary_key(self.folder, main_rows, {"run_id": self.run_id, "group_by": self.group_by,
+                                                   "seed": self.cfg.seed, "judge": self.judge_id,
+                                                   "fields": self._fields(), "selection": main_sel})
         summary = runfolder.summary(self.folder)[0] if (previous or {}).get("summary_key") == key else None
         if not isinstance(summary, dict) or summary.get("run_id") != self.run_id:
-            summary = self._summary(index.columns(rows), len(rows))
+            summary = self._summary(index.columns(main_rows), len(main_rows), main_sel)
             store.write_json("summary.json", summary)
-            self._artifacts(index, rows)
+            self._artifacts(index, main_rows)
+        shown = summary  # what this invocation prints: its own selection's summary
+        if main_ids is None:
+            shown = self._summary(index.columns(rows), len(rows), self.selection_info)
+            (self.folder / "subsets").mkdir(exist_ok=True)
+            store.write_json(f"subsets/{self.selection_info['id']}.json", shown)
         info["summary_key"] = key
+        info["selection"] = main_sel
         store.save_index(index)
         self.timing["summary_s"] = round(time.perf_counter() - t2, 3)
         info.update(finish_info(self, info, summary, new, interrupted))
         store.write_json("run.json", info)
-        errors = summary["metrics"]["overall"]["errors"]
-        result = RunResult(self.folder, summary, len(self.selection), errors, new, interrupted, index,
+        errors = shown["metrics"]["overall"]["errors"]
+        result = RunResult(self.folder, shown, len(self.selection), errors, new, interrupted, index,
                            int(index.retryable(rows).sum()))
         if interrupted:
-            done = summary["recorded"] - errors
+            done = shown["recorded"] - errors
             raise Interrupted(
                 f"interrupted: {done} of {len(self.selection)} samples done and saved in {self.folder}; "
                 "re-run the same command to resume"
@@ -418,10 +444,11 @@ class Runner:
         """The numeric record fields the summary averages (what the index keeps a column of)."""
         return mean_fields(self.task, [self.task.judge.field] if self.cfg.judge else [])
 
-    def _summary(self, records: Iterable[dict[str, Any]] | Columns, recorded: int) -> dict[str, Any]:
+    def _summary(self, records: Iterable[dict[str, Any]] | Columns, recorded: int,
+                 selection: dict[str, Any]) -> dict[str, Any]:
         header = {"schema_version": SCHEMA_VERSION, "run_id": self.run_id, "task": self.task.name,
                   "model": self.model_spec, "mode": self.mode,
                   "strategy": self.cfg.strategy, "shots": self.identity["shots"], "seed": self.cfg.seed,
-                  "selected": len(self.selection), "recorded": recorded}
+                  "selected": selection["selected"], "recorded": recorded, "selection": selection}
         extra = [self.task.judge.field] if self.cfg.judge else []
         return summarize(self.task, self.group_by, records, self.cfg.seed, header, extra, self.progress_stream)

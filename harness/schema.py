@@ -115,8 +115,10 @@ class Summary(TypedDict, total=False):
     seed: int
     selected: int
     recorded: int
+    selection: dict[str, Any]  # which samples these numbers cover (harness/selection.py): a subset says "n of N"
     primary: dict[str, Any]  # {"name", "higher_is_better"}: the metric the task is judged by (default accuracy)
     aggregates: list[dict[str, Any]]  # the task's declared aggregates: [{"name", "higher_is_better", "unit"}]
+    scales: dict[str, str]  # each metric's display scale (harness/units.py): proportion (in %), norm, ratio, ...
     metric_labels: dict[str, str]  # what the benchmark calls a metric ({"accuracy": "WAR", "balanced_accuracy": "UAR"})
     group_by: list[str]
     extra_columns: list[str]
@@ -137,7 +139,8 @@ class RunInfo(TypedDict, total=False):
     shots: int
     shots_from: dict[str, Any] | None
     seed: int
-    limit: int | None
+    limit: int | None  # before selections were recorded; now `selection`
+    selection: dict[str, Any]  # the samples summary.json covers (harness/selection.py)
     batch_size: int
     judge: dict[str, Any]
     warnings: list[str]  # harness grade: what could make the figures differ from the official script's

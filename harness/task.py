@@ -122,6 +122,9 @@ class Task:
     # being refused, e.g. EmoBench-M's video frames and sound track: an audio model hears the clip, a vision model
     # sees it, a text model reads the transcript. Empty: every kind is required, as before.
     optional_media: tuple[str, ...] = ()
+    # The complete benchmark's size (MMAR: 1,000), where the data may hold fewer (a local copy with part of the items,
+    # the fixtures): a run over fewer is a subset of it ("300 of 1,000"), never ranked against published rows.
+    full_size: int | None = None
 
     def __post_init__(self) -> None:
         for name, scale in self.scales.items():

@@ -34,6 +34,7 @@ from tasks.mmar_rubric import rubric_judge
 HUB_ID = "BoJack/MMAR"
 META_FILES = ("MMAR-meta.jsonl", "MMAR-meta.json")  # preferred first
 AUDIO_TARBALL = "mmar-audio.tar.gz"
+FULL_SIZE = 1000  # items in the released benchmark (MMAR-meta.jsonl): a copy holding fewer is a subset of it
 Scorer = Literal["official", "choice"]
 SCORERS = get_args(Scorer)
 Prompt = Literal["words", "letter"]  # choices listed for an answer in words (default), or lettered A-D
@@ -258,6 +259,7 @@ def _task(meta_file: Path, root: Path, scorer: str, prompt: str, args: dict[str,
         exempt_args=dict(EXEMPT_ARGS),
         options=None if lettered else "list",
         prediction_key="answer_prediction",
+        full_size=FULL_SIZE,
     )
 
 

@@ -208,7 +208,7 @@ def test_shots_need_few_shot_and_cannot_be_negative(items: Path, tmp_path: Path)
     line = refused(2, *run(f"file:{items}", tmp_path / "out", "--shots", "3"))
     assert "--shots 3 applies only to --strategy few-shot" in line
     line = refused(2, *run(f"file:{items}", tmp_path / "out", "--shots", "-1", "--strategy", "few-shot"))
-    assert "--shots must be 0 or more" in line
+    assert "--shots K takes K >= 1 examples per prompt, with --strategy few-shot; got -1" in line
     line = refused(2, *run(f"file:{items}", tmp_path / "out", "--strategy", "few-shot"))
     assert "--shots K with K >= 1" in line
 

@@ -43,8 +43,10 @@ def test_a_no_op_rerun_reuses_the_summary_and_any_change_recomputes_it(tmp_path:
     assert again.stdout.split("run folder")[0] == first.stdout.split("run folder")[0]
     assert run(items, out, "--group-by", "group").exit_code == 0 and len(calls) == 1  # another breakdown
     assert run(items, out, "--group-by", "group").exit_code == 0 and len(calls) == 1  # that one, reused
-    assert run(items, out, "--limit", "4").exit_code == 0 and len(calls) == 2  # other rows
-    assert run(items, out).exit_code == 0 and len(calls) == 3
+    assert run(items, out).exit_code == 0 and len(calls) == 2  # back to no breakdown
+    # a subset: its own summary (subsets/<id>.json); the whole set's summary.json is left as it was
+    assert run(items, out, "--limit", "4").exit_code == 0 and len(calls) == 3
+    assert (folder / "summary.json").read_text() == saved
     assert run(items, out).exit_code == 0 and len(calls) == 3
     samples = folder / "samples.jsonl"
     line = json.loads(samples.read_text().splitlines()[0])
