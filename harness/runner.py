@@ -22,7 +22,6 @@ from harness.extract import final_answer_line
 from harness.identity import (
     judge_identity,
     model_dir,
-    pool_version,
     prompt_fingerprint,
     request_for,
     run_id,
@@ -33,12 +32,13 @@ from harness.index import RecordIndex
 from harness.judge import judge_run
 from harness.metrics import Columns, check_group_by
 from harness.progress import Progress
-from harness.prompting import check_shots, check_strategy, keep_media, media_given, render, shot_pool
+from harness.prompting import check_strategy, keep_media, media_given, render
 from harness.records import make_record, one_line
 from harness.runinfo import finish_info, start_info
 from harness.samples import ids_of, media_kinds, sorted_by, take
 from harness.schema import SCHEMA_VERSION
-from harness.selection import ALL, Selection, apply, record
+from harness.selection import Selection, apply, record, summarized
+from harness.shots import few_shot_pool
 from harness.store import LogFile, RunStore, check_writable
 from harness.streaming import StreamLoop
 from harness.summary import USAGE_FIELDS, mean_fields, summarize, summary_key
@@ -113,7 +113,8 @@ class Runner:
                          if judge else None)
         self.samples = self.task.samples()
         # the few-shot pool (by id) and what run.json says of it ({"source", "size"[, "version"]}), None otherwise
-        self.shots_from, self.shots_info = self._shot_pool() if cfg.strategy == "few-shot" else ([], None)
+        self.shots_from, self.shots_info = (few_shot_pool(self.task, self.samples, cfg.shots)
+                                            if cfg.strategy == "few-shot" else ([], None))
         self.sel = cfg.selection or Selection(limit=cfg.limit)
         self.selection = apply(self.sel, self.samples)
         # what run.json and summary.json say of it: "300 of 1,000" where it is a subset (harness/selection.py)
@@ -138,28 +139,6 @@ class Runner:
         self.timing: dict[str, Any] = {}  # model load and loop seconds of this invocation, for run.json
 
     # -- set-up -------------------------------------------------------------------------------------
-    def _shot_pool(self) -> tuple[list[Sample], dict[str, Any]]:
-        """The few-shot examples: the task's declared split (Task.shots_pool), else the other test items. A pool
-        item without a gold answer, a repeated id, or --shots K more than a sample can draw is refused here,
-        before any model loads."""
-        if self.task.shots_pool is None:
-            pool = shot_pool(self.samples)
-            info: dict[str, Any] = {"source": "the test items", "size": len(pool)}
-        else:
-            source = self.task.shots_source or f"the few-shot pool of task {self.task.name}"
-            items = list(self.task.shots_pool())
-            seen: set[str] = set()
-            for s in items:
-                if s.answer is None:
-                    raise HarnessError(f"few-shot pool {source}: example {s.id!r} has no gold answer to show")
-                if s.id in seen:
-                    raise HarnessError(f"few-shot pool {source}: duplicate example id {s.id!r}")
-                seen.add(s.id)
-            pool = shot_pool(items)
-            info = {"source": source, "size": len(pool), "version": pool_version(pool)}
-        check_shots(self.cfg.shots, pool, self.samples, info["source"])
-        return pool, info
-
     def _open_store(self, fresh: bool = False, shard: str | None = None) -> RunStore:
         check_writable(Path(self.cfg.output))
         store = RunStore(self.folder, shard)
@@ -386,16 +365,9 @@ class Runner:
         new = self.new
         t2 = time.perf_counter()
         index.refresh()  # the lines this invocation appended, read once
-        rows = index.rows_of(ids)
-        rows = np.sort(rows[rows >= 0])
-        # summary.json is the whole task's summary wherever every sample has a record; a subset's own goes beside it
-        # (subsets/<id>.json) and summary.json holds a subset only while no record set is whole (harness/selection.py)
-        main_ids, main_sel, main_rows = ids, self.selection_info, rows
-        if len(self.selection) < len(self.samples):
-            every = index.rows_of(ids_of(self.samples))
-            if (every >= 0).all():
-                n = len(self.samples)
-                main_ids, main_sel, main_rows = None, record(ALL, n, n, self.task.full_size), np.sort(every)
+        # summary.json: the whole task's wherever every sample has a record, else this selection's (selection.py)
+        rows, main_rows, main_sel = summarized(index.rows_of, ids, ids_of(self.samples), self.selection_info,
+                                               self.task.full_size)
         # a re-run that changed nothing reuses summary.json (a 611k-trial EER bootstrap takes a minute)
         key = summary_key(self.folder, main_rows, {"run_id": self.run_id, "group_by": self.group_by,
                                                    "seed": self.cfg.seed, "judge": self.judge_id,
@@ -406,7 +378,7 @@ class Runner:
             store.write_json("summary.json", summary)
             self._artifacts(index, main_rows)
         shown = summary  # what this invocation prints: its own selection's summary
-        if main_ids is None:
+        if main_sel is not self.selection_info:  # a subset of a whole record set: its own summary beside it
             shown = self._summary(index.columns(rows), len(rows), self.selection_info)
             (self.folder / "subsets").mkdir(exist_ok=True)
             store.write_json(f"subsets/{self.selection_info['id']}.json", shown)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -184,3 +184,17 @@ def of_run(summary: dict[str, Any] | None, info: dict[str, Any] | None,
     if isinstance(published_size, int) and isinstance(sel.get("selected"), int) and sel["selected"] < published_size:
         sel = {**sel, "of": max(published_size, sel.get("of") or 0), "subset": True}
     return sel
+
+
+def summarized(rows_of: Callable[[Sequence[str]], np.ndarray], chosen: Sequence[str], every: Sequence[str],
+               chosen_info: dict[str, Any], full_size: int | None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """The record rows of this invocation's selection, and the rows and selection record summary.json covers: the
+    whole task's wherever every sample has a record (a subset's own summary then goes to subsets/<id>.json), else
+    this selection's. `rows_of` maps ids to record rows (-1: no record)."""
+    rows = rows_of(chosen)
+    rows = np.sort(rows[rows >= 0])
+    if len(chosen) < len(every):
+        whole = rows_of(every)
+        if (whole >= 0).all():
+            return rows, np.sort(whole), record(ALL, len(every), len(every), full_size)
+    return rows, rows, chosen_info

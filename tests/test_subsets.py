@@ -166,3 +166,26 @@ def test_a_strategy_comparison_on_a_subset_says_so(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.stderr
     compared = r.stdout.split("strategies compared")[1]
     assert "subset: 4 of 30 (limit 4); not comparable" in compared
+
+
+def test_an_interrupted_subset_of_a_finished_run_leaves_its_status(tmp_path: Path, monkeypatch: Any) -> None:
+    """A subset over a finished run retries its error records; stopped there, only that invocation says so."""
+    from harness.runner import Runner
+
+    items = write_items(tmp_path / "data", n=6, corrupt=(1,))
+    out = tmp_path / "out"
+    run = ["run", "--task", f"file:{items}", "--model", "py:tests.fakes:EchoGold", "--mode", "generate", "-o", str(out)]
+    assert harness(*run).exit_code == 3  # s1's clip is corrupt: an error record
+    folder = next(out.rglob("run.json")).parent
+    summary = (folder / "summary.json").read_text()
+
+    def stopped(*a: Any, **kw: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Runner, "_loop", stopped)
+    r = harness(*run, "--limit", "3")
+    assert r.exit_code == 130, r.stdout + r.stderr
+    info = json.loads((folder / "run.json").read_text())
+    assert info["status"] == "complete-with-errors" and info["counts"]["selected"] == 6
+    assert info["invocations"][-1]["ended"] == "interrupted" and info["invocations"][-1]["selection"]["limit"] == 3
+    assert (folder / "summary.json").read_text() == summary
