@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from harness import selection, units
-from harness.leaderboard import Board, Entry, Row, Section, counts, date_of, other_line, run_label
+from harness.leaderboard import Board, Entry, Row, Section
+from harness.leaderboard_text import counts, date_of, other_line, run_label
 from harness.units import PROPORTION, shown, unit_suffix
 
 MAX_HEAT_VALUES = 20
