@@ -97,6 +97,7 @@ class Board:
     sections: list[Section]
     unplaced: list[Entry]  # folders whose task could not be told
     roots: list[Path]
+    include_subsets: bool = False  # runs over part of the samples ranked too (each marked "subset n of N")
 
 
 def _read_json(path: Path) -> tuple[Any, str | None]:
@@ -209,7 +210,7 @@ def collect(roots: Sequence[Path], tasks: Sequence[str] = (), references: Sequen
     names = sorted({e.task for e in entries if e.status != "unreadable" or e.info} | (wanted & set(refs)))
     sections = [_section(name, [e for e in entries if e.task == name], refs.get(name)) for name in names]
     placed = {id(e) for s in sections for e in s.others} | {id(r.entry) for s in sections for r in s.rows}
-    return Board(sections, [e for e in entries if id(e) not in placed] + bad_refs, roots)
+    return Board(sections, [e for e in entries if id(e) not in placed] + bad_refs, roots, include_subsets)
 
 
 def _mark_subset(e: Entry, ref: dict[str, Any] | None, include: bool) -> None:

@@ -219,4 +219,4 @@ def html(board: Board) -> str:
         })
     return env.get_template("leaderboard.html.j2").render(
         sections=sections, unplaced=[other_line(e) for e in board.unplaced],
-        roots=", ".join(map(str, board.roots)))
+        roots=", ".join(map(str, board.roots)), include_subsets=board.include_subsets)
