@@ -364,6 +364,11 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("error: interrupted", err=True)
         sys.exit(130)
+    except Exception as e:  # a command without a guard of its own: still one line, the traceback in a log file
+        try:
+            unexpected(e, None)
+        except typer.Exit as stop:
+            sys.exit(stop.exit_code)
 
 
 if __name__ == "__main__":

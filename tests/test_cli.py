@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from cli import app
@@ -63,3 +64,23 @@ def test_bad_option_values_are_usage_errors(items: Path) -> None:
         r = cli.invoke(app, ["run", "--task", f"file:{items}", "--model", "random", *args])
         assert r.exit_code == 2, (args, r.stdout, r.stderr)
         assert text in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_command_without_its_own_guard_still_ends_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A bug in a command that catches only its own errors (leaderboard, compare): one line, the traceback in a file."""
+    import harness.leaderboard
+    from cli.main import main
+
+    def broken(*a: object, **kw: object) -> None:
+        raise AttributeError("'list' object has no attribute 'get'")
+
+    monkeypatch.setattr(harness.leaderboard, "collect", broken)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(sys, "argv", ["harness", "leaderboard", str(tmp_path), "--out", str(tmp_path / "lb")])
+    with pytest.raises(SystemExit) as stop:
+        main()
+    err = capsys.readouterr().err
+    assert stop.value.code == 1 and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("error: unexpected AttributeError: 'list' object has no attribute 'get' (traceback in ")
+    assert "Traceback" in next((tmp_path / "cache" / "harness" / "errors").glob("*.log")).read_text()
