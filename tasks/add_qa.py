@@ -35,7 +35,7 @@ from harness.task import Metric, Task
 from harness.textfile import text_lines
 from harness.types import RANK_METHODS, HarnessError, Output, Sample, UsageError
 from tasks.add_qa_formats import BONAFIDE, LABELS, QUESTION, gold_label, read
-from tasks.file_task import file_version
+from tasks.file_lines import file_version
 
 __all__ = ["BONAFIDE", "LABELS", "QUESTION", "gold_label", "load", "infer_format", "score_record", "export"]
 

@@ -27,7 +27,7 @@ from harness.media import resolve_media
 from harness.samples import IdListBuilder, LazySamples, file_identity, first_duplicate, line_builder
 from harness.textfile import decode_line
 from harness.types import HarnessError, Media, MediaError, Sample
-from tasks.file_task import csv_lines, line_spans, parse_line, record_lines
+from tasks.file_lines import csv_lines, line_spans, parse_line, record_lines
 
 QUESTION = "Is this audio real or fake?"
 LABELS = ["Real", "Fake"]

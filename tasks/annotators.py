@@ -40,7 +40,7 @@ from harness.media import resolve_media
 from harness.scoring import score_output
 from harness.task import Aggregate, Metric, Task
 from harness.types import HarnessError, Media, MediaError, Output, Sample, UsageError
-from tasks.file_task import file_version
+from tasks.file_lines import file_version
 
 Kind = Literal["discrete", "rating"]
 MediaKind = Literal["audio", "image", "video"]

@@ -50,7 +50,7 @@ from harness.text_metrics import corpus_bleu, rouge_l
 from harness.types import HarnessError, MediaError, Output, Sample, UsageError
 from tasks.datasets_io import load_rows
 from tasks.emobench_labels import parse_fields, parse_label
-from tasks.file_task import file_version
+from tasks.file_lines import file_version
 
 EXAMPLE = Path(__file__).resolve().parent / "emobench_m_example"
 SENTIMENT = ["neutral", "negative", "positive"]

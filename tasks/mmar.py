@@ -28,7 +28,7 @@ from harness.task import Task
 from harness.textfile import read_text
 from harness.types import HarnessError, MediaError, Output, Sample, UsageError
 from tasks.datasets_io import quiet_datasets
-from tasks.file_task import file_version, jsonl_rows
+from tasks.file_lines import file_version, jsonl_rows
 from tasks.mmar_rubric import rubric_judge
 
 HUB_ID = "BoJack/MMAR"

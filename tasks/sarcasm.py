@@ -42,7 +42,7 @@ from harness.task import Task
 from harness.textfile import read_text, text_lines
 from harness.types import HarnessError, Output, Sample, UsageError
 from tasks.datasets_io import load_rows
-from tasks.file_task import file_version
+from tasks.file_lines import file_version
 
 DATASETS = ("iacv1", "iacv2", "mustard", "semeval")  # the four released test files (SarcasmCue / SarcasmBench)
 LABELS = ["Not Sarcastic", "Sarcastic"]

@@ -56,7 +56,7 @@ from harness.textfile import read_text, text_lines
 from harness.types import HarnessError, MediaError, Output, Sample, UsageError
 from tasks.datasets_io import load_rows
 from tasks.emobench_labels import parse_label
-from tasks.file_task import file_version
+from tasks.file_lines import file_version
 
 EXAMPLE = Path(__file__).resolve().parent / "video_emotion_example"
 DFEW_LABELS = ["happy", "sad", "neutral", "angry", "surprise", "disgust", "fear"]  # label 1..7

@@ -38,7 +38,7 @@ from harness.task import Aggregate, Metric, Task
 from harness.textfile import read_text
 from harness.types import HarnessError, MediaError, Sample, UsageError
 from tasks.datasets_io import load_rows
-from tasks.file_task import file_version, jsonl_rows
+from tasks.file_lines import file_version, jsonl_rows
 
 EXAMPLE = Path(__file__).resolve().parent / "visual_room_example" / "posts.jsonl"
 Tier = Literal["perception", "cognition", "both"]
