@@ -7,7 +7,8 @@ the videos under ROOT, from `root=DIR` or a hub dataset (`root=ORG/NAME[@REVISIO
 small generated example in tasks/emobench_m_example/. Items are read through `datasets`. The prompt is the
 scenario's own instruction, as released (the `<video>` placeholder removed; nothing added: Task.options "none").
 
-Scenarios (task `emobench_m:<key>`; `emobench_m` is all 13) and their files (any of the names, any case):
+Scenarios (task `emobench_m:<key>`; `emobench_m` is all 13) and their files (any of the names, any case; the tables
+are tasks/emobench_scenarios.py):
   FER  foundational emotion recognition: ravdess_song, ravdess_speech, mosi (opinion sentiment), mosei (emotion
        intensity), fgmsa (stock comments)
   CEU  conversational emotion understanding: mer2023, sims (presentation), sims_v2 (face-centric dialog), mc_eiu
@@ -36,7 +37,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,57 +50,13 @@ from harness.text_metrics import corpus_bleu, rouge_l
 from harness.types import HarnessError, MediaError, Output, Sample, UsageError
 from tasks.datasets_io import load_rows
 from tasks.emobench_labels import parse_fields, parse_label
+from tasks.emobench_scenarios import DIMENSIONS, EMOTIONS, INTENTS, SCENARIOS, Scenario, scenario_labels
 from tasks.file_lines import file_version
 
 EXAMPLE = Path(__file__).resolve().parent / "emobench_m_example"
-SENTIMENT = ["neutral", "negative", "positive"]
-TRUE_FALSE = ["true", "false"]
-EMOTIONS = ["happy", "surprise", "sad", "disgust", "anger", "fear", "neutral"]
-INTENTS = ["questioning", "agreeing", "acknowledging", "encouraging", "consoling", "suggesting", "wishing", "neutral"]
-DIMENSIONS = {"FER": "foundational emotion recognition", "CEU": "conversational emotion understanding",
-              "SCEA": "socially complex emotion analysis"}
 PUBLISHED_RANDOM = {"FER": 23.1, "CEU": 19.8, "SCEA": 33.3, "average": 25.4}  # results/reference/emobench_m.json
-
-
-@dataclass(frozen=True)
-class Scenario:
-    key: str
-    title: str
-    dimension: str
-    files: tuple[str, ...]  # benchmark_json/<name>.json, any of these (case-insensitive)
-    labels: tuple[str, ...] = ()  # empty: free text (SMILE)
-    counted: bool = True  # in its dimension's mean
-
-
-SCENARIOS = {s.key: s for s in [
-    Scenario("ravdess_song", "song emotion (RAVDESS song)", "FER", ("RAVDSS-song", "RAVDESS-song", "RAVDESS_song"),
-             ("neutral", "calm", "happy", "sad", "angry", "fearful")),
-    Scenario("ravdess_speech", "speech emotion (RAVDESS speech)", "FER",
-             ("RAVDSS-speech", "RAVDESS-speech", "RAVDESS_speech"),
-             ("neutral", "calm", "happy", "sad", "angry", "fearful", "surprised", "disgust")),
-    Scenario("mosi", "opinion sentiment (CMU-MOSI)", "FER", ("MOSI", "CMU-MOSI"), tuple(SENTIMENT)),
-    Scenario("mosei", "emotion intensity (CMU-MOSEI)", "FER", ("MOSEI", "CMU-MOSEI"), tuple(SENTIMENT)),
-    Scenario("fgmsa", "stock-comment emotion (FMSA-SC)", "FER", ("FGMSA", "FMSA-SC"),
-             ("weak negative", "strong negative", "neutral", "strong positive", "weak positive")),
-    Scenario("mer2023", "fine-grained dialog emotion (MER2023)", "CEU", ("mer2023",),
-             ("happy", "sad", "neutral", "angry", "worried", "surprise")),
-    Scenario("sims", "presentation emotion (CH-SIMS)", "CEU", ("SIMS", "ch-sims"), tuple(SENTIMENT)),
-    Scenario("sims_v2", "face-centric dialog emotion (CH-SIMS v2)", "CEU", ("ch-simsv2s", "ch-simsv2", "SIMS-v2"),
-             tuple(SENTIMENT)),
-    Scenario("mc_eiu", "emotion and intent (MC-EIU)", "CEU", ("MC-EIU", "MC_EIU", "mceiu")),
-    Scenario("meld", "multi-party dialog emotion (MELD)", "CEU", ("MELD",),
-             ("neutral", "surprise", "fear", "sadness", "joy", "disgust", "anger")),
-    Scenario("ur_funny", "humor (UR-FUNNY)", "SCEA", ("funny", "UR-FUNNY", "ur_funny"), tuple(TRUE_FALSE)),
-    Scenario("mustard", "sarcasm (MUStARD)", "SCEA", ("MUSTARD",), tuple(TRUE_FALSE)),
-    Scenario("smile", "laughter reasoning (SMILE)", "SCEA", ("SMILE", "smile_reason", "laughter"), counted=False),
-]}
-JOINT = [f"{e}_{i}" for e in EMOTIONS for i in INTENTS]
 INPUTS = ("video", "audio", "text")
 SCORER_REVISION = 1
-
-
-def scenario_labels(s: Scenario) -> list[str]:
-    return JOINT if s.key == "mc_eiu" else list(s.labels)
 
 
 # --- scoring ---------------------------------------------------------------------------------------------------------
