@@ -341,7 +341,8 @@ def build(keys: Sequence[str], name: str, root: str | None, inputs: str) -> Task
         group_by=["dimension", "scenario"] if suite else [],
         labels=labels,
         mode=None,
-        args={"root": str(folder) if root is None or Path(str(root)).expanduser().is_dir() else str(root),
+        # the built-in example is recorded as None (the default), not its install path: one run id on every machine
+        args={"root": None if root is None else str(folder) if Path(str(root)).expanduser().is_dir() else str(root),
               "inputs": "auto" if auto else ",".join(kinds)},
         scorer=score,
         mean_fields=["emotion_correct", "intent_correct"] if "mc_eiu" in keys else [],

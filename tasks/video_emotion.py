@@ -305,8 +305,9 @@ def _make(key: str, root: str | None, samples: list[Sample], files: list[Path], 
     version = "-".join(file_version(f)[:12] for f in files)
     local = root is None or Path(str(root)).expanduser().is_dir()
     what = kw.pop("what")
-    args = {"root": str(folder) if local else str(root), "inputs": "auto" if auto else ",".join(kinds),
-            **kw.pop("args")}
+    # the built-in example is recorded as None (the default), not its install path: one run id on every machine
+    args = {"root": None if root is None else str(folder) if local else str(root),
+            "inputs": "auto" if auto else ",".join(kinds), **kw.pop("args")}
     return Task(
         name=f"video_emotion:{key}",
         description=f"{what}: {len(samples)} items from {folder}; inputs {given}",

@@ -182,7 +182,8 @@ def load(path: str | None = None, tier: Tier = "both") -> Task:
         root=file.parent,
         group_by=["media"],
         mode="generate",
-        args={"path": str(file), "tier": tier},
+        # the built-in example is recorded as None (the default), not its install path: one run id on every machine
+        args={"path": None if path is None else str(file), "tier": tier},
         primary=primary,
         aggregates=aggs,
         metric_labels={"cognition_error_given_perception": "cog. error | perception right",

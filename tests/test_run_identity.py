@@ -504,3 +504,23 @@ def test_changing_only_the_judge_options_grades_again(tmp_path: Path) -> None:
     info = json.loads(next((tmp_path / "out").rglob("run.json")).read_text())
     assert info["judge"]["spec"] == "py:tests.fakes:RubricJudge" and info["judge"]["args"] == {
         "calls_file": str(second)}
+
+
+def test_built_in_tasks_have_one_run_id_wherever_harness_is_installed(tmp_path: Path) -> None:
+    """The built-in examples are recorded as the default (None), not by their install path: the README's run ids and a
+    colleague's are the same as yours."""
+    import shutil
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    elsewhere = tmp_path / "elsewhere"
+    for package in ("cli", "harness", "tasks", "model_adapters"):
+        shutil.copytree(root / package, elsewhere / package, ignore=shutil.ignore_patterns("__pycache__"))
+    code = ("import sys; from cli.wiring import runner; from harness.runner import RunConfig; "
+            "print(' '.join(runner(RunConfig(task=t, model='random', output=sys.argv[1])).run_id "
+            "for t in ('visual_room', 'emobench_m', 'video_emotion:dfew', 'demo')))")
+    ids = [subprocess.run([sys.executable, "-c", code, str(tmp_path / "out")], cwd=where, capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(where)}, check=True).stdout.split()
+           for where in (root, elsewhere)]
+    assert len(ids[0]) == 4 and ids[0] == ids[1]

@@ -98,7 +98,7 @@ def test_the_example_loads_in_each_tier() -> None:
     posts = [json.loads(line) for line in EXAMPLE.read_text().splitlines()]
     assert len(posts) == 8 and {("image" in p) for p in posts} == {True, False}
     assert len(samples) == sum(len(p["perception"]) for p in posts) + len(posts)
-    assert both.args == {"path": str(EXAMPLE), "tier": "both"} and both.group_by == ["media"]
+    assert both.args == {"path": None, "tier": "both"} and both.group_by == ["media"]  # the default, not its path
     assert both.primary.name == "cognition_error_given_perception" and not both.primary.higher_is_better
     assert [a.unit for a in both.aggregates] == ["post"] * 3
     picnic = [s for s in samples if s.metadata["post"] == "img-picnic"]
