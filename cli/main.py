@@ -183,6 +183,9 @@ def run(
         typer.echo(extra)
     done = "no model calls: every sample was already done" if result.new == 0 else f"{result.new} samples answered"
     typer.echo(f"run folder: {result.folder}  ({done})")
+    own = result.folder / "subsets" / f"{(result.summary.get('selection') or {}).get('id')}.json"
+    if own.is_file():  # a subset of a whole record set: summary.json stays the whole task's
+        typer.echo(f"this subset's summary: {own.relative_to(result.folder)}; summary.json keeps the whole task's")
     judge_errors = result.summary.get("judge_errors", 0)
     retry = _retryable(result)
     if result.errors > retry:  # not retried, so no exit 3 and no advice to re-run

@@ -34,6 +34,7 @@ def test_a_limit_after_a_full_run_leaves_the_full_runs_files_and_the_leaderboard
     r = harness("run", "--task", "demo", "--model", "random", "--limit", "3", "-o", str(out))
     assert r.exit_code == 0, r.stderr
     assert "subset: 3 of 30 (limit 3)" in r.stdout and "\noverall   3 " in r.stdout  # the table says what it is
+    assert "this subset's summary: subsets/" in r.stdout and "summary.json keeps the whole task's" in r.stdout
     assert (folder / "summary.json").read_text() == summary  # the full set's summary, untouched
     after = json.loads((folder / "run.json").read_text())
     assert after["status"] == "complete" and after["counts"] == info["counts"] and after["counts"]["selected"] == 30
