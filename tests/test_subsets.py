@@ -190,3 +190,16 @@ def test_an_interrupted_subset_of_a_finished_run_leaves_its_status(tmp_path: Pat
     assert info["status"] == "complete-with-errors" and info["counts"]["selected"] == 6
     assert info["invocations"][-1]["ended"] == "interrupted" and info["invocations"][-1]["selection"]["limit"] == 3
     assert (folder / "summary.json").read_text() == summary
+
+
+def test_a_limited_run_from_before_selections_were_recorded_is_still_a_subset(tmp_path: Path) -> None:
+    out = tmp_path / "res"
+    harness("run", "--task", "demo", "--model", "random", "--limit", "3", "-o", str(out))
+    folder = folder_of(out, "random")
+    for name in ("summary.json", "run.json"):  # as harness wrote them before: `selected` and the task's size only
+        data = json.loads((folder / name).read_text())
+        data.pop("selection")
+        (folder / name).write_text(json.dumps(data))
+    harness("leaderboard", str(out), "--out", str(tmp_path / "lb"))
+    board = (tmp_path / "lb" / "leaderboard.md").read_text()
+    assert "subset: random" in board and "3 of 30" in board and "| 1 |" not in board
