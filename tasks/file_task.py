@@ -82,9 +82,11 @@ def _gold(answer: Any, choices: list[str], lettered: bool, where: str) -> str | 
         return answer
     if lettered and len(answer) == 1 and answer.upper() in [letter(i) for i in range(len(choices))]:
         return choices[ord(answer.upper()) - ord("A")]
-    folded = [c for c in choices if c.lower() == answer.lower()]
-    if len(folded) == 1:
-        return folded[0]
+    # the answer is read stripped, so a choice written with spaces around it ("beta ") is matched stripped too
+    for same in (lambda c: c.strip() == answer, lambda c: c.strip().lower() == answer.lower()):
+        found = [c for c in choices if same(c)]
+        if len(found) == 1:
+            return found[0]
     raise HarnessError(f"{where}: answer {answer!r} is not one of the choices {choices}")
 
 

@@ -152,3 +152,13 @@ def test_grade_refuses_a_prediction_id_that_names_no_sample(tmp_path: Path) -> N
                                               "{'a': 1}"
     preds.write_text('{"id": "g", "prediction": "red"}\n')
     assert run("grade", "--task", f"file:{items}", "-p", str(preds), "-o", str(tmp_path / "out"))[0] == 0
+
+
+def test_a_choice_written_with_spaces_around_it_still_matches_its_answer(tmp_path: Path) -> None:
+    """The answer is read stripped; a padded choice ("beta ") used to be "not one of the choices"."""
+    f = tmp_path / "t.jsonl"
+    f.write_text(json.dumps({"id": "a", "question": "?", "choices": ["alpha ", "beta "], "answer": "beta "}) + "\n")
+    r = CliRunner().invoke(app, ["run", "--task", f"file:{f}", "--model", "random", "-o", str(tmp_path / "out")])
+    assert r.exit_code == 0, r.stderr
+    record = json.loads(next((tmp_path / "out").rglob("samples.jsonl")).read_text())
+    assert record["gold"] == "beta "
