@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -151,6 +152,21 @@ def check_summary(summary: Any) -> str | None:
     return _SUMMARY(summary, "")
 
 
+class NotFinite(ValueError):
+    """NaN, Infinity or a number beyond a float's range: Python's json reads them, harness's writers refuse them."""
+
+
+def _no_constant(name: str) -> Any:
+    raise NotFinite(name)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise NotFinite(text[:40])
+    return value
+
+
 def read_json(path: Path) -> tuple[Any, str | None]:
     """(the parsed file, None), or (None, why it cannot be read: "no run.json", "run.json is not JSON (line 3)")."""
     name = path.name
@@ -161,7 +177,9 @@ def read_json(path: Path) -> tuple[Any, str | None]:
     except OSError as e:
         return None, f"{name} cannot be read ({e.strerror or type(e).__name__})"
     try:
-        return json.loads(data.decode("utf-8")), None
+        return json.loads(data.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite), None
+    except NotFinite as e:
+        return None, f"{name} holds {e}, which is no JSON number (harness never writes one)"
     except UnicodeDecodeError as e:
         return None, f"{name} is not UTF-8 text (byte {e.start})"
     except json.JSONDecodeError as e:

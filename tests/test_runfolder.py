@@ -204,3 +204,17 @@ def test_mutated_run_folders(finished: Path, target: str, how: str, pick: int, v
         verdict(["compare", str(folder), str(finished)])
         verdict(["run", "--task", "demo", "--model", "random", "-o", str(where / "results")])
         verdict(["show", str(folder)], codes=(0,))  # the resumed run left a readable folder
+
+
+@pytest.mark.parametrize("number", ["Infinity", "NaN", "1e999"])
+def test_a_number_harness_never_writes_is_damage_not_a_crash(finished: Path, tmp_path: Path, number: str) -> None:
+    """Python's json reads NaN, Infinity and 1e999 (as inf), which the writers refuse: carried into the rewritten
+    run.json it was an "unexpected ValueError" (found by test_mutated_run_folders)."""
+    folder = copy_run(finished, tmp_path)
+    info = json.loads((folder / "run.json").read_text())
+    info["invocations"][0]["loop_s"] = "@"
+    (folder / "run.json").write_text(json.dumps(info).replace('"@"', number))
+    code, _, stderr = verdict(["run", "--task", "demo", "--model", "random", "-o", str(tmp_path / "results")])
+    assert code == 0 and f"run.json holds {number}, which is no JSON number" in stderr
+    assert check_run_info(json.loads((folder / "run.json").read_text())) is None
+    assert verdict(["show", str(folder)])[0] == 0
