@@ -83,6 +83,11 @@ class Section:
     chance: float | None = None
     notes: list[str] = field(default_factory=list)
     scales: dict[str, str] = field(default_factory=dict)  # metric -> harness.units scale; absent: proportion
+    labels: dict[str, str] = field(default_factory=dict)  # what the benchmark calls a metric (summary metric_labels)
+
+    def heading(self, name: str) -> str:
+        """A column's heading: the benchmark's name for the metric (EmoBench-M's WAF), else its own, spaced."""
+        return self.labels.get(name) or name.replace("_", " ")
 
     def scale(self, name: str | None = None) -> str:
         """The scale of metric `name` (default: the primary)."""
@@ -256,7 +261,7 @@ def _section(task: str, entries: list[Entry], ref: dict[str, Any] | None) -> Sec
     return Section(task, str((info.get("task") or {}).get("description", "")), primary, higher,
                    labels.get(primary) or primary.replace("_", " "),
                    [(k, sorted(v)) for k, v in groups.items()], aggregates, extras, rows, others, chance, notes,
-                   scales)
+                   scales, labels)
 
 
 def _run_row(e: Entry, primary: str, aggregates: list[str], extras: list[str]) -> Row:

@@ -184,8 +184,9 @@ def _num(x: float | None, scale: str, digits: int = 1) -> dict[str, Any]:
 
 def _table(s: Section) -> dict[str, Any]:
     groups = s.table_groups()
-    head = ["#", "model", "strategy", "mode", s.label, "95% CI", *[a.replace("_", " ") for a in s.aggregates],
-            *s.extras, *[f"{k}: {v}" for k, vs in groups for v in vs], "n", "unparsed", "errors", "date", "run"]
+    head = ["#", "model", "strategy", "mode", s.label, "95% CI", *[s.heading(a) for a in s.aggregates],
+            *[s.heading(x) for x in s.extras], *[f"{k}: {v}" for k, vs in groups for v in vs],
+            "n", "unparsed", "errors", "date", "run"]
     rows = []
     for i, r in enumerate(s.rows, 1):
         e = r.entry

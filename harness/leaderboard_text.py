@@ -40,8 +40,8 @@ def markdown(board: Board) -> str:
     out = ["# Leaderboard", ""]
     for s in board.sections:
         out += [f"## {s.task}", ""] + ([s.description, ""] if s.description else [])
-        head = ["#", "model", "strategy", "mode", s.label, "95% CI", *[a.replace("_", " ") for a in s.aggregates],
-                *s.extras, *[f"{k}: {v}" for k, vs in s.table_groups() for v in vs],
+        head = ["#", "model", "strategy", "mode", s.label, "95% CI", *[s.heading(a) for a in s.aggregates],
+                *[s.heading(x) for x in s.extras], *[f"{k}: {v}" for k, vs in s.table_groups() for v in vs],
                 "n", "unparsed", "errors", "date", "run"]
         out += ["| " + " | ".join(h.replace("|", "\\|") for h in head) + " |", "|" + "---|" * len(head)]
         for i, r in enumerate(s.rows, 1):

@@ -219,6 +219,8 @@ def test_defaults_to_the_published_rows_harness_carries_and_escapes_pipes(tmp_pa
     assert result.exit_code == 0, result.stdout + result.stderr
     md = (tmp_path / "board" / "leaderboard.md").read_text()
     assert "reported (EmoBench-M paper" in md  # results/reference/emobench_m.json, shipped with harness
+    emobench = next(line for line in md.splitlines() if line.startswith("| # |") and "dimension: CEU" in line)
+    assert "| BLEU-4 | ROUGE-L |" in emobench and "bleu 4" not in emobench  # the task's names for its metrics
     header = next(line for line in md.splitlines() if line.startswith("| # |") and "perception right" in line)
     separator = md.splitlines()[md.splitlines().index(header) + 1]
     cells = [c for c in re.split(r"(?<!\\)\|", header)[1:-1]]
