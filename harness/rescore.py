@@ -27,7 +27,7 @@ from harness.index import RecordIndex
 from harness.judge import Judge, judge_into, needs_judging
 from harness.metrics import check_group_by
 from harness.progress import Progress
-from harness.records import make_record
+from harness.records import make_record, one_line
 from harness.schema import SCHEMA_VERSION, judge_error, record_field
 from harness.selection import ALL, record
 from harness.store import RunStore
@@ -256,9 +256,27 @@ def score_file(task: Task, predictions: Path, output: Path, name: str | None = N
             "seed": seed, "harness": provenance.harness_info(), "packages": provenance.package_versions(),
             "finished": provenance.now(), "argv": provenance.argv(), **({"judge": judge_info} if judge_info else {}),
         })
+    except BaseException as e:  # a full disk, Ctrl-C, a bug: the folder says it failed, never an older verdict
+        _mark_failed(store, rid, task, model, e)
+        raise
     finally:
         store.close()
     return ScoreResult(folder, summary, len(chosen), len(samples) - len(chosen), unknown, warnings, index)
+
+
+def _mark_failed(store: RunStore, rid: str, task: Task, model: str, e: BaseException) -> None:
+    """run.json `failed` (or `interrupted`) with the one-line reason, best effort: summary.json goes, since the
+    records it was made from were reset."""
+    status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
+    try:
+        (store.folder / "summary.json").unlink(missing_ok=True)
+        store.write_json("run.json", {
+            "schema_version": SCHEMA_VERSION, "run_id": rid, "status": status, "mode": "predictions",
+            "task": {"name": task.name, "version": task.version, "args": task.args}, "model": {"spec": model},
+            "error": one_line(e) if status == "failed" else None, "finished": provenance.now(),
+            "argv": provenance.argv()}, last=True)
+    except (HarnessError, OSError):
+        pass  # the error line the user sees says what happened
 
 
 def _grade(store: RunStore, task: Task, judge: ModelRef | None, judge_args: dict[str, Any], judge_id: str | None,

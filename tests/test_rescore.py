@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from cli import app
@@ -66,3 +67,27 @@ def test_export_sft_refuses_tasks_without_a_training_format(tmp_path: Path) -> N
     items = write_items(tmp_path / "d", n=2, audio=False)
     r = cli.invoke(app, ["export-sft", "--task", f"file:{items}", "-o", str(tmp_path / "sft.jsonl")])
     assert r.exit_code == 2 and "no training format" in r.stderr
+
+
+def test_a_grade_that_cannot_write_marks_its_folder_failed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk while grading: one line, and run.json says failed (a re-grade of the same file used to leave the
+    earlier run.json saying complete)."""
+    from harness.store import RunStore
+    from harness.types import HarnessError
+
+    items = write_items(tmp_path / "data", n=4, audio=False)
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text("".join(json.dumps({"id": f"s{i}", "output": "alpha"}) + "\n" for i in range(4)))
+    args = ["grade", "--task", f"file:{items}", "-p", str(preds), "-o", str(tmp_path / "out")]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    folder = next((tmp_path / "out").rglob("run.json")).parent
+
+    def full(self: RunStore, records: list) -> None:
+        raise HarnessError(f"cannot write {self.samples_path}: No space left on device")
+
+    monkeypatch.setattr(RunStore, "append", full)
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 1 and r.stderr.count("error:") == 1 and "No space left on device" in r.stderr
+    info = json.loads((folder / "run.json").read_text())
+    assert info["status"] == "failed" and "No space left on device" in info["error"]
+    assert not (folder / "summary.json").exists()
