@@ -6,7 +6,6 @@ never a crash. Writes leaderboard.md and leaderboard.csv (harness/leaderboard_te
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -105,15 +104,6 @@ class Board:
     include_subsets: bool = False  # runs over part of the samples ranked too (each marked "subset n of N")
 
 
-def _read_json(path: Path) -> tuple[Any, str | None]:
-    if not path.is_file():
-        return None, f"no {path.name}"
-    try:
-        return json.loads(path.read_text(encoding="utf-8")), None
-    except (OSError, ValueError) as e:
-        return None, f"{path.name} is unreadable ({type(e).__name__})"
-
-
 def run_folders(roots: Iterable[Path]) -> list[Path]:
     """Every folder under `roots` holding a run.json or a summary.json (a root may itself be a run folder); the
     published rows (reference/) and error logs are not runs."""
@@ -185,7 +175,7 @@ def load_references(folders: Iterable[Path]) -> tuple[dict[str, dict[str, Any]],
     bad: list[Entry] = []
     for folder in folders:
         for path in sorted(Path(folder).glob("*.json")):
-            data, why = _read_json(path)
+            data, why = runfolder.read_json(path)
             if not (isinstance(data, dict) and isinstance(data.get("models"), list) and data.get("task")):
                 bad.append(Entry(path, path.stem, "reported", status="unreadable",
                                  reason=why or "not a reference file (task, models)"))

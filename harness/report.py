@@ -16,14 +16,6 @@ if TYPE_CHECKING:
     from harness.index import RecordIndex
 
 
-def pct(x: float | None, digits: int = 1) -> str:
-    return "-" if x is None else f"{100 * x:.{digits}f}"
-
-
-def ci(c: list[float] | None) -> str:
-    return "-" if not c or c[0] is None else f"[{100 * c[0]:.1f}, {100 * c[1]:.1f}]"
-
-
 # The positive label's precision/recall/F1: columns where a task reports them as its numbers (cells with intervals for
 # them, Task.f1_ci), so other binary tasks' tables stay as they were.
 BINARY = (("precision", "prec."), ("recall", "rec."), ("f1", "F1"))
@@ -74,8 +66,8 @@ def table(summary: dict[str, Any]) -> str:
                 value, bounds = metric_value(c, a)
                 agg_cols += [number(value, scale_of(summary, a)), interval(bounds, scale_of(summary, a))]
         # Accuracy to two decimals, as benchmarks' own scripts print it (MMAR's "49.14%"), so figures compare.
-        rows.append([name, str(c["n"]), *lead_cols, pct(c.get("accuracy"), 2), ci(c.get("ci95")),
-                     pct(c.get("chance")), *[number(c.get(k), scale_of(summary, k)) for k, _ in extra], *agg_cols,
+        rows.append([name, str(c["n"]), *lead_cols, number(c.get("accuracy"), digits=2), interval(c.get("ci95")),
+                     number(c.get("chance")), *[number(c.get(k), scale_of(summary, k)) for k, _ in extra], *agg_cols,
                      str(c.get("unparsed", 0)),
                      str(c.get("errors", 0))])
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]

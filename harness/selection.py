@@ -134,17 +134,6 @@ def selection_id(rec: dict[str, Any]) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:8]
 
 
-def is_subset(summary_or_info: dict[str, Any] | None) -> bool:
-    """Whether a summary.json or run.json describes a subset. Files from before selections were recorded say only
-    `selected` and the task's size: a limit then shows as selected < samples."""
-    if not isinstance(summary_or_info, dict):
-        return False
-    sel = summary_or_info.get("selection")
-    if isinstance(sel, dict):
-        return bool(sel.get("subset"))
-    return False
-
-
 def label(sel: dict[str, Any] | None) -> str:
     """"300 of 1,000" for a subset (with how it was chosen), "" for a full run."""
     if not isinstance(sel, dict) or not sel.get("subset"):
