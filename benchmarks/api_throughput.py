@@ -89,8 +89,8 @@ def table(url: str, n: int, label: str) -> None:
 def store_share(n: int) -> None:
     """n fast requests through the whole runner: the time RunStore.append takes, as a share of the wall time."""
     from cli.wiring import runner as make_runner
-    from harness.runner import RunConfig
-    from harness.store import RunStore
+    from harness.results.store import RunStore
+    from harness.run.runner import RunConfig
 
     spent = [0.0, 0]
     real = RunStore.append

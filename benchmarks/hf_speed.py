@@ -48,7 +48,7 @@ def timed(cmd: list[str]) -> tuple[float, str]:
 def steady_state(task: str, model: str, mode: str, batch: int, out: Path, new_tokens: int = 16) -> tuple[float, int]:
     """Seconds of the runner's loop with the model already loaded, and the number of samples."""
     from cli.wiring import runner as make_runner
-    from harness.runner import RunConfig
+    from harness.run.runner import RunConfig
 
     runner = make_runner(RunConfig(task=task, model=model, mode=mode, batch_size=batch, output=out, fresh=True,
                               model_args={"max_new_tokens": str(new_tokens)}),

@@ -61,8 +61,8 @@ def summary_outside(task: Path, out: Path) -> float:
 import time
 from pathlib import Path
 import tasks
-from harness.store import RunStore
-from harness.summary import summarize
+from harness.results.store import RunStore
+from harness.metrics.summary import summarize
 task = tasks.get("file:{task}")
 store = RunStore(next(Path("{out}").glob("*/*/*/run.json")).parent)
 t0 = time.perf_counter()

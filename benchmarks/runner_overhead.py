@@ -28,8 +28,8 @@ def synthetic_task(folder: Path, n: int) -> Path:
 
 def overhead(n: int, batch_size: int) -> dict[str, float]:
     from cli.wiring import runner as make_runner
-    from harness.prompting import build_request
-    from harness.runner import RunConfig
+    from harness.data.prompting import build_request
+    from harness.run.runner import RunConfig
     from model_adapters.baselines import RandomModel
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -55,7 +55,7 @@ def overhead(n: int, batch_size: int) -> dict[str, float]:
 
 def demo_speed() -> dict[str, float]:
     from cli.wiring import runner as make_runner
-    from harness.runner import RunConfig
+    from harness.run.runner import RunConfig
 
     with tempfile.TemporaryDirectory() as tmp:
         runner = make_runner(RunConfig(output=Path(tmp)), progress_stream=open("/dev/null", "w"))

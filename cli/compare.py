@@ -8,12 +8,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from harness import selection
-from harness.aggregates import metric_value
-from harness.report import notes, scales_line, table
-from harness.runner import RunConfig, RunResult
+from harness.data import selection
+from harness.metrics.aggregates import metric_value
+from harness.metrics.units import interval, number, scale_of
+from harness.report.table import notes, scales_line, table
+from harness.run.runner import RunConfig, RunResult
 from harness.types import UsageError
-from harness.units import interval, number, scale_of
 
 DEFAULT_SHOTS = 3  # few-shot examples per prompt in a comparison when --shots is not given
 # Cell fields compared when a summary gives them an interval (`<name>_ci95`; accuracy: `ci95`), in this order.

@@ -1,5 +1,6 @@
-"""`harness leaderboard` and `harness compare` (registered in cli/main.py). The work is in harness/leaderboard.py,
-harness/leaderboard_html.py and harness/paired.py; this module only reads the options and prints."""
+"""`harness leaderboard` and `harness compare` (registered in cli/main.py). The work is in
+harness/report/leaderboard.py,
+harness/report/leaderboard_html.py and harness/report/paired.py; this module only reads the options and prints."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def leaderboard(
 
     Per task, model, strategy and mode the latest complete run is ranked; older, unfinished and unreadable run
     folders are listed with their paths, and so are runs over a subset of the samples unless --include-subsets."""
-    from harness.leaderboard import collect, write
+    from harness.report.leaderboard import collect, write
 
     roots = results or [Path("results")]
     missing = [str(r) for r in roots if not r.is_dir()]
@@ -75,8 +76,8 @@ def compare(
     """Is the accuracy difference between two runs of one task real? On the samples both answered: A - B with a
     paired bootstrap 95% interval and McNemar's exact p-value, overall and per group. Warns when the runs differ in
     prompt, strategy, task version or scorer; refuses runs of different tasks (exit 2)."""
-    from harness.paired import compare as paired
-    from harness.paired import load_run, report
+    from harness.report.paired import compare as paired
+    from harness.report.paired import load_run, report
 
     try:
         result = paired(load_run(run_a), load_run(run_b), seed, group_by)

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cli import leaderboard as _leaderboard
-from harness import redact
+from harness.results import redact
 from harness.types import HarnessError
 
 if TYPE_CHECKING:
-    from harness.index import RecordIndex
-    from harness.runner import RunResult
+    from harness.results.index import RecordIndex
+    from harness.run.runner import RunResult
 
 app = typer.Typer(
     name="harness",
@@ -40,7 +40,7 @@ EXIT_ERRORS = 3
 
 
 def fail(message: str, code: int) -> None:
-    typer.echo(f"error: {redact.text(message)}", err=True)  # never an API key a server echoed into an error
+    typer.echo(f"error: {redact.redact_text(message)}", err=True)  # never an API key a server echoed into an error
     raise typer.Exit(code)
 
 
@@ -68,10 +68,10 @@ def unexpected(e: BaseException, folder: Path | None, output: Path | None = None
     try:
         if where is not None:
             with open(where, "a", encoding="utf-8") as f:
-                f.write(redact.text(traceback.format_exc()))
+                f.write(redact.redact_text(traceback.format_exc()))
     except OSError:
         where = None
-    from harness.records import one_line
+    from harness.scoring.records import one_line
 
     tail = f" (traceback in {where})" if where else ""
     fail(f"unexpected {one_line(e)}{tail}", 1)
@@ -128,10 +128,10 @@ def run(
     """
     from cli.wiring import launch, ranks_here
     from cli.wiring import runner as make_runner
-    from harness import interrupt
+    from harness.data.selection import selection
     from harness.registry import parse_kv
-    from harness.runner import RunConfig
-    from harness.selection import selection
+    from harness.run import interrupt
+    from harness.run.runner import RunConfig
 
     runner = None
     try:
@@ -175,7 +175,7 @@ def run(
         raise
     except Exception as e:
         unexpected(e, runner.folder if runner else None, output)
-    from harness.report import notes, table
+    from harness.report.table import notes, table
 
     typer.echo(table(result.summary))
     extra = notes(result.records if result.records is not None else _read_records(result.folder))
@@ -205,8 +205,8 @@ def _retryable(result: RunResult) -> int:
 
 def _read_records(folder: Path) -> RecordIndex:
     """The run folder's records as its index (samples.idx where valid, plus any lines it does not cover), read-only:
-    harness.report.notes reads its columns and only the few records it lists."""
-    from harness.store import RunStore
+    harness.report.table.notes reads its columns and only the few records it lists."""
+    from harness.results.store import RunStore
 
     return RunStore(folder).index()
 
@@ -219,8 +219,8 @@ def show(run_dir: Annotated[Path | None, typer.Argument(metavar="[RUN_DIR]", hel
     """Print a run's summary table, its first errors and unparsed outputs, and its status: any run folder, finished
     or not (a run that is going, was interrupted, failed or was killed shows what it has saved so far)."""
     from cli.wiring import task_of_run
-    from harness.report import notes, table
-    from harness.show import latest_run, load_summary, read_info, status_line
+    from harness.report.show import latest_run, load_summary, read_info, status_line
+    from harness.report.table import notes, table
 
     try:
         folder = run_dir if run_dir is not None else latest_run(output)
@@ -277,8 +277,8 @@ def grade(
     """
     from cli.wiring import grader
     from harness.registry import parse_kv
-    from harness.report import notes, table
-    from harness.rescore import score_file
+    from harness.report.table import notes, table
+    from harness.scoring.grade import score_file
 
     try:
         args = parse_kv(task_arg, "--task-arg")

@@ -1,4 +1,5 @@
-"""`harness probe`: a linear probe on a contrastive model's frozen media embeddings (harness/probe.py). The task's
+"""`harness probe`: a linear probe on a contrastive model's frozen media embeddings (harness/metrics/probe.py). The
+task's
 samples are split by a metadata key (`--split-key`, default "split": a file task's `split` column); the model must
 give embeddings (`embed(requests)`, model_adapters/contrastive.py). Writes probe.json under
 <output>/<task>/<model>/probe-<seed>/ and prints WAR and UAR with 95% intervals."""
@@ -19,8 +20,8 @@ def embeddings(model: Any, samples: list[Any], batch_size: int) -> Any:
     import numpy as np
 
     from harness.capabilities import Capabilities
-    from harness.media import decode
-    from harness.prompting import build_request
+    from harness.data.media import decode
+    from harness.data.prompting import build_request
 
     caps = Capabilities.of(model, getattr(model, "name", "model"))
     rows = []
@@ -49,9 +50,9 @@ def probe(
     import model_adapters
     import tasks
     from cli.main import fail
-    from harness.identity import model_dir, slug
-    from harness.probe import fit_probe
+    from harness.metrics.probe import fit_probe
     from harness.registry import parse_kv
+    from harness.run.identity import model_dir, slug
     from harness.types import HarnessError
 
     try:

@@ -10,9 +10,9 @@ from typing import Any
 
 import model_adapters
 import tasks
-from harness.distributed import Ranks, from_env
 from harness.options import declared
-from harness.runner import RunConfig, Runner
+from harness.run.distributed import Ranks, from_env
+from harness.run.runner import RunConfig, Runner
 from harness.task import Task
 from harness.types import HarnessError, ModelRef, UsageError
 
@@ -45,7 +45,7 @@ def runner(cfg: RunConfig, progress_stream: Any = None, ranks: Ranks | None = No
 
 
 def ranks_here() -> Ranks:
-    """This process's rank and world where torchrun or `accelerate launch` started it (harness/distributed.py). The
+    """This process's rank and world where torchrun or `accelerate launch` started it (harness/run/distributed.py). The
     ranks but the first print nothing but errors: library warnings are quieted there too."""
     ranks = from_env()
     if ranks.rank != 0:

@@ -12,7 +12,7 @@ adapter). An adapter declares by class attributes; every one but `name` and `mod
     def rank_choices(self, requests): ...  # -> one Output per request (choice_logprobs); needed for "rank"
     def fit(self, samples): ...     # optional: sees the task's samples before the first request (majority)
     def stream(self, requests, mode): ...  # optional: takes requests as it has room, yields (id, Output) as they
-                                    # finish, sync or async (harness/streaming.py); the runner then has no batches
+                                    # finish, sync or async (harness/run/streaming.py); the runner then has no batches
 Adapters written before schema 3 say "score" for "rank" (modes, score_choices, score_methods): still read.
 """
 
@@ -100,7 +100,7 @@ class Capabilities:
 
 def input_length(sample: Sample, media: bool = True) -> tuple[float, int]:
     """Seconds of audio/video (when `media`), then characters of text: the sort key for length-grouped batches."""
-    from harness.media import audio_duration, video_duration
+    from harness.data.media import audio_duration, video_duration
 
     seconds = 0.0
     for m in sample.media if media else ():

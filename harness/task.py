@@ -7,17 +7,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.metrics.units import check_scale
 from harness.types import Output, Sample
-from harness.units import check_scale
 
 if TYPE_CHECKING:
-    from harness.aggregates import Rows
+    from harness.metrics.aggregates import Rows
 
 # A scorer turns (sample, output, mode) into the record fields answer / method / correct (and maybe score).
 Scorer = Callable[[Sample, Output, str], dict[str, Any]]
 
 
-# Metric declarations (docs/DESIGN.md, Task contract: metrics); computed by harness/aggregates.py, which also
+# Metric declarations (docs/DESIGN.md, Task contract: metrics); computed by harness/metrics/aggregates.py, which also
 # holds the reusable aggregate functions (mean_of_groups, conditional_error). Here so that a Task imports no numpy.
 @dataclass(frozen=True)
 class Metric:
@@ -28,14 +28,15 @@ class Metric:
     higher_is_better: bool = True
 
 
-AggregateFn = Callable[["Rows"], "float | None"]  # harness.aggregates.Rows
+AggregateFn = Callable[["Rows"], "float | None"]  # harness.metrics.aggregates.Rows
 
 
 @dataclass(frozen=True)
 class Aggregate:
     """A cross-sample metric over a cell's records: `fn` (reading the metadata `keys`, beside `unit`), whether higher is
     better, the unit its bootstrap resamples (None: the record; a metadata key: that key's values), and the `scale`
-    its value is shown in (harness.units: "proportion", printed in percent; "norm", "ratio", ...: plain numbers)."""
+    its value is shown in (harness.metrics.units: "proportion", printed in percent; "norm", "ratio", ...: plain
+    numbers)."""
 
     name: str
     fn: AggregateFn
@@ -67,7 +68,7 @@ class Task:
     labels: list[str] | None = None  # a fixed label set (label tasks): enables F1 breakdowns
     positive: str | None = None  # the positive label for binary tasks (EER, precision/recall)
     mode: str | None = None  # force "generate" or "score"; None lets the model choose
-    # The fewest choices an item may have (harness/checks.py): one makes chance 100% and every answer right, so an
+    # The fewest choices an item may have (harness/data/checks.py): one makes chance 100% and every answer right, so an
     # item with fewer is refused when loaded unless its benchmark really has such items and declares it here.
     min_choices: int = 2
     # The task's options as they enter the run id (normalized: absolute paths, parsed lists). Every option of the
@@ -76,14 +77,14 @@ class Task:
     # Options that provably cannot change an answer or a record, each with the reason: kept out of the run id, so
     # changing one resumes the same run (docs/DESIGN.md, Run id). tests/test_run_identity.py holds tasks to this.
     exempt_args: dict[str, str] = field(default_factory=dict)
-    scorer: Scorer | None = None  # None -> harness.scoring.score_output
+    scorer: Scorer | None = None  # None -> harness.scoring.rules.score_output
     instruction: str | None = None  # overrides the default answer instruction
     # Numeric record fields averaged per breakdown cell next to accuracy, e.g. "correct_choice" when a task scores
     # with an official rule and also reports plain extracted-choice accuracy.
     mean_fields: list[str] = field(default_factory=list)
     export: Callable[[Sample], dict[str, Any]] | None = None  # one training record per sample (export-sft)
-    judge: Any = None  # a harness.judge.Judge when the task has a judged score (`--judge MODEL`)
-    options: str | None = None  # how choices are shown (harness.prompting.OPTION_STYLES); None: by sample
+    judge: Any = None  # a harness.scoring.judge.Judge when the task has a judged score (`--judge MODEL`)
+    options: str | None = None  # how choices are shown (harness.data.prompting.OPTION_STYLES); None: by sample
     rank_method: str | None = None  # what score mode asks of the model (harness.types.RANK_METHODS)
     prediction_key: str | None = None  # the benchmark's own output field in prediction files (`harness grade`)
     # Fields of a prediction row that `harness grade` copies into the record's task_fields, each a list of numbers of
@@ -99,14 +100,16 @@ class Task:
     # task's `correct` rule unless it says otherwise (add_qa: Metric("eer", higher_is_better=False)). The terminal
     # table and summary.json show it first.
     primary: Metric = field(default_factory=lambda: Metric("accuracy"))
-    # Cross-sample metrics over each cell's records (harness.aggregates: mean_of_groups, conditional_error), each with
+    # Cross-sample metrics over each cell's records (harness.metrics.aggregates: mean_of_groups, conditional_error),
+    # each with
     # a bootstrap interval over its unit.
     aggregates: list[Aggregate] = field(default_factory=list)
     # What the task's benchmark calls a metric, for column headings and summary.json, e.g. an emotion task's
     # {"accuracy": "WAR", "balanced_accuracy": "UAR"} (WAR is accuracy, UAR the mean recall over classes).
     metric_labels: dict[str, str] = field(default_factory=dict)
     # The scale of a record field the summary averages (`mean_fields`, a judge's field) where it is not a proportion
-    # (harness.units), e.g. {"abs_error": "number"}: tables print it as it is, not x 100. Aggregates carry their own.
+    # (harness.metrics.units), e.g. {"abs_error": "number"}: tables print it as it is, not x 100. Aggregates carry
+    # their own.
     scales: dict[str, str] = field(default_factory=dict)
     # Label tasks: 95% bootstrap intervals for macro precision/recall/F1 and, with `positive`, that label's
     # precision/recall/F1 (summary cells' `<name>_ci95`), where a task reports them as its numbers (SarcasmBench).
@@ -141,16 +144,16 @@ class Task:
         return list(dict.fromkeys(k for a in self.aggregates for k in a.needs()))
 
     def samples(self) -> list[Sample]:
-        """The samples, as a list, or as they came where the task keeps them lazily (harness.samples.LazySamples: a
+        """The samples, as a list, or as they came where the task keeps them lazily (harness.data.samples.LazySamples: a
         sequence built on demand, for tasks of a million lines). Ids are unique."""
-        from harness.samples import LazySamples
+        from harness.data.samples import LazySamples
 
         loaded = self.load()
         items = loaded if isinstance(loaded, LazySamples) else list(loaded)
         if isinstance(items, LazySamples):
             ids: Iterable[str] = () if items.unique_ids else items.ids  # its loader checked them as it read
         else:
-            from harness.checks import check_samples
+            from harness.data.checks import check_samples
 
             check_samples(items, self.name, self.min_choices)
             ids = (s.id for s in items)

@@ -28,7 +28,7 @@ class MediaError(HarnessError):
 
 @dataclass(frozen=True)
 class Media:
-    """A reference to a media file (never its bytes): decoding happens in harness.media."""
+    """A reference to a media file (never its bytes): decoding happens in harness.data.media."""
 
     kind: MediaKind
     path: str  # absolute, already confined to the dataset root by the task loader

@@ -6,9 +6,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from harness.options import checked, declared
-from harness.registry import Entry, lookup
-from harness.types import ModelAdapter, UsageError
+from harness import Entry, ModelAdapter, UsageError, checked, declared, lookup
 
 ADAPTERS: dict[str, Entry] = {
     e.name: e

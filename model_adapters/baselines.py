@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from harness.types import Output, Request, Sample
+from harness import Output, Request, Sample
 
 
 class RandomModel:
@@ -82,7 +82,7 @@ class MajorityModel:
 
     def rank_choices(self, requests: list[Request]) -> list[Output]:
         """Log-probabilities of the learned counts (add-one smoothed), the same for every sample with the same
-        choices; ties go to the first choice (as in harness.scoring). Unfitted or an unseen number of choices: the
+        choices; ties go to the first choice (as in harness.scoring.rules). Unfitted or an unseen number of choices: the
         first choice."""
         outs = []
         for r in requests:

@@ -25,9 +25,7 @@ from typing import Annotated, Any
 
 import numpy as np
 
-from harness.options import AtLeast, Form
-from harness.progress import Ticker
-from harness.types import MediaError, Message, Output, Part, Request, UsageError
+from harness import AtLeast, Form, MediaError, Message, Output, Part, Request, Ticker, UsageError
 from model_adapters.limits import context_length, over_context, too_long
 from model_adapters.loglik import continuation_logprobs, forward_of
 
@@ -59,7 +57,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _load_audio(path: str, sr: int) -> np.ndarray:
-    from harness.media import load_audio  # imports av and PIL: not at module import
+    from harness import load_audio  # imports av and PIL: not at module import
 
     return load_audio(path, sr=sr)
 

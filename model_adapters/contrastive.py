@@ -17,8 +17,7 @@ from typing import Annotated, Any
 
 import numpy as np
 
-from harness.options import AtLeast, Form
-from harness.types import HarnessError, Output, Request, UsageError
+from harness import AtLeast, Form, HarnessError, Output, Request, UsageError
 
 DEVICE = Form(r"auto|cpu|cuda(:\d+)?|mps", "auto, cpu, cuda, cuda:N, mps")
 CLIP_TEMPLATE = "a photo of a face showing {label}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from harness.types import UsageError
+from harness import UsageError
 
 
 def model_class(arg: str | None) -> Any:

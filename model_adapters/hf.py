@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from harness.options import AtLeast, Form
-from harness.types import HarnessError, Output, Part, Request, UsageError
+from harness import AtLeast, Form, HarnessError, Output, Part, Request, UsageError
 from model_adapters.limits import context_length, over_context, too_long
 
 
@@ -50,7 +49,7 @@ def decoded(part: Part, audio_rate: int, video_frames: int) -> Any:
     """A media part's data: what the prefetch pool decoded, else decoded now (a judge or a direct caller)."""
     if part.data is not None:
         return part.data
-    from harness.media import decode
+    from harness import decode
 
     return decode(part.media, audio_rate=audio_rate, video_frames=video_frames)
 

@@ -3,7 +3,7 @@
 transformers 5 cannot build these processors at all without torchvision, not even for images: both require a video
 processor, and every transformers video processor needs torchvision. `video_fallback()` fills that gap with a
 NumPy/PIL port of Qwen2VLVideoProcessor; where torchvision is installed (a GPU host), it changes nothing and the real
-processors are used. Frames are sampled with PyAV by harness.media before they get here.
+processors are used. Frames are sampled with PyAV by harness.data.media before they get here.
 """
 
 from __future__ import annotations

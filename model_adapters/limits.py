@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.types import Output
+from harness import Output
 
 
 def context_length(config: Any) -> int | None:

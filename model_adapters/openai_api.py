@@ -4,7 +4,8 @@ media sent inline and requests streamed under an adaptive concurrency limit (doc
 - The API key is read only from the environment variable `api_key_env` names, once, when the model loads. It is
   never an option, never in describe() (run.json), a record, a log line or a message: every error text and every
   reply (text and extra fields: a server or model may echo the request) comes out with it replaced by "[key
-  removed]", and the key is registered with harness/redact.py, so the run folder's writers remove it from whatever
+  removed]", and the key is registered with harness/results/redact.py, so the run folder's writers remove it from
+  whatever
   else they write (a prompt, run.json, harness.log). A localhost base_url (a local vLLM) needs no key; where the
   variable is set anyway, it is sent.
 - Known hosted models pick their endpoint and key variable from the model name (`gemini-*`: Gemini's compatible
@@ -12,7 +13,7 @@ media sent inline and requests streamed under an adaptive concurrency limit (doc
   base_url / api_key_env given explicitly win.
 - Media: audio as 16-bit wav in `input_audio`, images and video frames as JPEG data URIs; encoded once per request
   (retries resend the same bytes). A body over max_request_mb is that request's error record, never sent.
-- stream() keeps up to an adaptive number of requests in flight (harness/concurrency.py: AIMD under the hard cap
+- stream() keeps up to an adaptive number of requests in flight (harness/run/concurrency.py: AIMD under the hard cap
   max_concurrency; Retry-After honoured), with bounded jittered retries on 429, 5xx, timeouts, dropped
   connections, cut-off or malformed answers. A request that still fails is an error Output (its record is retried
   by a re-run). A rejected key (401/403) or an unknown model (404) stops the run in one line instead.
@@ -30,10 +31,21 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from harness import redact
-from harness.concurrency import AdaptiveLimit, Retry, adaptive_in_flight
-from harness.options import AtLeast, Form
-from harness.types import HarnessError, Output, Request, UsageError
+from harness import (
+    REMOVED,
+    AdaptiveLimit,
+    AtLeast,
+    Form,
+    HarnessError,
+    Output,
+    Request,
+    Retry,
+    UsageError,
+    adaptive_in_flight,
+    redact_text,
+    redact_value,
+    register_secret,
+)
 from model_adapters.openai_wire import (
     Reply,
     Transport,
@@ -119,7 +131,7 @@ class OpenAIModel:
         self.base_url = (base_url or host_url).rstrip("/")
         self.api_key_env = api_key_env or host_env
         self._key = os.environ.get(self.api_key_env) or None
-        redact.register(self._key)  # whatever the run folder's writers write is kept free of it
+        register_secret(self._key)  # whatever the run folder's writers write is kept free of it
         if self._key is None and not is_local(self.base_url):
             raise HarnessError(f"model openai:{arg}: set the environment variable {self.api_key_env} to the API key "
                                f"for {shown_url(self.base_url)} (the key is read only from the environment)")
@@ -195,17 +207,17 @@ class OpenAIModel:
             return self._failed(job, self._scrub(f"{type(e).__name__}: {e}"))
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._key, redact.REMOVED) if self._key else text
+        return text.replace(self._key, REMOVED) if self._key else text
 
     def _clean(self, out: Output) -> Output:
         """A reply that echoes the key (a proxy quoting the request, a model that was shown it) keeps the rest of its
         text; the judge and every other caller get it so. Errors are scrubbed of any key; replies of a key long enough
-        to be a secret (harness/redact.py: a short placeholder like EMPTY would corrupt answers)."""
+        to be a secret (harness/results/redact.py: a short placeholder like EMPTY would corrupt answers)."""
         if out.error:
             out.error = self._scrub(out.error)
         if out.text:
-            out.text = redact.text(out.text)
-        out.extra = redact.value(out.extra)
+            out.text = redact_text(out.text)
+        out.extra = redact_value(out.extra)
         return out
 
     # -- one request -------------------------------------------------------------------------------------------------

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from harness.concurrency import Retry
-from harness.types import Message, Part, Request
+from harness import Message, Part, Request, Retry
 
 IMAGE_QUALITY = 90  # JPEG quality of images and video frames sent inline
 
@@ -47,7 +46,7 @@ def _decoded(part: Part, rate: int, frames: int) -> Any:
     """The prefetch pool's decoded media; a caller that passes bare references (a judge) gets them decoded here."""
     if part.data is not None:
         return part.data
-    from harness.media import decode
+    from harness import decode
 
     assert part.media is not None
     return decode(part.media, audio_rate=rate, video_frames=frames)

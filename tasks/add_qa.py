@@ -29,11 +29,18 @@ import json
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from harness.extract import extract_real_fake
-from harness.scoring import score_output
-from harness.task import Metric, Task
-from harness.textfile import text_lines
-from harness.types import RANK_METHODS, HarnessError, Output, Sample, UsageError
+from harness import (
+    RANK_METHODS,
+    HarnessError,
+    Metric,
+    Output,
+    Sample,
+    Task,
+    UsageError,
+    extract_real_fake,
+    score_output,
+    text_lines,
+)
 from tasks.add_qa_formats import BONAFIDE, LABELS, QUESTION, gold_label, read
 from tasks.file_lines import file_version
 

@@ -1,7 +1,7 @@
 """add_qa's list formats (tasks/add_qa.py describes them), each read in one pass that checks every line, in order,
 naming file and line, and keeps of each sample only its id and where its line is: a list of LAZY_FROM clips or more
-(ASVspoof 2021 DF has 611,829) is a harness.samples.LazySamples, each sample built again from its line when the
-run needs it, by the same code. Clip paths resolve as harness.media.resolve_media resolves them (`Clips`), at one
+(ASVspoof 2021 DF has 611,829) is a harness.data.samples.LazySamples, each sample built again from its line when the
+run needs it, by the same code. Clip paths resolve as harness.data.media.resolve_media resolves them (`Clips`), at one
 lstat a clip instead of a realpath of every folder on the way.
 
 Errors come in the order they always did: ASVspoof's line errors, then its audio folder, then its clip paths; the
@@ -22,11 +22,20 @@ from typing import Any
 
 import numpy as np
 
-from harness.checks import sample_id
-from harness.media import resolve_media
-from harness.samples import IdListBuilder, LazySamples, file_identity, first_duplicate, line_builder
-from harness.textfile import decode_line
-from harness.types import HarnessError, Media, MediaError, Sample
+from harness import (
+    HarnessError,
+    IdListBuilder,
+    LazySamples,
+    Media,
+    MediaError,
+    Sample,
+    decode_line,
+    file_identity,
+    first_duplicate,
+    line_builder,
+    resolve_media,
+    sample_id,
+)
 from tasks.file_lines import csv_lines, line_spans, parse_line, record_lines
 
 QUESTION = "Is this audio real or fake?"

@@ -21,7 +21,8 @@ discrete labels, MAE (`abs_error`, unparsed answers left out) for ratings; DIC o
 the predictions against that of the true labels: `dic_frobenius` (primary, lower is better), `dic_absolute`,
 `dic_relative`), its interval a bootstrap over items. agreement.json and agreement.png (both matrices, a heat map)
 are written into the run folder; where the records carry explanation vectors, agreement.json also has "bae": BAE
-(harness.agreement.bae_of: annotators placed by MDS from their explanations and from their true labels, aligned by
+(harness.metrics.agreement.bae_of: annotators placed by MDS from their explanations and from their true labels, aligned
+by
 Procrustes; the disparity, lower is better). Without explanations there is no "bae" key.
 """
 
@@ -35,11 +36,22 @@ import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
-from harness.agreement import dic_metric, weighted_f1, write_agreement
-from harness.media import resolve_media
-from harness.scoring import score_output
-from harness.task import Aggregate, Metric, Task
-from harness.types import HarnessError, Media, MediaError, Output, Sample, UsageError
+from harness import (
+    Aggregate,
+    HarnessError,
+    Media,
+    MediaError,
+    Metric,
+    Output,
+    Sample,
+    Task,
+    UsageError,
+    dic_metric,
+    resolve_media,
+    score_output,
+    weighted_f1,
+    write_agreement,
+)
 from tasks.file_lines import file_version
 
 Kind = Literal["discrete", "rating"]

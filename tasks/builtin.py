@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.task import Task
+from harness import Task
 from tasks.file_task import load_file_task
 
 DEMO_ITEMS = Path(__file__).parent / "demo" / "items.jsonl"

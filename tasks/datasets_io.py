@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.types import HarnessError
+from harness import HarnessError
 
 
 @contextlib.contextmanager

@@ -5,7 +5,7 @@ or `{"emotion label": "happy", "intent label": "encouraging"}`. The rules, in or
 1. A keyed value: `emotion: x`, `'emotion label': 'x'`, `"intent": "x"` (either quote style, JSON or broken JSON, a
    colon or "is"/"=") whose key names the field asked for; the value must be exactly one label (any case, spacing and
    trailing punctuation aside) or name exactly one label on word boundaries outside a negation.
-2. Without a keyed value for a one-field answer: harness.extract.extract_label over the whole reply (the final
+2. Without a keyed value for a one-field answer: harness.scoring.extract.extract_label over the whole reply (the final
    ANSWER line first, JSON values, a bare label, then the one label named in prose; "not neutral" is no neutral,
    "enjoy" holds no "joy", longer labels first so "weak negative" is not "negative").
 3. Anything else is unparsed (None): counted and listed by the engine, never guessed. A two-field answer
@@ -17,9 +17,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from harness.extract import extract_label
+from harness import (
+    # key: value pairs; the key may be quoted, the value quoted (either quote) or bare up to a delimiter
+    extract_label,
+)
 
-# key: value pairs; the key may be quoted, the value quoted (either quote) or bare up to a delimiter
 _KEYED = re.compile(
     r"""["'`]?\b(?P<key>[a-z][a-z _-]{0,40}?)["'`]?\s*(?::|：|=|\bis\b|\bwas\b)\s*["'`]?"""
     r"""(?P<value>(?:(?!\band\b)[^"'`,;{}\n]){1,80})""",

@@ -28,7 +28,8 @@ wrong, where the official script drops it); MC-EIU's answer is the joint label e
 weighted F1 are the official joint ones), with emotion and intent accuracy beside it; SMILE with corpus BLEU-4
 (sacrebleu) and ROUGE-L (rouge-score) against the reference, and with `--judge` the official two 1-5 scores
 (logical, multimodal association) summed. Dimension scores: the unweighted mean of their scenarios' accuracies
-(harness.aggregates.mean_of_groups; SCEA over humor and sarcasm only), `average` the mean of the three; each with
+(harness.metrics.aggregates.mean_of_groups; SCEA over humor and sarcasm only), `average` the mean of the three; each
+with
 a bootstrap interval.
 """
 
@@ -42,12 +43,21 @@ from typing import Any
 
 import numpy as np
 
-from harness.aggregates import mean_of_groups
-from harness.judge import Judge
-from harness.media import resolve_media
-from harness.task import Aggregate, Metric, Task
-from harness.text_metrics import corpus_bleu, rouge_l
-from harness.types import HarnessError, MediaError, Output, Sample, UsageError
+from harness import (
+    Aggregate,
+    HarnessError,
+    Judge,
+    MediaError,
+    Metric,
+    Output,
+    Sample,
+    Task,
+    UsageError,
+    corpus_bleu,
+    mean_of_groups,
+    resolve_media,
+    rouge_l,
+)
 from tasks.datasets_io import load_rows
 from tasks.emobench_labels import parse_fields, parse_label
 from tasks.emobench_scenarios import DIMENSIONS, EMOTIONS, INTENTS, SCENARIOS, Scenario, scenario_labels
@@ -95,7 +105,7 @@ def score(sample: Sample, output: Output, mode: str) -> dict[str, Any]:
 # --- aggregates -------------------------------------------------------------------------------------------------
 
 
-class dimension_mean:  # noqa: N801 - used like a function, as harness.aggregates' own
+class dimension_mean:  # noqa: N801 - used like a function, as harness.metrics.aggregates' own
     """A dimension's score: mean_of_groups("scenario") over its counted scenarios' records (SMILE is not counted)."""
 
     def __init__(self, dimension: str) -> None:
@@ -110,7 +120,7 @@ class dimension_mean:  # noqa: N801 - used like a function, as harness.aggregate
         return self._mean(rows.take(np.flatnonzero(mask))) if mask.any() else None
 
     def weighted(self, rows: Any, counts: np.ndarray) -> np.ndarray:
-        """The score on every bootstrap draw at once (harness.aggregates.draw_counts); NaN where undefined."""
+        """The score on every bootstrap draw at once (harness.metrics.aggregates.draw_counts); NaN where undefined."""
         codes = [rows.code("scenario", k) for k in self.counted]
         idx = np.flatnonzero(np.isin(rows.codes["scenario"], [c for c in codes if c >= 0]))
         if not idx.size:

@@ -15,9 +15,7 @@ from typing import Any
 
 import msgspec
 
-from harness.jsonl import MISSING, fast_loads
-from harness.textfile import decode_line
-from harness.types import HarnessError
+from harness import MISSING, HarnessError, decode_line, fast_loads
 
 _BLOCK = 1 << 22
 
@@ -45,7 +43,7 @@ def rows(path: Path, digest: Any = None,
             n += 1
             start, offset = offset, offset + len(raw)
             try:
-                row = decode(raw)  # harness.jsonl: msgspec reads a line as json does, or fails
+                row = decode(raw)  # harness.results.jsonl: msgspec reads a line as json does, or fails
             except ValueError:  # msgspec.DecodeError, or a byte that is not UTF-8
                 row = None
             if type(row) is not dict:
@@ -56,7 +54,7 @@ def rows(path: Path, digest: Any = None,
 
 
 def csv_lines(path: Path, end: list[int], digest: Any = None) -> Iterator[str]:
-    """The text of each line for a csv reader, as harness.textfile reads it (a byte that is not UTF-8 fails naming
+    """The text of each line for a csv reader, as harness.data.textfile reads it (a byte that is not UTF-8 fails naming
     its line, a byte order mark at the start is dropped); `end[0]` is the byte offset after the last line given, so
     a row's bytes are known as the reader returns it (it reads no further than the row's last line)."""
     for n, offset, pieces in _line_blocks(path, digest):
@@ -74,7 +72,7 @@ def record_lines(raw: bytes) -> Iterator[str]:
 
 
 def _line_blocks(path: Path, digest: Any = None) -> Iterator[tuple[int, int, list[bytes]]]:
-    """(lines before, offset, lines with their endings) for each block of the file, split where harness.textfile
+    """(lines before, offset, lines with their endings) for each block of the file, split where harness.data.textfile
     splits (at "\\n", "\\r\\n" and "\\r"); `digest` (a hashlib object) is given every byte."""
     n = offset = 0
     carry = b""
@@ -96,13 +94,13 @@ def _line_blocks(path: Path, digest: Any = None) -> Iterator[tuple[int, int, lis
 
 
 def _raw_lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(line number, line with its ending) for every line (as harness.textfile numbers them)."""
+    """(line number, line with its ending) for every line (as harness.data.textfile numbers them)."""
     for n, _, pieces in _line_blocks(path):
         yield from enumerate(pieces, n + 1)
 
 
 def line_spans(path: Path) -> Iterator[tuple[int, bytes, int]]:
-    """(line number, line with its ending, its byte offset) for every line (as harness.textfile numbers them)."""
+    """(line number, line with its ending, its byte offset) for every line (as harness.data.textfile numbers them)."""
     for n, offset, pieces in _line_blocks(path):
         for raw in pieces:
             n += 1
@@ -113,7 +111,7 @@ def line_spans(path: Path) -> Iterator[tuple[int, bytes, int]]:
 def parse_line(raw: bytes, path: Path, n: int) -> dict[str, Any] | None:
     """The object on a line (None: a blank line), as harness has always read it: decoded as UTF-8 (a bad byte is
     named by line and column), then parsed by `json`, errors naming file and line. msgspec reads it first where it
-    reads exactly what `json` would (harness/jsonl.py); otherwise the line takes that exact path."""
+    reads exactly what `json` would (harness/results/jsonl.py); otherwise the line takes that exact path."""
     if not raw.strip():
         return None
     row = fast_loads(raw)

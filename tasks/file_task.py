@@ -22,13 +22,25 @@ from typing import Any
 
 import numpy as np
 
-from harness.checks import MIN_CHOICES, check_choices, sample_id
-from harness.extract import letter
-from harness.media import resolve_media
-from harness.prompting import MAX_LETTERS
-from harness.samples import MEDIA_KINDS, IdList, LazySamples, file_identity, line_builder
-from harness.task import Task
-from harness.types import HarnessError, Media, MediaError, Sample, UsageError
+from harness import (
+    MAX_LETTERS,
+    MEDIA_KINDS,
+    MIN_CHOICES,
+    HarnessError,
+    IdList,
+    LazySamples,
+    Media,
+    MediaError,
+    Sample,
+    Task,
+    UsageError,
+    check_choices,
+    file_identity,
+    letter,
+    line_builder,
+    resolve_media,
+    sample_id,
+)
 from tasks.file_lines import csv_row, parse_line, rows
 
 MEDIA_KEYS = ("audio", "image", "video")
@@ -65,7 +77,8 @@ def _as_list(value: Any, where: str, key: str) -> list[str]:
 
 
 def min_choices_of(given: int | None, header: dict[str, Any], file: Path) -> int:
-    """The fewest choices a line may have: --task-arg min_choices, else the header's, else 2 (harness/checks.py)."""
+    """The fewest choices a line may have: --task-arg min_choices, else the header's, else 2
+    (harness/data/checks.py)."""
     value = given if given is not None else header.get("min_choices", MIN_CHOICES)
     if type(value) is not int or value < 1:
         where = "--task-arg min_choices" if given is not None else f"{file}:1: min_choices"
@@ -115,7 +128,7 @@ def read_items(file: Path, labels: str | None = None, lettered: bool | None = No
     fields: list[str] = []  # a CSV file's header
     label_set: list[str] | None = None
     least = MIN_CHOICES  # the fewest choices a line may have: min_choices_of, at the first sample
-    ids_blob, ids_ends = bytearray(), array("q")  # harness.samples.IdList, filled inline (a million times)
+    ids_blob, ids_ends = bytearray(), array("q")  # harness.data.samples.IdList, filled inline (a million times)
     seen: set[str] = set()
     starts, lengths, lines, kinds = array("q"), array("i"), array("i"), bytearray()
     shapes: set[tuple[str, ...]] = set()  # the keys of each row, once per distinct set: metadata keys at the end
@@ -187,7 +200,7 @@ def _builder(file: Path, identity: tuple[int, ...], root: Path, label_set: list[
              header: dict[str, Any], least: int, starts: array, lengths: array, lines: array,
              fields: list[str] | None):  # type: ignore[no-untyped-def]
     """build(positions) -> the samples at those positions, each from its line (a CSV row: its lines, `fields` its
-    file's header), read again and checked by the same code (harness.samples.line_builder)."""
+    file's header), read again and checked by the same code (harness.data.samples.line_builder)."""
 
     def make(raw: bytes, n: int) -> Sample:
         row = parse_line(raw, file, n) if fields is None else csv_row(raw, fields)

@@ -20,13 +20,20 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, get_args
 
-from harness.extract import extract_choice, only_letter
-from harness.media import resolve_media
-from harness.prompting import MAX_LETTERS
-from harness.scoring import score_output
-from harness.task import Task
-from harness.textfile import read_text
-from harness.types import HarnessError, MediaError, Output, Sample, UsageError
+from harness import (
+    MAX_LETTERS,
+    HarnessError,
+    MediaError,
+    Output,
+    Sample,
+    Task,
+    UsageError,
+    extract_choice,
+    only_letter,
+    read_text,
+    resolve_media,
+    score_output,
+)
 from tasks.datasets_io import quiet_datasets
 from tasks.file_lines import file_version, jsonl_rows
 from tasks.mmar_rubric import rubric_judge

@@ -10,9 +10,7 @@ import json
 import re
 from typing import Any
 
-from harness.judge import Judge
-from harness.schema import record_field
-from harness.types import Sample
+from harness import Judge, Sample, record_field
 
 SYSTEM = ("You are a impartial and meticulous AI evaluator. Your task is to assess a model's response to a question "
           "by evaluating its reasoning and its final answer. You must strictly follow the provided ground truth "

@@ -36,11 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from harness.extract import extract_label
-from harness.scoring import score_output
-from harness.task import Task
-from harness.textfile import read_text, text_lines
-from harness.types import HarnessError, Output, Sample, UsageError
+from harness import HarnessError, Output, Sample, Task, UsageError, extract_label, read_text, score_output, text_lines
 from tasks.datasets_io import load_rows
 from tasks.file_lines import file_version
 

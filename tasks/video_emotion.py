@@ -33,7 +33,7 @@ lowercased reply; MER2024: the alphabetically last label found in it, "worried" 
   MER2024  accuracy (primary) and weighted F1 (sklearn's weighted average; an unparsed reply is a miss).
   EMER     corpus BLEU-4 (sacrebleu) and ROUGE-L (rouge-score, Porter stemmer; primary) of the reply against the
            reference reasoning (`lang=zh`: sacrebleu's zh tokenizer, ROUGE-L over characters), as declared aggregates
-           (harness/text_metrics.py). With `--judge MODEL` also `judge_score`, 1-10: our rubric prompt (below), in the
+           (harness/metrics/text.py). With `--judge MODEL` also `judge_score`, 1-10: our rubric prompt (below), in the
            spirit of AffectGPT's clue-overlap scoring that EMER's authors use, not their exact prompt.
 """
 
@@ -47,13 +47,23 @@ from typing import Any, Literal
 
 import numpy as np
 
-from harness.aggregates import mean_of_groups
-from harness.judge import Judge
-from harness.media import resolve_media
-from harness.task import Aggregate, Metric, Task
-from harness.text_metrics import corpus_bleu, rouge_l
-from harness.textfile import read_text, text_lines
-from harness.types import HarnessError, MediaError, Output, Sample, UsageError
+from harness import (
+    Aggregate,
+    HarnessError,
+    Judge,
+    MediaError,
+    Metric,
+    Output,
+    Sample,
+    Task,
+    UsageError,
+    corpus_bleu,
+    mean_of_groups,
+    read_text,
+    resolve_media,
+    rouge_l,
+    text_lines,
+)
 from tasks.datasets_io import load_rows
 from tasks.emobench_labels import parse_label
 from tasks.file_lines import file_version
@@ -131,7 +141,7 @@ def uar() -> mean_of_groups:
     return mean_of_groups("emotion")
 
 
-class mean_over:  # noqa: N801 - used like a function, as harness.aggregates' own
+class mean_over:  # noqa: N801 - used like a function, as harness.metrics.aggregates' own
     """The unweighted mean over `key`'s values (DFEW's folds) of `inner` computed on each value's records."""
 
     def __init__(self, key: str, inner: Any) -> None:

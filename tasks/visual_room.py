@@ -22,7 +22,7 @@ with it), overall and per media kind (image / video):
 - perception accuracy: the share of perception questions answered right;
 - cognition accuracy: the share of posts whose sarcasm question is answered right;
 - cognition error given correct perception (the paper's headline, lower is better; primary with tier=both): among
-  posts whose perception questions are all right, the share whose sarcasm answer is wrong (harness.aggregates
+  posts whose perception questions are all right, the share whose sarcasm answer is wrong (harness.metrics.aggregates
   conditional_error, declared as a Task aggregate over the unit "post").
 """
 
@@ -31,12 +31,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from harness.aggregates import conditional_error
-from harness.checks import check_choices
-from harness.media import resolve_media
-from harness.task import Aggregate, Metric, Task
-from harness.textfile import read_text
-from harness.types import HarnessError, MediaError, Sample, UsageError
+from harness import (
+    Aggregate,
+    HarnessError,
+    MediaError,
+    Metric,
+    Sample,
+    Task,
+    UsageError,
+    check_choices,
+    conditional_error,
+    read_text,
+    resolve_media,
+)
 from tasks.datasets_io import load_rows
 from tasks.file_lines import file_version, jsonl_rows
 
@@ -48,7 +55,7 @@ COGNITION = ('The {kind} above comes with this post: "{text}"\n'
              "Taking the {kind} and the text together, is this post sarcastic?")
 
 
-class level_accuracy:  # noqa: N801 - used like a function, as harness.aggregates' own
+class level_accuracy:  # noqa: N801 - used like a function, as harness.metrics.aggregates' own
     """The share right among the records tagged level=`level` (a post's records stay together in the bootstrap)."""
 
     def __init__(self, level: str) -> None:

@@ -186,7 +186,7 @@ class Streaming(EchoGold):
         return rid, out
 
     def stream(self, requests: Any, mode: str) -> Any:
-        from harness.streaming import in_flight
+        from harness.run.streaming import in_flight
 
         pairs = in_flight(requests, lambda r: self._one(r, mode), self.limit)
         if not self.asynchronous:

@@ -1,4 +1,5 @@
-"""Metrics a task declares (harness/aggregates.py): the primary metric first, cross-sample aggregates with intervals
+"""Metrics a task declares (harness/metrics/aggregates.py): the primary metric first, cross-sample aggregates with
+intervals
 over the right unit, checked against hand-computed values on synthetic records and through one CLI run."""
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from typer.testing import CliRunner
 
 import tasks
 from cli import app
-from harness.aggregates import Aggregate, Metric, Rows, bootstrap_aggregate, conditional_error, mean_of_groups
+from harness.metrics.aggregates import Aggregate, Metric, Rows, bootstrap_aggregate, conditional_error, mean_of_groups
+from harness.metrics.summary import summarize
 from harness.registry import Entry
-from harness.report import table
-from harness.summary import summarize
+from harness.report.table import table
 from harness.task import Task
 from harness.types import Sample
 

@@ -1,4 +1,5 @@
-"""Multi-annotator tasks (tasks/annotators.py) and their metrics (harness/agreement.py): Cohen's kappa matrix checked
+"""Multi-annotator tasks (tasks/annotators.py) and their metrics (harness/metrics/agreement.py): Cohen's kappa matrix
+checked
 by hand and against scikit-learn, weighted F1 against scikit-learn, DIC on a simulated panel (strict, lenient,
 random annotators: an oracle gives 0, a majority-for-everyone model clearly more), few-shot examples from the
 annotator's own train labels, the heat map in the run folder, `harness grade`, ratings with MAE, BAE."""
@@ -17,8 +18,8 @@ from typer.testing import CliRunner
 
 import tasks
 from cli import app
-from harness.agreement import bae, bae_of, dic, kappa_matrix, weighted_f1_score
-from harness.prompting import build_request
+from harness.data.prompting import build_request
+from harness.metrics.agreement import bae, bae_of, dic, kappa_matrix, weighted_f1_score
 from harness.types import HarnessError, Output, Request, Sample
 
 cli = CliRunner()

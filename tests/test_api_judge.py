@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from harness.redact import REMOVED
+from harness.results.redact import REMOVED
 from tests.fake_openai import FakeOpenAI
 from tests.test_mmar import MMAR, jsonl_rows, write_wav
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 import tasks
 from cli import app
-from harness.prompting import options_text
+from harness.data.prompting import options_text
 from harness.types import HarnessError, Sample
 from tasks import add_qa
 from tests.conftest import write_items

@@ -164,13 +164,13 @@ def test_baselines_run_the_mmar_fixture_without_audio(model: str, tmp_path: Path
 def test_a_model_that_reads_no_media_is_not_refused_and_reads_no_durations(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No media-kind refusal, no decoding, no durations for length sorting: the clips need not even exist."""
-    import harness.media
+    import harness.data.media
 
     def boom(*_: Any, **__: Any) -> Any:
         raise AssertionError("a baseline's run touched media")
 
     for name in ("decode", "audio_duration", "video_duration"):
-        monkeypatch.setattr(harness.media, name, boom)
+        monkeypatch.setattr(harness.data.media, name, boom)
     data = tmp_path / "t.jsonl"
     data.write_text("".join(json.dumps({"id": f"s{i}", "question": "?", "choices": ["a", "b"], "answer": "b",
                                         "audio": f"clips/missing{i}.wav", "video": f"clips/v{i}.mp4"}) + "\n"

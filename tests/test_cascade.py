@@ -74,7 +74,7 @@ def test_describe(model):
 
 @needs_models
 def test_transcribe_spoken_clip(model):
-    from harness.media import load_audio
+    from harness.data.media import load_audio
 
     it = items()["spoken-04"]
     text = model.transcribe(load_audio(DEMO / it["audio"], sr=model.audio_rate))
@@ -118,7 +118,7 @@ def test_scores_are_deterministic(model):
 
 @needs_models
 def test_few_shot_and_in_memory_audio(model):
-    from harness.media import load_audio
+    from harness.data.media import load_audio
 
     spoken = items()
     shot, target = spoken["spoken-14"], spoken["spoken-10"]
@@ -149,7 +149,7 @@ def test_generate_returns_text(model, tmp_path):
 
 
 def _long_audio(seconds: float) -> np.ndarray:
-    from harness.media import load_audio
+    from harness.data.media import load_audio
 
     clips = [load_audio(DEMO / it["audio"], sr=16000) for it in items().values() if it["kind"] == "spoken"]
     return np.concatenate(clips * 10)[: int(seconds * 16000)]

@@ -69,13 +69,13 @@ def test_bad_option_values_are_usage_errors(items: Path) -> None:
 def test_a_command_without_its_own_guard_still_ends_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
     """A bug in a command that catches only its own errors (leaderboard, compare): one line, the traceback in a file."""
-    import harness.leaderboard
+    import harness.report.leaderboard
     from cli.main import main
 
     def broken(*a: object, **kw: object) -> None:
         raise AttributeError("'list' object has no attribute 'get'")
 
-    monkeypatch.setattr(harness.leaderboard, "collect", broken)
+    monkeypatch.setattr(harness.report.leaderboard, "collect", broken)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(sys, "argv", ["harness", "leaderboard", str(tmp_path), "--out", str(tmp_path / "lb")])
     with pytest.raises(SystemExit) as stop:

@@ -1,4 +1,5 @@
-"""`harness compare RUN_A RUN_B` (harness/paired.py): a paired difference with a bootstrap interval and McNemar's exact
+"""`harness compare RUN_A RUN_B` (harness/report/paired.py): a paired difference with a bootstrap interval and
+McNemar's exact
 p-value, on runs built through the CLI with the baselines and a scripted oracle."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from harness.paired import mcnemar_exact, paired_bootstrap
+from harness.report.paired import mcnemar_exact, paired_bootstrap
 from tests.conftest import write_items
 
 cli = CliRunner()

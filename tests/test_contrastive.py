@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 import model_adapters
 from cli import app
-from harness.media import decode
-from harness.probe import fit_probe, recalls
+from harness.data.media import decode
+from harness.metrics.probe import fit_probe, recalls
 from harness.types import Media, Message, Part, Request
 from model_adapters.tiny_checkpoints import build
 

@@ -1,6 +1,6 @@
 """Data parallel for real: `torchrun --nproc-per-node N -m cli run ...` (gloo on the CPU) gives exactly the records of
 one process, and a run killed on 2 ranks resumes on 1 or on 3 ranks without redoing or duplicating a finished
-sample (harness/distributed.py, harness/shards.py)."""
+sample (harness/run/distributed.py, harness/results/shards.py)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.distributed import Ranks, from_env
-from harness.shards import shard_of
+from harness.results.shards import shard_of
+from harness.run.distributed import Ranks, from_env
 from harness.types import UsageError
 from tests.conftest import write_items
 

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 import tasks
 from cli import app
-from harness.media import write_video
-from harness.summary import summarize
+from harness.data.media import write_video
+from harness.metrics.summary import summarize
 from harness.types import HarnessError, UsageError
 from tasks.emobench_labels import parse_fields, parse_label
 from tasks.emobench_m import EMOTIONS, EXAMPLE, INTENTS, SCENARIOS, judge_parse, only_scenario
@@ -65,7 +65,7 @@ def test_the_example_loads_every_scenario_with_its_instruction_as_the_prompt() -
     assert mosi.answer == "positive" and mosi.choices == ["neutral", "negative", "positive"]
     eiu = next(s for s in samples if s.id == "mc_eiu/0")
     assert eiu.answer == "happy_encouraging"
-    from harness.prompting import build_request
+    from harness.data.prompting import build_request
 
     text = build_request(mosi, options=task.options).messages[-1].text
     assert text == mosi.question  # nothing added: the released instruction names labels and format
@@ -156,8 +156,8 @@ def test_the_joint_label_and_the_dimension_means_by_hand() -> None:
 
 
 def test_bleu_and_rouge_match_the_packages_documented_examples() -> None:
-    from harness.aggregates import Rows
-    from harness.text_metrics import corpus_bleu, rouge_l
+    from harness.metrics.aggregates import Rows
+    from harness.metrics.text import corpus_bleu, rouge_l
 
     def rows(fn: Any, texts: list[tuple[Any, Any]], scenarios: list[str]) -> Rows:
         names = sorted(set(scenarios))

@@ -1,4 +1,4 @@
-"""harness.extract: table-driven cases for every answer form, plus property tests that it never raises
+"""harness.scoring.extract: table-driven cases for every answer form, plus property tests that it never raises
 and only ever returns one of the given choices."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.extract import (
+from harness.scoring.extract import (
     Extraction,
     extract_choice,
     extract_label,

@@ -112,7 +112,7 @@ def mixed_lines(n: int) -> list[str]:
 
 def test_a_large_jsonl_task_is_kept_lazily_and_gives_the_same_samples(tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    from harness.samples import LazySamples
+    from harness.data.samples import LazySamples
     from tasks import file_task
 
     f = write(tmp_path / "t.jsonl", "\n".join(mixed_lines(60)) + "\n")

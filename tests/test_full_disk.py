@@ -1,6 +1,6 @@
 """A full disk ends a run in one line, never a logging traceback per message, and run.json says `failed` with the
 reason: the writer keeps a little space allocated in its own lock file and gives it back for that last write
-(harness/store.py). Where even that cannot be written, the error line says run.json could not be marked.
+(harness/results/store.py). Where even that cannot be written, the error line says run.json could not be marked.
 
 A real full file system (a 128 KiB tmpfs) where this machine lets the tests mount one (root); a simulated one (every
 fsync fails with ENOSPC until space is freed) everywhere."""
@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-import harness.store
+import harness.results.store
 from cli import app
 from tests.conftest import write_items
 
@@ -78,20 +78,21 @@ def test_a_real_full_disk_is_one_line_and_run_json_says_failed_and_the_run_resum
 
 
 class FullDisk:
-    """Every fsync harness.store makes fails with ENOSPC from the first record on (samples.jsonl, run.json's temp
+    """Every fsync harness.results.store makes fails with ENOSPC from the first record on (samples.jsonl, run.json's
+    temp
     file), until a file is truncated to free space, where `frees` says truncating frees enough."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, frees: bool):
         self.full, self.frees, self.fsync, self.ftruncate = False, frees, os.fsync, os.ftruncate
-        append = harness.store.RunStore.append
+        append = harness.results.store.RunStore.append
 
         def filling(store: Any, records: Any) -> None:
             self.full = True
             append(store, records)
 
-        monkeypatch.setattr(harness.store.RunStore, "append", filling)
-        monkeypatch.setattr(harness.store.os, "fsync", self.fsync_on_disk)
-        monkeypatch.setattr(harness.store.os, "ftruncate", self.ftruncate_on_disk)
+        monkeypatch.setattr(harness.results.store.RunStore, "append", filling)
+        monkeypatch.setattr(harness.results.store.os, "fsync", self.fsync_on_disk)
+        monkeypatch.setattr(harness.results.store.os, "ftruncate", self.ftruncate_on_disk)
 
     def fsync_on_disk(self, fd: int) -> None:
         if self.full:
@@ -140,14 +141,14 @@ def test_where_run_json_cannot_be_written_the_error_line_says_so(tmp_path: Path,
 
 
 def test_a_writer_holds_its_reserve_only_while_it_runs(tmp_path: Path) -> None:
-    store = harness.store.RunStore(tmp_path / "r")
+    store = harness.results.store.RunStore(tmp_path / "r")
     store.open()
-    assert (tmp_path / "r" / ".lock").stat().st_size == harness.store.RESERVE
+    assert (tmp_path / "r" / ".lock").stat().st_size == harness.results.store.RESERVE
     store.close()
     assert (tmp_path / "r" / ".lock").stat().st_size == 0
-    shard = harness.store.RunStore(tmp_path / "r", shard="rank-0-of-2")
+    shard = harness.results.store.RunStore(tmp_path / "r", shard="rank-0-of-2")
     shard.open()
-    assert (tmp_path / "r" / ".lock.rank-0-of-2").stat().st_size == harness.store.RESERVE
+    assert (tmp_path / "r" / ".lock.rank-0-of-2").stat().st_size == harness.results.store.RESERVE
     assert (tmp_path / "r" / ".lock").stat().st_size == 0  # the shared lock is no one's reserve
     shard.close()
     assert (tmp_path / "r" / ".lock.rank-0-of-2").stat().st_size == 0

@@ -166,7 +166,7 @@ def test_image_and_text_tasks_through_the_cli(tiny: dict, tmp_path: Path) -> Non
 
 
 def test_video_task_through_the_cli_and_videos_change_scores(tiny: dict, loaded: dict, tmp_path: Path) -> None:
-    # Frames come from PyAV (harness.media); the processors get them as PIL lists, no torchvision involved.
+    # Frames come from PyAV (harness.data.media); the processors get them as PIL lists, no torchvision involved.
     from tests.test_media import write_video
 
     data = tmp_path / "data"

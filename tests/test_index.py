@@ -1,4 +1,5 @@
-"""samples.jsonl as columns (harness/index.py) and samples.idx: the same summary and notes as reading every record,
+"""samples.jsonl as columns (harness/results/index.py) and samples.idx: the same summary and notes as reading every
+record,
 and an index that is never trusted beyond the bytes it names (docs/DESIGN.md, The run folder)."""
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import harness.index as index_module
-from harness.metrics import Breakdown
-from harness.report import notes
-from harness.schema import upgrade
-from harness.store import RunStore
-from harness.summary import mean_fields, summarize
+import harness.results.index as index_module
+from harness.metrics.breakdown import Breakdown
+from harness.metrics.summary import mean_fields, summarize
+from harness.report.table import notes
+from harness.results.schema import upgrade
+from harness.results.store import RunStore
 from harness.task import Task
 
 SETTINGS = settings(max_examples=80, deadline=None, derandomize=True,

@@ -1,4 +1,4 @@
-"""harness/jsonl.py: msgspec where it reads and writes what `json` does, `json` where it would not."""
+"""harness/results/jsonl.py: msgspec where it reads and writes what `json` does, `json` where it would not."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from harness.jsonl import MISSING, dumps_line, fast_loads, loads
+from harness.results.jsonl import MISSING, dumps_line, fast_loads, loads
 
 LINES = [b'{"a": 1, "a": 2}', b'{"a": NaN, "b": -Infinity}', b'{"a": 1e400}', b'{"a": 123456789012345678901234567890}',
          b'{"a": "\\ud800"}', b'"\xed\xa0\x80"', b'\xef\xbb\xbf{"a": 1}', b'{"a": 0.30000000000000004441}', b'[1, 2]',

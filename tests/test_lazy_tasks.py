@@ -1,4 +1,5 @@
-"""Large CSV file tasks and add_qa lists are kept lazily (harness.samples.LazySamples): the same samples, ids, order,
+"""Large CSV file tasks and add_qa lists are kept lazily (harness.data.samples.LazySamples): the same samples, ids,
+order,
 metadata, versions, run ids, errors and resumption as when every sample was built up front."""
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from typer.testing import CliRunner
 
 import tasks
 from cli import app
-from harness.media import resolve_media
-from harness.samples import IdList, LazySamples, first_duplicate
+from harness.data.media import resolve_media
+from harness.data.samples import IdList, LazySamples, first_duplicate
 from harness.types import HarnessError, MediaError
 from tasks import add_qa, add_qa_formats, file_task
 

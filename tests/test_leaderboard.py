@@ -1,4 +1,5 @@
-"""`harness leaderboard` (harness/leaderboard.py, leaderboard_html.py): run folders built through the CLI with the
+"""`harness leaderboard` (harness/report/leaderboard.py, leaderboard_html.py): run folders built through the CLI with
+the
 baselines and tiny fakes over two or three tasks (demo, a file: task, MMAR where its fixture is present), written as
 markdown, CSV and HTML; the numbers must be the summaries' and every folder that is not ranked must say why. The HTML
 is also loaded in a real headless chromium where one is installed."""

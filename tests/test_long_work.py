@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import harness.summary
+import harness.metrics.summary
 import tasks
 from cli import app
-from harness.aggregates import Rows, bootstrap_aggregate, mean_of_groups
-from harness.progress import Ticker
-from harness.summary import summarize
-from harness.text_metrics import corpus_bleu, rouge_l
+from harness.metrics.aggregates import Rows, bootstrap_aggregate, mean_of_groups
+from harness.metrics.summary import summarize
+from harness.metrics.text import corpus_bleu, rouge_l
+from harness.run.progress import Ticker
 from harness.types import Output, Request
 from tasks.emobench_m import dimension_mean, only_scenario, overall_mean
 
@@ -146,7 +146,8 @@ def test_emobench_m_summary_calls_no_aggregate_per_draw(monkeypatch: pytest.Monk
 
 
 def test_a_summary_that_takes_over_a_second_says_how_far_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(harness.summary, "Ticker", functools.partial(Ticker, after=0.0))  # as if a second had passed
+    monkeypatch.setattr(harness.metrics.summary, "Ticker", functools.partial(Ticker, after=0.0))  # as if a second had
+    # passed
     task = tasks.get("emobench_m", {})
     records = [{"id": f"{s.id}", "error": None, "correct": True, "answer": s.answer, "gold": s.answer,
                 "metadata": s.metadata} for s in task.samples()]
@@ -156,7 +157,7 @@ def test_a_summary_that_takes_over_a_second_says_how_far_it_is(monkeypatch: pyte
     assert "summarizing: intervals: 17/17 cells" in lines and "summarizing: aggregates: 17/17 cells" in lines
     assert len(lines) <= 6, lines  # at most once a second and the final count, not a line per cell
     quiet = io.StringIO()
-    monkeypatch.setattr(harness.summary, "Ticker", Ticker)
+    monkeypatch.setattr(harness.metrics.summary, "Ticker", Ticker)
     summarize(task, ["dimension", "scenario"], records, 0, {}, progress=quiet)
     assert quiet.getvalue() == ""  # quick work says nothing
 

@@ -1,4 +1,4 @@
-"""harness.media on tiny files generated here (numpy + soundfile + PyAV); nothing is downloaded."""
+"""harness.data.media on tiny files generated here (numpy + soundfile + PyAV); nothing is downloaded."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
-from harness.media import (
+from harness.data.media import (
     audio_duration,
     decode,
     load_audio,

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.metrics import MAX_AUTO_LABELS, Breakdown
-from harness.stats import (
+from harness.metrics.breakdown import MAX_AUTO_LABELS, Breakdown
+from harness.metrics.stats import (
     binary_report,
     bootstrap_accuracy_ci,
     bootstrap_ci,

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 import tasks
 from cli import app
-from harness.prompting import build_request, render
+from harness.data.prompting import build_request, render
 from harness.types import HarnessError, Output, UsageError
 from tasks import mmar
 from tasks.mmar import official_correct

@@ -11,7 +11,7 @@ from typing import Any
 from typer.testing import CliRunner
 
 from cli import app
-from harness.schema import SCHEMA_VERSION, record_field, upgrade
+from harness.results.schema import SCHEMA_VERSION, record_field, upgrade
 
 V2 = {"schema_version": 2, "id": "s1", "prompt": "p", "output": None, "scores": [-1.0, -2.0], "score_method": "loglik",
       "answer": "Real", "method": "loglik", "gold": "Real", "correct": True, "score": -0.3, "error": None,

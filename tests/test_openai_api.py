@@ -1,5 +1,5 @@
 """The openai adapter (model_adapters/openai_api.py) against a real HTTP server with scripted faults
-(tests/fake_openai.py), and the adaptive concurrency limit it streams under (harness/concurrency.py)."""
+(tests/fake_openai.py), and the adaptive concurrency limit it streams under (harness/run/concurrency.py)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 
 import model_adapters
 from cli import app
-from harness.concurrency import AdaptiveLimit, Retry, adaptive_in_flight, backoff
-from harness.redact import REMOVED
+from harness.results.redact import REMOVED
+from harness.run.concurrency import AdaptiveLimit, Retry, adaptive_in_flight, backoff
 from harness.types import HarnessError, Media, Message, Output, Part, Request, UsageError
 from tests.conftest import write_items
 from tests.fake_openai import FakeOpenAI
@@ -193,7 +193,7 @@ def test_a_reply_that_echoes_the_key_is_written_with_the_key_removed(tmp_path: P
         def boom(*args: Any) -> None:
             raise RuntimeError(f"the server said {key}")
 
-        monkeypatch.setattr("harness.runner.Runner._finish", boom)
+        monkeypatch.setattr("harness.run.runner.Runner._finish", boom)
         r = run(items, out, server)  # the records are done: straight to the summary, which fails
     assert r.exit_code == 1 and key not in r.stdout + r.stderr
     assert f"error: unexpected RuntimeError: the server said {REMOVED} (traceback in" in r.stderr

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from harness.prompting import build_request, pick_shots, render
+from harness.data.prompting import build_request, pick_shots, render
 from harness.types import Media, Sample
 
 

@@ -72,7 +72,7 @@ def test_export_sft_refuses_tasks_without_a_training_format(tmp_path: Path) -> N
 def test_a_grade_that_cannot_write_marks_its_folder_failed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A full disk while grading: one line, and run.json says failed (a re-grade of the same file used to leave the
     earlier run.json saying complete)."""
-    from harness.store import RunStore
+    from harness.results.store import RunStore
     from harness.types import HarnessError
 
     items = write_items(tmp_path / "data", n=4, audio=False)

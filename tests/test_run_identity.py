@@ -29,7 +29,7 @@ import model_adapters
 import tasks
 from cli import app
 from cli.wiring import runner as make_runner
-from harness.runner import RunConfig
+from harness.run.runner import RunConfig
 from tests.conftest import write_items
 
 FIXTURES = Path(os.environ.get("HARNESS_FIXTURES") or Path(__file__).resolve().parent / "fixtures")
@@ -405,7 +405,7 @@ def test_every_model_option_changes_the_run_id(name: str, data: Data) -> None:
 
 
 def test_a_change_in_prompt_rendering_changes_the_run_id(data: Data, monkeypatch: pytest.MonkeyPatch) -> None:
-    import harness.prompting as prompting
+    import harness.data.prompting as prompting
 
     spec = f"file:{data.items}"
     runs: dict[str, dict[str, Any]] = {"generate": {"mode": "generate"}, "score": {"mode": "score"},
@@ -517,7 +517,7 @@ def test_built_in_tasks_have_one_run_id_wherever_harness_is_installed(tmp_path: 
     elsewhere = tmp_path / "elsewhere"
     for package in ("cli", "harness", "tasks", "model_adapters"):
         shutil.copytree(root / package, elsewhere / package, ignore=shutil.ignore_patterns("__pycache__"))
-    code = ("import sys; from cli.wiring import runner; from harness.runner import RunConfig; "
+    code = ("import sys; from cli.wiring import runner; from harness.run.runner import RunConfig; "
             "print(' '.join(runner(RunConfig(task=t, model='random', output=sys.argv[1])).run_id "
             "for t in ('visual_room', 'emobench_m', 'video_emotion:dfew', 'demo')))")
     ids = [subprocess.run([sys.executable, "-c", code, str(tmp_path / "out")], cwd=where, capture_output=True,

@@ -1,4 +1,5 @@
-"""Every reader of run folders checks what it reads (harness/runfolder.py): a run.json or summary.json of another
+"""Every reader of run folders checks what it reads (harness/results/runfolder.py): a run.json or summary.json of
+another
 shape, a truncated or non-UTF-8 file, a damaged samples.jsonl line is one line naming the folder and why ("not a run
 folder: <path>: <why>"), never a traceback. The leaderboard lists such folders as unreadable and goes on; a resumed
 run treats a damaged run.json as absent (it is derived: samples.jsonl is the data) and writes it again."""
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from cli import app
-from harness.runfolder import check_run_info, check_summary
+from harness.results.runfolder import check_run_info, check_summary
 
 cli = CliRunner()
 FUZZ_N = os.environ.get("FUZZ_N")

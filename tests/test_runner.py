@@ -167,8 +167,8 @@ def test_unknown_names_get_one_line_with_the_closest_names(items: Path) -> None:
 
 def test_two_runs_cannot_write_one_folder(items: Path, out: Path) -> None:
     from cli.wiring import runner as make_runner
-    from harness.runner import RunConfig
-    from harness.store import RunStore
+    from harness.results.store import RunStore
+    from harness.run.runner import RunConfig
 
     runner = make_runner(RunConfig(task=f"file:{items}", model="random", output=out))
     holder = RunStore(runner.folder)

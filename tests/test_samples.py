@@ -1,10 +1,10 @@
-"""harness/samples.py: ids kept compactly, and the helpers that treat lazy and listed samples alike."""
+"""harness/data/samples.py: ids kept compactly, and the helpers that treat lazy and listed samples alike."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from harness.samples import IdList, LazySamples, ids_of, media_kinds, metadata_keys, sorted_by, take
+from harness.data.samples import IdList, LazySamples, ids_of, media_kinds, metadata_keys, sorted_by, take
 from harness.types import Media, Sample
 
 IDS = ["a", "é", "", "a\nb", "\ud800", "x" * 300, "a"]

@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 import tasks
 from cli import app
-from harness.identity import request_for
-from harness.prompting import render, shot_pool
-from harness.summary import summarize
+from harness.data.prompting import render, shot_pool
+from harness.metrics.summary import summarize
+from harness.run.identity import request_for
 from harness.types import HarnessError, Output, Request, UsageError
 from tasks.sarcasm import LABELS, SarcasmScorer, official_label
 

@@ -1,4 +1,4 @@
-"""What a run folder holds is what harness/schema.py and docs/RESULTS.md declare."""
+"""What a run folder holds is what harness/results/schema.py and docs/RESULTS.md declare."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import get_type_hints
 from typer.testing import CliRunner
 
 from cli import app
-from harness.schema import SCHEMA_VERSION, Record, RunInfo, Summary
+from harness.results.schema import SCHEMA_VERSION, Record, RunInfo, Summary
 
 ROOT = Path(__file__).resolve().parent.parent
 

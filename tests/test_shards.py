@@ -1,4 +1,4 @@
-"""Sharded run folders (harness/shards.py): several writers, one merged index."""
+"""Sharded run folders (harness/results/shards.py): several writers, one merged index."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.index import RETRY, RecordIndex
-from harness.schema import record_field
-from harness.shards import MergedIndex, shard_name, shard_of
-from harness.show import is_locked
-from harness.store import RunStore
+from harness.report.show import is_locked
+from harness.results.index import RETRY, RecordIndex
+from harness.results.schema import record_field
+from harness.results.shards import MergedIndex, shard_name, shard_of
+from harness.results.store import RunStore
 from harness.types import HarnessError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 WRITER = """
 import sys, time
 from pathlib import Path
-from harness.shards import shard_name, shard_of
-from harness.store import RunStore
+from harness.results.shards import shard_name, shard_of
+from harness.results.store import RunStore
 folder, rank, world, count, delay, mode = Path(sys.argv[1]), *map(int, sys.argv[2:5]), float(sys.argv[5]), sys.argv[6]
 store = RunStore(folder, shard=shard_name(rank, world))
 store.open()
@@ -239,8 +239,9 @@ def test_unsharded_store_is_unchanged_and_fresh_forgets_shards(tmp_path: Path) -
 def test_shard_of_is_stable_and_spread() -> None:
     ids = [f"id-{i}" for i in range(3000)]
     here = [shard_of(i, 4) for i in ids[:50]]
-    there = subprocess.run([sys.executable, "-c", "from harness.shards import shard_of; print([shard_of(f'id-{i}', 4) "
-                            "for i in range(50)])"], cwd=ROOT, capture_output=True, text=True, check=True,
+    there = subprocess.run([sys.executable, "-c", "from harness.results.shards import shard_of; "
+                            "print([shard_of(f'id-{i}', 4) for i in range(50)])"],
+                           cwd=ROOT, capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": "123"})
     assert str(here) == there.stdout.strip()
     counts = np.bincount([shard_of(i, 4) for i in ids], minlength=4)

@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 import tasks
 from cli import app
 from cli.wiring import runner as make_runner
-from harness.prompting import pick_shots
-from harness.runner import RunConfig
+from harness.data.prompting import pick_shots
+from harness.run.runner import RunConfig
 from harness.types import Sample, UsageError
 
 cli = CliRunner()
@@ -247,7 +247,7 @@ def test_a_declared_pool_without_gold_answers_is_refused_naming_it(items: Path, 
     task = tasks.get(f"file:{items}")
     task.shots_pool = lambda: [Sample(id="d1", question="Q?", choices=["a", "b"], answer=None)]
     task.shots_source = "dev split: dev.jsonl"
-    from harness.runner import Runner
+    from harness.run.runner import Runner
     from harness.types import HarnessError, ModelRef
 
     ref = ModelRef(spec="random", default_mode="rank", load=lambda: None)

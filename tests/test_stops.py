@@ -105,7 +105,7 @@ def test_an_input_over_the_context_is_an_error_record_before_any_forward_pass(tm
 
 def test_a_full_disk_fails_the_run_in_one_line_and_says_so_in_run_json(tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    import harness.store as store
+    import harness.results.store as store
 
     real_open = open
 
@@ -179,12 +179,12 @@ def test_show_reads_any_run_folder_and_the_latest_run(tmp_path: Path) -> None:
 def test_a_traceback_never_goes_to_a_shared_temp_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import tempfile
 
-    import harness.runner
+    import harness.run.runner
 
     def boom(*a, **kw):
         raise RuntimeError("a bug before the run folder exists")
 
-    monkeypatch.setattr(harness.runner.Runner, "__init__", boom)
+    monkeypatch.setattr(harness.run.runner.Runner, "__init__", boom)
     before = set(Path(tempfile.gettempdir()).glob("harness-error*"))
     out = tmp_path / "out"
     r = cli.invoke(app, ["run", "--task", "demo", "--model", "random", "-o", str(out)])

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.store import RunStore
+from harness.results.store import RunStore
 from harness.types import HarnessError
 
 

@@ -1,4 +1,4 @@
-"""Streaming backends (harness/streaming.py): requests in as the adapter takes them, records out as they finish."""
+"""Streaming backends (harness/run/streaming.py): requests in as the adapter takes them, records out as they finish."""
 
 from __future__ import annotations
 

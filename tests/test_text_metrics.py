@@ -1,6 +1,6 @@
-"""Corpus-level text aggregates (harness/text_metrics.py): corpus BLEU equal to sacrebleu's on the same strings,
+"""Corpus-level text aggregates (harness/metrics/text.py): corpus BLEU equal to sacrebleu's on the same strings,
 ROUGE-L on hand-checked cases, intervals that resample sentences, and the same summary from the records and from the
-run's index (harness.index.IndexColumns reads the texts back)."""
+run's index (harness.results.index.IndexColumns reads the texts back)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import sacrebleu
 
-from harness.aggregates import Aggregate, AggregateTable, bootstrap_aggregate, record_text
-from harness.stats import percentile_ci
-from harness.store import RunStore
-from harness.summary import summarize
+from harness.metrics.aggregates import Aggregate, AggregateTable, bootstrap_aggregate, record_text
+from harness.metrics.stats import percentile_ci
+from harness.metrics.summary import summarize
+from harness.metrics.text import corpus_bleu, rouge_l
+from harness.results.store import RunStore
 from harness.task import Metric, Task
-from harness.text_metrics import corpus_bleu, rouge_l
 
 HYPS = ["the cat sat on the mat", "he looks happy because he smiles", "her voice is angry and loud",
         "a dog runs fast in the park", "she frowns, so she is sad.", "nothing here"]
@@ -137,7 +137,7 @@ def test_summary_from_records_and_from_the_index_agree(tmp_path: Path) -> None:
 
 
 def test_numeric_aggregates_read_no_records(tmp_path: Path) -> None:
-    from harness.aggregates import mean_of_groups
+    from harness.metrics.aggregates import mean_of_groups
 
     store = RunStore(tmp_path)
     store.open()

@@ -1,4 +1,5 @@
-"""Units (harness/units.py, issue 19 item 8): a metric's scale is in summary.json and every table and chart prints it
+"""Units (harness/metrics/units.py, issue 19 item 8): a metric's scale is in summary.json and every table and chart
+prints it
 by that scale: proportions in percent, DIC (a norm) as it is, never x 100; one WAF column; an EER of 0 still drawn;
 a graded predictions file labelled as such, not "?"; the bar chart's legend off the bars."""
 
@@ -16,10 +17,10 @@ from typer.testing import CliRunner
 import tasks
 from cli import app
 from cli.compare import comparison
-from harness import units
-from harness.leaderboard import Row, Section
-from harness.leaderboard_html import bar_figure
-from harness.report import table
+from harness.metrics import units
+from harness.report.leaderboard import Row, Section
+from harness.report.leaderboard_html import bar_figure
+from harness.report.table import table
 from harness.task import Aggregate
 from tests.test_add_qa import write_asvspoof
 from tests.test_annotators import panel

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 import tasks
 from cli import app
-from harness.media import write_video
-from harness.summary import summarize
+from harness.data.media import write_video
+from harness.metrics.summary import summarize
 from harness.types import HarnessError, Output, Request, UsageError
 from tasks.video_emotion import DFEW_LABELS, judge_parse, official_label, score
 

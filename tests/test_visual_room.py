@@ -167,7 +167,7 @@ def test_conditional_error_by_hand(tmp_path: Path) -> None:
     assert agg(results(tmp_path / "oracle")[1]["metrics"]["overall"], "cognition_error_given_perception")[0] == 0.0
 
     # The hand case itself: a wrong, b right, c excluded, d wrong, through the scorer and the summary.
-    from harness.summary import summarize
+    from harness.metrics.summary import summarize
 
     task = tasks.get("visual_room", {"path": str(file)})
     verdict = {"a": False, "b": True, "c": False, "d": False}

@@ -17,7 +17,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-from harness.media import write_video  # noqa: E402
+from harness import write_video  # noqa: E402
 
 SAYS = "The person in video says: {text} "
 FORMAT = "Respond in the format: {'emotion': 'label'}."

@@ -1,7 +1,7 @@
 """Writes this folder's example of Emotion-Qwen's video emotion layouts (tasks/video_emotion.py): DFEW/ (five test
 folds, test(single-labeled)/set_<k>.csv, clips in videos/), MER2024/ (reference-semi.csv, reference-noise.csv, clips
 in MER2024_<track>/) and EMER/ (gt-eng.csv, gt-chi.csv, clips in videos/). Each clip is a short drawn video with a
-tone as its sound track (harness.media.write_video). The items are made up: the real labels and clips come from the
+tone as its sound track (harness.data.media.write_video). The items are made up: the real labels and clips come from the
 datasets' owners (see README). Deterministic; re-run it after changing an item:
 
     python tasks/video_emotion_example/generate.py
@@ -18,7 +18,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-from harness.media import write_video  # noqa: E402
+from harness import write_video  # noqa: E402
 
 # DFEW: (video_name, label 1..7 = happy, sad, neutral, angry, surprise, disgust, fear) per fold
 DFEW = {1: [("90001", 1), ("90002", 4)], 2: [("90003", 2), ("90004", 7)], 3: [("90005", 3), ("90006", 5)],

@@ -1,0 +1,1 @@
+"""Numbers over records: breakdowns, intervals, declared aggregates, text metrics, agreement, summaries."""

@@ -1,0 +1,1 @@
+"""What people read: the terminal table, `harness show`, `compare`, the leaderboard (text and page)."""

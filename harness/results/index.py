@@ -1,0 +1,407 @@
+"""samples.jsonl as columns (`RecordIndex`), and samples.idx, the file that keeps them between invocations.
+
+A run resumes, summarizes and lists its notes from what each line of samples.jsonl says: its id (the latest line of
+an id wins, so a retried error is superseded), whether it is an error, and the few fields the metrics read. Parsing
+a million lines takes seconds, so each invocation parses only the lines no earlier one has indexed: samples.idx
+holds the columns of the first S bytes of samples.jsonl, and the lines after S are read from samples.jsonl itself.
+How samples.idx is written and checked, and why it cannot lie: harness/results/indexfile.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.data.samples import IdList, IdListBuilder
+from harness.metrics.breakdown import Columns, group_values
+from harness.results import indexfile
+from harness.results.indexfile import BLOCK as _BLOCK
+from harness.results.indexfile import NUMERIC as _NUMERIC
+from harness.results.jsonl import loads
+from harness.results.schema import RECORD_FIELDS, SCHEMA_VERSION, upgrade
+
+# one bit per yes/no fact about a line
+ERROR = 1  # "error" is not None (the metrics' error)
+RETRY = 2  # "error" is truthy: the notes list it, a re-run redoes the sample unless PERMANENT
+CORRECT = 4  # "correct" is True
+UNPARSED = 8  # "answer" is None
+JUDGE_ERROR = 16  # the judge's note has an error
+TRUNCATED = 32  # extra.audio_truncated
+LINE_ONLY = 64  # right on its final answer line, wrong under the official rule (harness.report.table.notes)
+PERMANENT = 128  # an error record with error_kind "permanent": a re-run would give the same error, so skips it
+
+
+def _number(value: Any, bools: bool) -> float:
+    """A finite number as a float, else NaN (as metrics: numbers.Real and finite; a bool is one only if `bools`)."""
+    kind = type(value)
+    if kind is float:
+        return value if value - value == 0.0 else np.nan
+    if kind is int or (bools and kind is bool):
+        try:
+            return float(value)
+        except OverflowError:
+            return np.nan
+    return np.nan
+
+
+class _Rows:
+    """Columns being filled line by line (arrays of machine numbers: no Python object per value)."""
+
+    def __init__(self, index: RecordIndex):
+        self.index = index
+        self.ids = IdListBuilder()
+        self.offsets, self.flags = array("q"), array("H")
+        self.gold, self.answer, self.method = array("i"), array("i"), array("i")
+        self.detection_score = array("d")
+        self.values = {f: array("d") for f in index.fields}
+        self.pairs = {k: (array("q"), array("i")) for k in index.keys}
+
+    def add(self, rec: dict[str, Any], offset: int) -> None:
+        index = self.index
+        code = index._code
+        row = index.rows + len(self.ids)
+        if rec.get("schema_version") != SCHEMA_VERSION:
+            rec = upgrade(rec)
+        get = rec.get
+        task_fields = get("task_fields")
+        mine = task_fields.get if type(task_fields) is dict else {}.get
+        error, answer, gold = get("error"), get("answer"), get("gold")
+        flags = ERROR if error is not None else 0
+        if error:
+            flags |= RETRY
+            if get("error_kind") == "permanent":
+                flags |= PERMANENT
+        if get("correct") is True:
+            flags |= CORRECT
+        if answer is None:
+            flags |= UNPARSED
+        judge = get("judge")
+        if type(judge) is dict and judge.get("error"):
+            flags |= JUDGE_ERROR
+        extra = get("extra")
+        if type(extra) is dict and extra.get("audio_truncated"):
+            flags |= TRUNCATED
+        if (get("method") == "answer-line" and mine("official_input") == "reply" and mine("correct_choice") is True
+                and mine("correct_official") is False):
+            flags |= LINE_ONLY
+        self.ids.append(str(rec["id"]))
+        self.offsets.append(offset)
+        self.flags.append(flags)
+        self.gold.append(-1 if gold is None else code(gold if type(gold) is str else str(gold)))
+        self.answer.append(-1 if answer is None else code(answer if type(answer) is str else str(answer)))
+        method = get("rank_method")
+        self.method.append(code(str(method)) if method else -1)
+        self.detection_score.append(_number(get("detection_score"), bools=False))
+        for f, column in self.values.items():
+            column.append(_number(get(f) if f in RECORD_FIELDS else mine(f), bools=True))
+        if self.pairs:
+            metadata = get("metadata") or {}
+            for key, (rows, codes) in self.pairs.items():
+                value = metadata.get(key) if type(metadata) is dict else None
+                seen = index._group_cache[key]
+                found = seen.get(value) if type(value) is str or value is None else None
+                if found is None:
+                    found = tuple(index._group_code(key, v) for v in group_values(value))
+                    if type(value) is str or value is None:
+                        seen[value] = found
+                for c in found:
+                    rows.append(row)
+                    codes.append(c)
+
+
+@dataclass
+class IndexColumns(Columns):
+    """An index's columns at some rows, which can also read those rows' records back, in the same order (for what no
+    column holds: the texts an aggregate reads, harness.metrics.aggregates)."""
+
+    records: Callable[[], Iterator[dict[str, Any]]] | None = None
+
+
+class RecordIndex:
+    """One row per readable line of samples.jsonl, in file order (a torn or unreadable line is no row, and counted in
+    `torn`): its id and offset, yes/no flags (the constants above), gold, answer and rank method as codes into
+    `strings`, the detection score and the numeric `fields` asked for, and per breakdown key in `keys` which groups
+    it is in."""
+
+    def __init__(self, samples_path: Path, keys: Iterable[str] = (), fields: Iterable[str] = ()):
+        self.samples_path = Path(samples_path)
+        self.keys = tuple(dict.fromkeys(keys))
+        self.fields = tuple(dict.fromkeys(fields))
+        self.covered = 0  # bytes of samples.jsonl indexed, ending just after a newline
+        self.crc = 0  # CRC-32 of those bytes
+        self.torn = 0
+        self.saved = -1  # what samples.idx on disk covers (-1: none, or not one to keep)
+        self.complete = 0  # rows from newline-terminated lines (any after: the unterminated last line, read only)
+        self.ids = IdList(b"", np.zeros(0, np.int64))
+        self.offsets = np.zeros(0, np.int64)
+        self.flags = np.zeros(0, np.uint16)
+        self.gold = np.zeros(0, np.int32)
+        self.answer = np.zeros(0, np.int32)
+        self.method = np.zeros(0, np.int32)
+        self.detection_score = np.zeros(0, np.float64)
+        self.values = {f: np.zeros(0, np.float64) for f in self.fields}
+        self.pairs = {k: (np.zeros(0, np.int64), np.zeros(0, np.int32)) for k in self.keys}
+        self.strings: list[str] = []
+        self._codes: dict[str, int] = {}
+        self.group_values: dict[str, list[str]] = {k: [] for k in self.keys}
+        self._group_codes: dict[str, dict[str, int]] = {k: {} for k in self.keys}
+        self._group_cache: dict[str, dict[Any, tuple[int, ...]]] = {k: {} for k in self.keys}
+        self._last: dict[str, int] | None = None  # id -> its latest row, only where two ids share a hash
+        self._last_hashed: tuple[np.ndarray | None, np.ndarray] | None = None  # _latest_by_hash, when first needed
+        self._unique = False  # known: no id has two rows (then every row is its id's latest)
+
+    @property
+    def rows(self) -> int:
+        return len(self.ids)
+
+    def _code(self, text: str) -> int:
+        code = self._codes.get(text)
+        if code is None:
+            code = self._codes[text] = len(self.strings)
+            self.strings.append(text)
+        return code
+
+    def _group_code(self, key: str, value: str) -> int:
+        codes = self._group_codes[key]
+        code = codes.get(value)
+        if code is None:
+            code = codes[value] = len(self.group_values[key])
+            self.group_values[key].append(value)
+        return code
+
+    # -- building ------------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, samples_path: Path, index_path: Path, keys: Iterable[str] = (),
+             fields: Iterable[str] = ()) -> RecordIndex:
+        """samples.idx where it is valid for samples.jsonl as it is now (and has the keys and fields asked for), plus
+        the lines after what it covers; else samples.jsonl read in full."""
+        keys, fields = tuple(dict.fromkeys(keys)), tuple(dict.fromkeys(fields))
+        index, had = indexfile.load(cls, Path(samples_path), Path(index_path), keys, fields)
+        if index is None:  # read it all, for what was asked and what samples.idx had, so the next one has both
+            index = cls(samples_path, (*keys, *had[0]), (*fields, *had[1]))
+        index.refresh()
+        return index
+
+    def refresh(self) -> None:
+        """Index the lines appended since (by this run, or by one that crashed before it could save its index)."""
+        if self.complete < self.rows:  # an unterminated last line, indexed read-only: read it again
+            self._truncate(self.complete)
+        try:
+            size = os.stat(self.samples_path).st_size
+        except FileNotFoundError:
+            size = 0
+        if size < self.covered:  # the file was replaced or cut under us: nothing indexed can be trusted
+            self._truncate(0)
+            self.covered = self.crc = self.torn = self.complete = 0
+            self.saved = -1
+        if size == self.covered:
+            return
+        rows, tail_rows = _Rows(self), _Rows(self)
+        with open(self.samples_path, "rb") as f:
+            f.seek(self.covered)
+            offset, crc, carry = self.covered, self.crc, b""
+            while block := f.read(_BLOCK):
+                data = carry + block if carry else block
+                cut = data.rfind(b"\n") + 1
+                carry = data[cut:]
+                if not cut:
+                    continue
+                crc = zlib.crc32(memoryview(data)[:cut], crc)
+                offset = self._parse(data, cut, offset, rows)
+        self._extend(rows)
+        self.covered, self.crc, self.complete = offset, crc, self.rows
+        if carry.strip():  # a last line without its newline (a run writing now, or a kill mid-write): read, not kept
+            try:
+                rec = loads(carry)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                rec = None
+            if isinstance(rec, dict) and "id" in rec:
+                tail_rows.add(rec, offset)
+                self._extend(tail_rows)
+
+    def _parse(self, data: bytes, cut: int, offset: int, rows: _Rows) -> int:
+        at = offset
+        add = rows.add
+        lines = data[:cut].split(b"\n")
+        lines.pop()  # after the last newline
+        for line in lines:
+            start, at = at, at + len(line) + 1
+            if not line.strip():
+                continue
+            try:
+                rec = loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                self.torn += 1
+                continue
+            if isinstance(rec, dict) and "id" in rec:
+                add(rec, start)
+        return offset + cut
+
+    def _extend(self, new: _Rows) -> None:
+        if not len(new.ids):
+            return
+        added = new.ids.done()
+        self.ids = IdList(self.ids.blob + added.blob, np.concatenate([self.ids.ends, added.ends + len(self.ids.blob)]))
+        self._unique = False
+        for name in _NUMERIC:
+            old = getattr(self, name)
+            setattr(self, name, np.concatenate([old, np.frombuffer(getattr(new, name), dtype=old.dtype)]))
+        for f in self.fields:
+            self.values[f] = np.concatenate([self.values[f], np.frombuffer(new.values[f], dtype=np.float64)])
+        for k in self.keys:
+            rows, codes = self.pairs[k]
+            self.pairs[k] = (np.concatenate([rows, np.frombuffer(new.pairs[k][0], dtype=np.int64)]),
+                             np.concatenate([codes, np.frombuffer(new.pairs[k][1], dtype=np.int32)]))
+        self._last = self._last_hashed = None  # rebuilt if asked for (a run in task order never needs it)
+
+    def _truncate(self, rows: int) -> None:
+        self.ids = self.ids.take(np.arange(rows))
+        self._unique = False
+        self._last = self._last_hashed = None
+        for name in _NUMERIC:
+            setattr(self, name, getattr(self, name)[:rows])
+        for f in self.fields:
+            self.values[f] = self.values[f][:rows]
+        for k in self.keys:
+            pair_rows, codes = self.pairs[k]
+            keep = pair_rows < rows
+            self.pairs[k] = (pair_rows[keep], codes[keep])
+        self._last = None
+
+    def save(self, index_path: Path) -> None:
+        """Write samples.idx for the complete lines indexed, if that is more than it holds (atomically)."""
+        indexfile.save(self, index_path)
+
+    # -- reading -------------------------------------------------------------------------------------
+    def rows_of(self, ids: Sequence[str]) -> np.ndarray:
+        """For each of these ids (a task's: no two alike), the row of its latest line (-1: none)."""
+        if not self.rows:
+            return np.full(len(ids), -1, dtype=np.int64)
+        if len(ids) == self.rows and (ids is self.ids or IdList.of(ids) == self.ids):
+            self._unique = True  # the file holds each id once, in this order (a run written in task order)
+            return np.arange(self.rows, dtype=np.int64)
+        keys, rows = self._latest_by_hash()
+        if keys is None:
+            return self._rows_by_dict(ids)
+        wanted = IdList.of(ids)
+        hashes = _hashes(wanted)
+        at = np.minimum(np.searchsorted(keys, hashes), len(keys) - 1)
+        found = keys[at] == hashes  # equal ids have equal hashes; equal hashes are checked below
+        out = np.where(found, rows[at], -1)
+        hit = np.flatnonzero(found)
+        if not _same_ids(wanted, hit, self.ids, out[hit]).all():  # two different ids with one hash
+            return self._rows_by_dict(ids)
+        return out
+
+    def latest(self) -> np.ndarray:
+        """The rows of every id's latest line, in file order."""
+        if self._unique:
+            return np.arange(self.rows, dtype=np.int64)
+        keys, rows = self._latest_by_hash()
+        if keys is None:
+            last = self._latest_by_dict()
+            return np.sort(np.fromiter(last.values(), dtype=np.int64, count=len(last)))
+        return np.sort(rows)
+
+    def _latest_by_hash(self) -> tuple[np.ndarray | None, np.ndarray]:
+        """(sorted hashes of the distinct ids, the row of each one's latest line), or (None, ...) where two different
+        ids share a hash (then a dict of str decides). Arrays of numbers: no str per id is kept."""
+        if self._last_hashed is None:
+            hashes = _hashes(self.ids)
+            order = np.argsort(hashes, kind="stable")  # equal hashes keep file order: the last is the latest line
+            ordered = hashes[order]
+            last = np.ones(len(order), dtype=bool)
+            last[:-1] = ordered[1:] != ordered[:-1]
+            repeated = np.flatnonzero(~last)  # a row whose next (same hash) must hold the same id: a retried line
+            ok = _same_ids(self.ids, order[repeated], self.ids, order[repeated + 1]).all()
+            self._last_hashed = (ordered[last], order[last]) if ok else (None, order)
+        return self._last_hashed
+
+    def _latest_by_dict(self) -> dict[str, int]:
+        if self._last is None:
+            self._last = dict(zip(self.ids, range(self.rows), strict=True))  # a later line replaces an earlier
+        return self._last
+
+    def _rows_by_dict(self, ids: Sequence[str]) -> np.ndarray:
+        get = self._latest_by_dict().get
+        return np.fromiter((get(i, -1) for i in ids), dtype=np.int64, count=len(ids))
+
+    def has(self, rows: np.ndarray, flag: int) -> np.ndarray:
+        return (self.flags[rows] & flag) != 0
+
+    def retryable(self, rows: np.ndarray) -> np.ndarray:
+        """Error records a re-run redoes: every error but a permanent one."""
+        return (self.flags[rows] & (RETRY | PERMANENT)) == RETRY
+
+    def columns(self, rows: np.ndarray) -> IndexColumns:
+        """What the metrics read from the records at `rows` (ascending), as harness.metrics.breakdown.Columns (which
+        can read
+        those records back)."""
+        rows = picked = np.asarray(rows, dtype=np.int64)
+        if len(rows) == self.rows:  # every row (ascending, so in order): views, no copies
+            rows = slice(None)  # type: ignore[assignment]
+        flags = self.flags[rows]
+        groups: dict[str, tuple[np.ndarray, np.ndarray, Sequence[str]]] = {}
+        if self.keys and isinstance(rows, slice):
+            groups = {k: (*self.pairs[k], self.group_values[k]) for k in self.keys}
+        elif self.keys:
+            where = np.full(self.rows, -1, dtype=np.int64)
+            where[rows] = np.arange(len(rows), dtype=np.int64)
+            for k in self.keys:
+                pair_rows, codes = self.pairs[k]
+                at = where[pair_rows]
+                keep = at >= 0
+                groups[k] = (at[keep], codes[keep], self.group_values[k])
+        return IndexColumns(error=(flags & ERROR) != 0, correct=(flags & CORRECT) != 0,
+                            unparsed=(flags & UNPARSED) != 0, gold=self.gold[rows], answer=self.answer[rows],
+                            detection_score=self.detection_score[rows], strings=self.strings,
+                            values={f: v[rows] for f, v in self.values.items()}, groups=groups,
+                            retry=(flags & RETRY) != 0, judge_error=(flags & JUDGE_ERROR) != 0,
+                            method=self.method[rows], records=lambda: self.read(picked))
+
+    def read(self, rows: Iterable[int]) -> Iterator[dict[str, Any]]:
+        """The records at these rows, read from samples.jsonl."""
+        rows = [int(r) for r in rows]
+        if not rows:
+            return
+        with open(self.samples_path, "rb") as f:
+            for row in rows:
+                f.seek(int(self.offsets[row]))
+                yield upgrade(loads(f.readline()))
+
+
+def _hashes(ids: IdList) -> np.ndarray:
+    """Each id's hash (Python's, the same for equal strings within this process): ids are joined as numbers."""
+    return np.fromiter(map(hash, ids), dtype=np.int64, count=len(ids))
+
+
+def _same_ids(a: IdList, at_a: np.ndarray, b: IdList, at_b: np.ndarray) -> np.ndarray:
+    """a[at_a[j]] == b[at_b[j]] for each j, compared as UTF-8 bytes, a chunk of ids at a time (no str built)."""
+    at_a, at_b = np.asarray(at_a, dtype=np.int64), np.asarray(at_b, dtype=np.int64)
+
+    def spans(ids: IdList, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ends = ids.ends[at]
+        return np.where(at > 0, ids.ends[np.maximum(at - 1, 0)], 0), ends
+
+    start_a, end_a = spans(a, at_a)
+    start_b, end_b = spans(b, at_b)
+    lengths = end_a - start_a
+    same = lengths == end_b - start_b
+    bytes_a, bytes_b = np.frombuffer(a.blob, dtype=np.uint8), np.frombuffer(b.blob, dtype=np.uint8)
+    todo = np.flatnonzero(same & (lengths > 0))
+    for first in range(0, len(todo), 1 << 16):
+        j = todo[first : first + (1 << 16)]
+        n = lengths[j]
+        begin = np.cumsum(n) - n
+        within = np.arange(int(n.sum()), dtype=np.int64) - np.repeat(begin, n)
+        equal = bytes_a[np.repeat(start_a[j], n) + within] == bytes_b[np.repeat(start_b[j], n) + within]
+        same[j] = np.logical_and.reduceat(equal, begin)
+    return same

@@ -1,0 +1,1 @@
+"""How a reply becomes a verdict: answer extraction, the default rule, records, judges, `harness grade`."""
