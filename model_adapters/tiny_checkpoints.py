@@ -524,12 +524,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def build_wide(out_dir: str | os.PathLike, seed: int = 0, family: str = "qwen2") -> Path:
-    """A checkpoint vLLM can run (head_dim 64): model_adapters/tiny_wide.py."""
-    from model_adapters.tiny_wide import build_wide as build
-
-    return build(out_dir, seed, family)
-
-
 if __name__ == "__main__":
     sys.exit(main())

@@ -74,7 +74,7 @@ def same_answers(out: Path, common: list[str], ckpt: Path, mode: str) -> None:
 
 @needs_vllm
 def test_vllm_gives_the_hf_adapters_greedy_answers(tmp_path: Path) -> None:
-    from model_adapters.tiny_checkpoints import build_wide
+    from model_adapters.tiny_wide import build_wide
 
     ckpt = build_wide(tmp_path / "ckpt")  # head_dim 64: vLLM's kernels refuse the tiny models' 16
     items = write_items(tmp_path / "data", n=8, audio=False)
@@ -88,7 +88,7 @@ def test_vllm_gives_the_hf_adapters_greedy_answers(tmp_path: Path) -> None:
 def test_vllm_gives_the_hf_adapters_greedy_answers_on_the_demo_audio(tmp_path: Path) -> None:
     """Qwen2-Audio through vLLM's multimodal path: the demo's clips as (array, rate) in multi_modal_data, the chat
     template's <|AUDIO|> placeholder expanded by vLLM's processor to as many audio tokens as hf's processor makes."""
-    from model_adapters.tiny_checkpoints import build_wide
+    from model_adapters.tiny_wide import build_wide
 
     ckpt = build_wide(tmp_path / "ckpt", family="qwen2-audio")  # the language model's heads 64 wide
     for mode in ("generate", "rank"):

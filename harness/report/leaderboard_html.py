@@ -14,7 +14,7 @@ from typing import Any
 from harness.data import selection
 from harness.metrics import units
 from harness.metrics.units import PROPORTION, shown, unit_suffix
-from harness.report.leaderboard import Board, Entry, Row, Section
+from harness.report.board import Board, Entry, Row, Section
 from harness.report.leaderboard_text import counts, date_of, other_line, run_label
 
 MAX_HEAT_VALUES = 20

@@ -7,7 +7,7 @@ import csv
 import io
 
 from harness.metrics import units
-from harness.report.leaderboard import Board, Entry, Row
+from harness.report.board import Board, Entry, Row
 
 
 def date_of(e: Entry | None) -> str:

@@ -25,15 +25,16 @@ import json
 import os
 import zlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 import numpy as np
 
 from harness.data.samples import IdList
 
-if TYPE_CHECKING:
-    from harness.results.index import RecordIndex
+# The index below is a harness.results.index.RecordIndex (or a subclass, `cls`): this module is the on-disk half of
+# that class and sets its fields directly. Typed Any, not imported, so the two modules import in one direction only.
+RecordIndex = Any
 
 MAGIC = b"harness samples.idx 2\n"  # 2: record schema 3 (detection_score, task_fields, judge)
 BLOCK = 1 << 22  # bytes read at a time
@@ -45,7 +46,7 @@ _DTYPES = {"offsets": "<i8", "flags": "<u2", "gold": "<i4", "answer": "<i4", "me
            "value": "<f8", "rows": "<i8", "codes": "<i4", "id_ends": "<i8", "id_blob": "u1"}
 
 
-def load(cls: type[RecordIndex], samples_path: Path, index_path: Path, keys: tuple[str, ...],
+def load(cls: Any, samples_path: Path, index_path: Path, keys: tuple[str, ...],
          fields: tuple[str, ...]) -> tuple[RecordIndex | None, tuple[tuple[str, ...], tuple[str, ...]]]:
     """(the index samples.idx holds, as a `cls`, or None where it is absent, damaged or not true of samples.jsonl
     now; the keys and fields it had)."""

@@ -11,7 +11,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import harness
+from harness.version import __version__
 
 PACKAGES = ("torch", "transformers", "accelerate", "datasets", "numpy", "soundfile", "soxr", "av", "pillow",
             "faster-whisper", "ctranslate2", "gguf", "vllm", "typer")
@@ -28,7 +28,7 @@ def argv() -> list[str]:
 @cache
 def git_revision() -> str | None:
     """The checkout's commit (with '+dirty' when it has local changes); None for an installed wheel."""
-    here = Path(harness.__file__).resolve().parent.parent
+    here = Path(__file__).resolve().parents[2]  # the repository, where harness is a checkout
     if not (here / ".git").exists():
         return None
     try:
@@ -42,7 +42,7 @@ def git_revision() -> str | None:
 
 
 def harness_info() -> dict[str, Any]:
-    return {"version": harness.__version__, "git_revision": git_revision(),
+    return {"version": __version__, "git_revision": git_revision(),
             "python": platform.python_version(), "platform": platform.platform()}
 
 
