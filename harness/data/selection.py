@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from harness.data.samples import ids_of, take
+from harness.results.schema import RunInfo, SelectionInfo, Summary
 from harness.types import Sample, UsageError
 
 
@@ -111,7 +112,7 @@ def apply(sel: Selection, samples: Sequence[Sample]) -> Sequence[Sample]:
     return chosen
 
 
-def record(sel: Selection, selected: int, total: int, full_size: int | None = None) -> dict[str, Any]:
+def record(sel: Selection, selected: int, total: int, full_size: int | None = None) -> SelectionInfo:
     """What run.json and summary.json say of a selection: how it was made, `selected` of `total` (the samples the
     task loaded) and `of` (the benchmark's full size where the task declares one and the data holds fewer: MMAR's
     300 fixture items are 300 of 1,000). `subset` is true when fewer than `of` were selected."""
@@ -120,13 +121,13 @@ def record(sel: Selection, selected: int, total: int, full_size: int | None = No
     if sel.ids is not None:
         digest = hashlib.sha256("\n".join(sorted(sel.ids)).encode()).hexdigest()[:12]
         ids = {"count": len(sel.ids), "sha256": digest, **({"file": sel.ids_from} if sel.ids_from else {})}
-    out: dict[str, Any] = {"limit": sel.limit, "fraction": sel.fraction, "offset": sel.offset, "ids": ids,
-                           "selected": selected, "total": total, "of": of, "subset": selected < of}
+    out: SelectionInfo = {"limit": sel.limit, "fraction": sel.fraction, "offset": sel.offset, "ids": ids,
+                          "selected": selected, "total": total, "of": of, "subset": selected < of}
     out["id"] = selection_id(out)
     return out
 
 
-def selection_id(rec: dict[str, Any]) -> str:
+def selection_id(rec: SelectionInfo) -> str:
     """"all" for the whole task, else a short hash of how the samples were chosen (the subset's file name)."""
     if not rec.get("subset") and rec.get("selected") == rec.get("total"):
         return "all"
@@ -134,7 +135,7 @@ def selection_id(rec: dict[str, Any]) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:8]
 
 
-def label(sel: dict[str, Any] | None) -> str:
+def label(sel: SelectionInfo | None) -> str:
     """"300 of 1,000" for a subset (with how it was chosen), "" for a full run."""
     if not isinstance(sel, dict) or not sel.get("subset"):
         return ""
@@ -156,8 +157,8 @@ def _n(x: Any) -> str:
     return f"{x:,}" if isinstance(x, int) else str(x)
 
 
-def of_run(summary: dict[str, Any] | None, info: dict[str, Any] | None,
-           published_size: int | None = None) -> dict[str, Any] | None:
+def of_run(summary: Summary | None, info: RunInfo | None,
+           published_size: int | None = None) -> SelectionInfo | None:
     """A finished run's selection as its summary.json records it; for files from before selections were recorded,
     rebuilt from `selected` and run.json's task size (a --limit then shows as selected < samples). With
     `published_size` (the reference file's `samples`), a run over fewer items than the published rows is a subset of
@@ -176,7 +177,7 @@ def of_run(summary: dict[str, Any] | None, info: dict[str, Any] | None,
 
 
 def summarized(rows_of: Callable[[Sequence[str]], np.ndarray], chosen: Sequence[str], every: Sequence[str],
-               chosen_info: dict[str, Any], full_size: int | None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+               chosen_info: SelectionInfo, full_size: int | None) -> tuple[np.ndarray, np.ndarray, SelectionInfo]:
     """The record rows of this invocation's selection, and the rows and selection record summary.json covers: the
     whole task's wherever every sample has a record (a subset's own summary then goes to subsets/<id>.json), else
     this selection's. `rows_of` maps ids to record rows (-1: no record)."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from harness.metrics.units import PROPORTION
+from harness.results.schema import RunInfo, SelectionInfo, Summary
 
 FINISHED = ("complete", "complete-with-errors")
 MAX_TABLE_VALUES = 12  # a breakdown key with more values (MMAR's 15 sub-categories) is in the CSV, not the tables
@@ -24,17 +24,17 @@ class Entry:
     mode: str = "?"
     status: str = "?"
     reason: str = ""
-    info: dict[str, Any] = field(default_factory=dict)
-    summary: dict[str, Any] | None = None
+    info: RunInfo | None = None  # None: no readable run.json
+    summary: Summary | None = None
     when: tuple[str, int] = ("", 0)
     superseded_by: str | None = None
-    selection: dict[str, Any] | None = None  # harness/data/selection.py: a subset says "n of N"
+    selection: SelectionInfo | None = None  # harness/data/selection.py: a subset says "n of N"
     model_label: str = ""  # the name shown, where it is not the model spec (a ranked subset's "n of N")
     subset_key: str = ""  # ranked subsets: each selection its own line, never superseding a full run
 
     @property
     def run_id(self) -> str:
-        return str(self.info.get("run_id") or self.folder.name)
+        return str((self.info or {}).get("run_id") or self.folder.name)
 
     @property
     def key(self) -> tuple[str, ...]:

@@ -149,7 +149,7 @@ def _first_prompt(folder: Path) -> str | None:
 
 def details(e: Entry) -> list[tuple[str, str]]:
     """What a reader needs to judge a run: prompt, strategy, model and task options, versions, the command."""
-    info = e.info
+    info = e.info or {}
     task, model, identity = info.get("task") or {}, info.get("model") or {}, info.get("identity") or {}
     argv = (info.get("invocations") or [{}])[-1].get("argv")
     harness = info.get("harness") or {}

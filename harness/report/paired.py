@@ -15,6 +15,7 @@ import numpy as np
 from harness.data import selection
 from harness.metrics.stats import cell_seed, percentile_ci
 from harness.results import runfolder
+from harness.results.schema import RunInfo
 from harness.results.store import RunStore
 from harness.types import UsageError
 
@@ -29,7 +30,7 @@ IDENTITY = (("prompt template (fingerprint)", ("identity", "prompt")), ("instruc
 @dataclass
 class Run:
     folder: Path
-    info: dict[str, Any]
+    info: RunInfo
     correct: dict[str, bool]  # answered samples only: id -> right
     metadata: dict[str, dict[str, Any]]
     errors: int  # error records (and records without a verdict): left out
@@ -78,7 +79,7 @@ def load_run(folder: Path) -> Run:
     return Run(folder, info, correct, metadata, errors, primary or "accuracy", subset)
 
 
-def _get(info: dict[str, Any], where: Sequence[str]) -> Any:
+def _get(info: RunInfo, where: Sequence[str]) -> Any:
     for key in where:
         info = info.get(key) if isinstance(info, dict) else None  # type: ignore[assignment]
     return info

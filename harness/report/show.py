@@ -6,11 +6,11 @@ import fcntl
 import shlex
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from harness.metrics.breakdown import Breakdown
 from harness.metrics.summary import USAGE_FIELDS, mean_fields, summarize
 from harness.results import runfolder
+from harness.results.schema import RunInfo, Summary
 from harness.results.store import RunStore
 from harness.task import Task
 from harness.types import HarnessError
@@ -25,7 +25,7 @@ def latest_run(output: Path) -> Path:
     return max(runs, key=lambda p: p.stat().st_mtime).parent
 
 
-def read_info(folder: Path) -> dict[str, Any] | None:
+def read_info(folder: Path) -> RunInfo | None:
     """run.json checked (harness/results/runfolder.py); None where there is none. One that cannot be read:
     NotARunFolder."""
     return runfolder.load_run_info(folder, required=False)
@@ -45,7 +45,7 @@ def is_locked(folder: Path) -> bool:
     return False
 
 
-def status_line(folder: Path, info: dict[str, Any]) -> str:
+def status_line(folder: Path, info: RunInfo) -> str:
     status = info.get("status")
     command = (info.get("invocations") or [{}])[-1].get("argv")
     again = f"; re-run `{shlex.join(command)}` to resume" if command else "; re-run its command to resume"
@@ -58,16 +58,17 @@ def status_line(folder: Path, info: dict[str, Any]) -> str:
     return f"status: {status}  started {info.get('started')}  finished {info.get('finished')}"
 
 
-def partial_summary(folder: Path, info: dict[str, Any], task: Task | None = None) -> dict[str, Any]:
+def partial_summary(folder: Path, info: RunInfo, task: Task | None = None) -> Summary:
     """A summary from the records saved so far. With the run's `task` (loaded again by the caller from run.json):
     the one the finished run will write, its primary metric and aggregates included; without: overall and per
     group, accuracy and chance."""
     recorded_task, model = info.get("task") or {}, info.get("model") or {}
     group_by = list(recorded_task.get("group_by") or [])
     seed = int(info.get("seed") or 0)
+    selected = (info.get("selection") or {}).get("selected", recorded_task.get("samples"))  # what the run asked for
     header = {"run_id": info.get("run_id", folder.name), "task": recorded_task.get("name", "?"),
               "model": model.get("spec", "?"), "mode": info.get("mode", "?"), "strategy": info.get("strategy", "?"),
-              "shots": info.get("shots", 0), "seed": seed}
+              "shots": info.get("shots", 0), "seed": seed, "selected": selected if type(selected) is int else 0}
     if task is not None:
         judged = [task.judge.field] if task.judge is not None and info.get("judge") else []
         keys = list(dict.fromkeys([*group_by, *task.aggregate_keys()]))
@@ -83,8 +84,8 @@ def partial_summary(folder: Path, info: dict[str, Any], task: Task | None = None
             "metrics": table.summary(seed=seed), "partial": True}
 
 
-def load_summary(folder: Path, info: dict[str, Any] | None,
-                 task: Callable[[], Task | None] | None = None) -> dict[str, Any] | None:
+def load_summary(folder: Path, info: RunInfo | None,
+                 task: Callable[[], Task | None] | None = None) -> Summary | None:
     """summary.json when the run finished; else (or when it is older than the records) one from the records, with
     the run's task where `task` can give it."""
     path = folder / "summary.json"

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from harness.data import selection
 from harness.metrics.aggregates import metric_value
 from harness.metrics.units import interval, number, scale_of
-from harness.results.schema import judge_error
+from harness.results.schema import Cell, Record, Summary, judge_error
 
 if TYPE_CHECKING:
     from harness.results.index import RecordIndex
@@ -23,26 +23,27 @@ EXTRA = (("macro_f1", "macro-F1"), ("weighted_f1", "wF1"), ("balanced_accuracy",
          ("eer", "EER"), ("roc_auc", "AUC"))
 
 
-def _heading(name: str, summary: dict[str, Any]) -> str:
+def _heading(name: str, summary: Summary) -> str:
     """A metric's column heading: EXTRA's short name where it has one, its name otherwise; a task's labels (WAR/UAR)
     win."""
     labels = summary.get("metric_labels") or {}
     return labels.get(name) or dict(EXTRA).get(name) or name.replace("_", " ")
 
 
-def table(summary: dict[str, Any]) -> str:
+def table(summary: Summary) -> str:
     metrics = summary["metrics"]
-    cells: list[tuple[str, dict[str, Any]]] = [("overall", metrics["overall"])]
+    cells: list[tuple[str, Cell | None]] = [("overall", metrics["overall"])]  # None: a breakdown key's heading
     for key, groups in metrics.get("groups", {}).items():
-        cells.append((key, {}))
+        cells.append((key, None))
         for value in sorted(groups, key=str):
             cells.append((f"  {value}", groups[value]))
     primary = (summary.get("primary") or {}).get("name", "accuracy")
     aggregates = [a["name"] for a in summary.get("aggregates", [])]
     labels = summary.get("metric_labels") or {}
     extra = [(k, labels.get(k) or k.replace("_", " ")) for k in summary.get("extra_columns", [])]
-    extra += [(k, labels.get(k) or h) for k, h in BINARY if k != primary and any(f"{k}_ci95" in c for _, c in cells)]
-    extra += [(k, labels.get(k) or h) for k, h in EXTRA if k != primary and any(c.get(k) is not None for _, c in cells)]
+    filled = [c for _, c in cells if c]
+    extra += [(k, labels.get(k) or h) for k, h in BINARY if k != primary and any(f"{k}_ci95" in c for c in filled)]
+    extra += [(k, labels.get(k) or h) for k, h in EXTRA if k != primary and any(c.get(k) is not None for c in filled)]
     # a column once: a cell field the task also declares as an aggregate (WAF) is shown there, with its interval
     extra = list({k: (k, h) for k, h in extra if k not in aggregates}.values())
     # The primary metric first, with its interval (accuracy: the usual columns; else its own pair before them).
@@ -86,7 +87,7 @@ def table(summary: dict[str, Any]) -> str:
         + usage_line(summary)
 
 
-def scales_line(summary: dict[str, Any], names: list[str]) -> str:
+def scales_line(summary: Summary, names: list[str]) -> str:
     """"\nnot in %: dic frobenius (norm), MAE (number)": the columns that are not percentages
     (harness.metrics.units)."""
     plain = [f"{_heading(n, summary)} ({scale_of(summary, n)})" for n in dict.fromkeys(names)
@@ -94,7 +95,7 @@ def scales_line(summary: dict[str, Any], names: list[str]) -> str:
     return "\nnot in %: " + ", ".join(plain) if plain else ""
 
 
-def usage_line(summary: dict[str, Any]) -> str:
+def usage_line(summary: Summary) -> str:
     """"\nusage: 12,345 tokens in, 678 out, $0.0123": what a generating or paid run spent (a local rank-mode run,
     which writes no tokens, keeps its table as it was)."""
     usage = summary.get("usage")
@@ -105,7 +106,7 @@ def usage_line(summary: dict[str, Any]) -> str:
             + (f", ${cost:,.4f}" if cost is not None else ""))
 
 
-def rank_methods(summary: dict[str, Any]) -> str:
+def rank_methods(summary: Summary) -> str:
     """" · ranked by: first-token" (how rank mode's choice log-likelihoods were computed; counts when mixed).
     `score_methods`: the name in summaries before schema 3."""
     methods = summary.get("rank_methods") or summary.get("score_methods") or {}
@@ -115,7 +116,7 @@ def rank_methods(summary: dict[str, Any]) -> str:
     return " · ranked by: " + ", ".join(names)
 
 
-def _indexed(index: RecordIndex, limit: int) -> tuple[dict[str, int], dict[str, list[dict[str, Any]]]]:
+def _indexed(index: RecordIndex, limit: int) -> tuple[dict[str, int], dict[str, list[Record]]]:
     """notes' counts and first examples from a run's index: only the few examples are read from samples.jsonl."""
     from harness.results import index as ix
 
@@ -139,7 +140,7 @@ def _indexed(index: RecordIndex, limit: int) -> tuple[dict[str, int], dict[str, 
     return counts, examples
 
 
-def notes(records: Iterable[dict[str, Any]] | RecordIndex, limit: int = 3) -> str:
+def notes(records: Iterable[Record] | RecordIndex, limit: int = 3) -> str:
     """The first few errors and unparsed outputs, so a user sees what went wrong without opening files. `records`:
     the latest record of each sample (in file order), or a run's index, which gives the same lines."""
     from harness.results.index import RecordIndex

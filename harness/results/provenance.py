@@ -9,8 +9,8 @@ import sys
 from functools import cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
+from harness.results.schema import Provenance
 from harness.version import __version__
 
 PACKAGES = ("torch", "transformers", "accelerate", "datasets", "numpy", "soundfile", "soxr", "av", "pillow",
@@ -41,7 +41,7 @@ def git_revision() -> str | None:
     return (rev + ("+dirty" if dirty else "")) or None
 
 
-def harness_info() -> dict[str, Any]:
+def harness_info() -> Provenance:
     return {"version": __version__, "git_revision": git_revision(),
             "python": platform.python_version(), "platform": platform.platform()}
 

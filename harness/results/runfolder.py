@@ -10,11 +10,12 @@ import logging
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast, get_args
 
+from harness.results.schema import RunInfo, Status, Summary
 from harness.types import HarnessError
 
-STATUSES = ("running", "complete", "complete-with-errors", "interrupted", "failed")
+STATUSES: tuple[str, ...] = get_args(Status)
 
 Check = Callable[[Any, str], "str | None"]  # (value, where) -> why not, or None
 
@@ -188,24 +189,26 @@ def read_json(path: Path) -> tuple[Any, str | None]:
         return None, f"{name} is not JSON ({type(e).__name__})"
 
 
-def _checked(folder: Path, name: str, check: Callable[[Any], str | None]) -> tuple[dict[str, Any] | None, str | None]:
+def _checked(folder: Path, name: str, check: Callable[[Any], str | None]) -> tuple[Any, str | None]:
     obj_, why = read_json(Path(folder) / name)
     if why is None and (bad := check(obj_)):
         why = f"{name}: {bad}"
     return (obj_, None) if why is None else (None, why)
 
 
-def run_info(folder: Path) -> tuple[dict[str, Any] | None, str | None]:
+def run_info(folder: Path) -> tuple[RunInfo | None, str | None]:
     """(run.json checked, None) or (None, why not: "no run.json" where it is absent)."""
-    return _checked(folder, "run.json", check_run_info)
+    info, why = _checked(folder, "run.json", check_run_info)
+    return cast("RunInfo | None", info), why
 
 
-def summary(folder: Path) -> tuple[dict[str, Any] | None, str | None]:
+def summary(folder: Path) -> tuple[Summary | None, str | None]:
     """(summary.json checked, None) or (None, why not: "no summary.json" where it is absent)."""
-    return _checked(folder, "summary.json", check_summary)
+    found, why = _checked(folder, "summary.json", check_summary)
+    return cast("Summary | None", found), why
 
 
-def load_run_info(folder: Path, required: bool = True) -> dict[str, Any] | None:
+def load_run_info(folder: Path, required: bool = True) -> RunInfo | None:
     """run.json checked; absent: None (or NotARunFolder where `required`); unusable: NotARunFolder."""
     info, why = run_info(folder)
     if why is not None and (required or (Path(folder) / "run.json").exists()):
@@ -213,7 +216,7 @@ def load_run_info(folder: Path, required: bool = True) -> dict[str, Any] | None:
     return info
 
 
-def load_summary(folder: Path) -> dict[str, Any] | None:
+def load_summary(folder: Path) -> Summary | None:
     """summary.json checked; absent: None; unusable: NotARunFolder."""
     found, why = summary(folder)
     if why is not None and (Path(folder) / "summary.json").exists():
@@ -221,7 +224,7 @@ def load_summary(folder: Path) -> dict[str, Any] | None:
     return found
 
 
-def previous_info(folder: Path, stream: Any) -> dict[str, Any] | None:
+def previous_info(folder: Path, stream: Any) -> RunInfo | None:
     """run.json as a resumed run finds it. A damaged one is treated as absent, with a one-line warning on `stream`:
     it is derived (samples.jsonl holds the records), and the run writes it again."""
     info, why = run_info(folder)

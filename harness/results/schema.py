@@ -1,11 +1,17 @@
 """The declared shape of what a run leaves behind (docs/RESULTS.md): one Record per line of samples.jsonl, run.json
-and summary.json. Each carries `schema_version`; a file without it is version 1 (written before versions were
-declared: the same fields). Readers (harness show, rescore, a future leaderboard) go by these names."""
+(RunInfo) and summary.json (Summary, one Cell per metrics cell). Each carries `schema_version`; a file without it is
+version 1 (written before versions were declared: the same fields). Readers (harness show, rescore, the leaderboard)
+go by these names.
 
-from __future__ import annotations
+Required keys are those every file a reader accepts holds: run.json and summary.json pass harness.results.runfolder's
+checks, which refuse a file without them; a record has an id (a line without one is skipped) and, read through
+`upgrade`, this version's schema_version. Every other key may be absent: written where it applies, or added after
+files of this version were first written (summary.json's `scales`, run.json's `selection`), so readers .get() it.
+tests/test_schema_types.py checks real run folders against these declarations."""
 
+# no `from __future__ import annotations`: under it Python 3.11's TypedDict does not see Required[...]
 from collections.abc import Mapping
-from typing import Any, TypedDict
+from typing import Any, Literal, Required, TypedDict
 
 SCHEMA_VERSION = 3  # 3: the word "score" split by meaning, a task's and a judge's fields in their own namespaces
 
@@ -19,8 +25,8 @@ class JudgeNote(TypedDict, total=False):
 
 
 class Record(TypedDict, total=False):
-    schema_version: int
-    id: str
+    schema_version: Required[int]
+    id: Required[str]
     prompt: str | None  # the rendered prompt, media named relative to the task root
     output: str | None  # the model's raw reply (generate mode)
     choice_logprobs: list[float] | None  # --mode rank: one log-likelihood per choice (baselines: log count shares)
@@ -52,11 +58,11 @@ _JUDGE_V2 = {"judge": "id", "judge_error": "error", "judge_scores": "scores", "j
 _CORE_V2 = RECORD_FIELDS - {"task_fields", "judge"}
 
 
-def upgrade(rec: dict[str, Any]) -> dict[str, Any]:
+def upgrade(rec: dict[str, Any]) -> Record:
     """A record read from any version, in this version's shape (the same dict when it already is)."""
     version = rec.get("schema_version", 1)
     if type(version) is int and version >= SCHEMA_VERSION:
-        return rec
+        return rec  # type: ignore[return-value]
     out: dict[str, Any] = {}
     task_fields: dict[str, Any] = {}
     judge: dict[str, Any] = {}
@@ -74,7 +80,7 @@ def upgrade(rec: dict[str, Any]) -> dict[str, Any]:
         out["task_fields"] = task_fields
     if judge:
         out["judge"] = judge
-    return out
+    return out  # type: ignore[return-value]
 
 
 def record_field(rec: Mapping[str, Any], name: str) -> Any:
@@ -90,67 +96,233 @@ def judge_error(rec: Mapping[str, Any]) -> str | None:
     return note.get("error") if type(note) is dict else None
 
 
+# --- summary.json ----------------------------------------------------------------------------------------------
+
+class AggregateValue(TypedDict, total=False):
+    value: float | None
+    ci95: list[float] | None
+
+
+class LabelScores(TypedDict, total=False):  # one label of a cell's per_label, as sklearn's classification report
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    support: int
+
+
 class Cell(TypedDict, total=False):
-    n: int
-    errors: int
+    """One metrics cell: overall, or one value of a breakdown key (harness.metrics.breakdown). Besides these fields a
+    cell holds a number (or null) for each name in its summary's `extra_columns`: the task's mean_fields and a
+    judge's field (MMAR's correct_choice, rubric_score)."""
+
+    n: Required[int]
+    errors: Required[int]
     scored: int
-    correct: int
-    unparsed: int
+    correct: Required[int]
+    unparsed: Required[int]
     accuracy: float | None
     ci95: list[float] | None
-    ci_method: str
+    ci_method: str  # bootstrap, or wilson where all are right or all wrong
     chance: float | None
+    # label tasks (Task.labels): precision/recall/F1 as sklearn computes them, averaged and per label
+    macro_f1: float | None
+    weighted_f1: float | None
+    macro_precision: float | None
+    macro_recall: float | None
+    weighted_precision: float | None
+    weighted_recall: float | None
+    per_label: dict[str, LabelScores] | None
+    precision: float | None  # the positive label's (Task.positive), and balanced accuracy (UAR)
+    recall: float | None
+    f1: float | None
+    balanced_accuracy: float | None
+    # Task.f1_ci: seeded bootstrap intervals of the positive label's and the macro precision/recall/F1
+    macro_f1_ci95: list[float] | None
+    macro_precision_ci95: list[float] | None
+    macro_recall_ci95: list[float] | None
+    precision_ci95: list[float] | None
+    recall_ci95: list[float] | None
+    f1_ci95: list[float] | None
+    # binary detection (records with detection_score): EER and ROC-AUC
+    eer: float | None
+    eer_threshold: float | None
     eer_ci95: list[float] | None  # where EER is the primary metric: a seeded bootstrap over the cell's samples
-    aggregates: dict[str, dict[str, Any]]  # the task's declared aggregates: {name: {"value", "ci95"}}
+    roc_auc: float | None
+    eer_vs_all_positives: bool  # a group of negatives only, scored against every positive of the run
+    aggregates: dict[str, AggregateValue]  # the task's declared aggregates, by name
+
+
+class Metrics(TypedDict, total=False):
+    overall: Required[Cell]
+    groups: dict[str, dict[str, Cell]]  # breakdown key -> its value -> cell
+
+
+class Primary(TypedDict, total=False):
+    name: Required[str]  # a cell field (accuracy, eer, macro_f1, ...) or a declared aggregate
+    higher_is_better: bool
+
+
+class AggregateInfo(TypedDict, total=False):
+    name: Required[str]
+    higher_is_better: bool
+    unit: str | None  # the metadata key its bootstrap resamples (None: the sample)
+
+
+class Usage(TypedDict, total=False):
+    tokens_in: Required[int]
+    tokens_out: Required[int]
+    cost_usd: float | None  # None where no price is known
+    records: int  # how many records counted tokens
+
+
+class SelectedIds(TypedDict, total=False):
+    count: int
+    sha256: str
+    file: str  # --ids FILE
+
+
+class SelectionInfo(TypedDict, total=False):
+    """Which samples the numbers cover (harness.data.selection.record writes every field; one rebuilt for a file
+    from before selections were recorded has no `id`)."""
+
+    limit: int | None
+    fraction: float | None
+    offset: int
+    ids: SelectedIds | None
+    selected: int
+    total: int  # the samples the task loaded
+    of: int  # the benchmark's size where the task declares one and its data holds fewer
+    subset: bool
+    id: str  # "all", else the subset's file name under subsets/
 
 
 class Summary(TypedDict, total=False):
     schema_version: int
-    run_id: str
-    task: str
-    model: str
-    mode: str
-    strategy: str
-    shots: int
+    run_id: Required[str]
+    task: Required[str]
+    model: Required[str]
+    mode: Required[str]
+    strategy: Required[str]
+    shots: int | None
     seed: int
-    selected: int
-    recorded: int
-    selection: dict[str, Any]  # which samples these numbers cover (harness/data/selection.py): a subset says "n of N"
-    primary: dict[str, Any]  # {"name", "higher_is_better"}: the metric the task is judged by (default accuracy)
-    aggregates: list[dict[str, Any]]  # the task's declared aggregates: [{"name", "higher_is_better", "unit"}]
+    selected: Required[int]
+    recorded: Required[int]
+    selection: SelectionInfo  # which samples these numbers cover: a subset says "n of N"
+    primary: Primary  # the metric the task is judged by (default accuracy)
+    aggregates: list[AggregateInfo]  # the task's declared aggregates
     scales: dict[str, str]  # each metric's display scale (harness/metrics/units.py): proportion (in %), norm, ratio,
     # ...
     metric_labels: dict[str, str]  # what the benchmark calls a metric ({"accuracy": "WAR", "balanced_accuracy": "UAR"})
     group_by: list[str]
-    extra_columns: list[str]
+    extra_columns: list[str]  # record fields averaged per cell (each cell holds one number of each)
     rank_methods: dict[str, int]
-    usage: dict[str, Any]  # where records carry token counts: {"tokens_in", "tokens_out", "cost_usd", "records"}
-    metrics: dict[str, Any]  # {"overall": Cell, "groups": {key: {value: Cell}}}
+    score_methods: dict[str, int]  # versions 1 and 2: rank_methods
+    usage: Usage  # where records carry token counts
+    judge_errors: int  # with --judge: gradings that failed
+    metrics: Required[Metrics]
+    partial: bool  # never written: `harness show`'s summary of an unfinished run's records so far
+
+
+# --- run.json --------------------------------------------------------------------------------------------------
+
+Status = Literal["running", "complete", "complete-with-errors", "interrupted", "failed"]
+
+
+class TaskInfo(TypedDict, total=False):
+    name: Required[str]
+    version: str | None  # a hash of its data, plus the scorer revision where it has one
+    args: dict[str, Any]  # everything in the run id
+    description: str | None
+    group_by: list[str]
+    samples: int
+
+
+class ModelInfo(TypedDict, total=False):
+    spec: Required[str]
+    requested: str | None  # the spec as typed (an alias)
+    args: dict[str, Any]
+    describe: dict[str, Any] | None  # the adapter's describe(): id, revision, dtype, generation settings, ...
+    rank_method: str | None  # rank mode: what was asked for
+    media_given: list[str]  # the media kinds the model was given (Task.optional_media)
+    predictions: str  # harness grade: the predictions file, its hash and which output fields were read
+    sha256: str
+    output_fields: dict[str, int]
+
+
+class ShotsFrom(TypedDict, total=False):
+    source: str
+    size: int
+    version: str  # a declared pool's hash (harness.run.identity.pool_version)
+
+
+class JudgeInfo(TypedDict, total=False):
+    spec: str
+    args: dict[str, Any]
+    id: str
+    system_prompt: str
+    raters: int
+    field: str  # the task_fields name the grade fills
+    describe: dict[str, Any]
+
+
+class Invocation(TypedDict, total=False):
+    started: str
+    argv: list[str] | None
+    git_revision: str | None
+    selection: SelectionInfo  # what this command selected
+    finished: str
+    new_records: int
+    load_s: float
+    loop_s: float
+    samples_per_s: float | None
+    summary_s: float
+    ranks: int  # data-parallel runs: how many processes
+    ended: str  # set where it ended early: interrupted, failed
+    error: str | None
+
+
+class Provenance(TypedDict):
+    version: str
+    git_revision: str | None
+    python: str
+    platform: str
+
+
+class Counts(TypedDict, total=False):
+    selected: int  # harness run
+    recorded: int
+    errors: int
+    unparsed: int
+    correct: int
+    scored: int  # harness grade
+    without_prediction: int
+    unknown_ids: int
 
 
 class RunInfo(TypedDict, total=False):
     schema_version: int
-    run_id: str
-    status: str  # running | complete | complete-with-errors | interrupted | failed
+    run_id: Required[str]
+    status: Required[Status]
     error: str | None  # the one-line reason of a failed run
-    task: dict[str, Any]
-    model: dict[str, Any]
+    task: Required[TaskInfo]
+    model: Required[ModelInfo]
     mode: str
     strategy: str
     shots: int
-    shots_from: dict[str, Any] | None
+    shots_from: ShotsFrom | None
     seed: int
     limit: int | None  # before selections were recorded; now `selection`
-    selection: dict[str, Any]  # the samples summary.json covers (harness/data/selection.py)
+    selection: SelectionInfo  # the samples summary.json covers (harness/data/selection.py)
     batch_size: int
-    judge: dict[str, Any]
+    judge: JudgeInfo
     warnings: list[str]  # harness grade: what could make the figures differ from the official script's
-    identity: dict[str, Any]
-    harness: dict[str, Any]
+    argv: list[str]  # harness grade: its command line (harness run keeps one per invocation)
+    identity: dict[str, Any]  # exactly what was hashed into the run id
+    harness: Provenance
     packages: dict[str, str]
-    started: str
-    finished: str
-    invocations: list[dict[str, Any]]
-    counts: dict[str, int]
+    started: str | None
+    finished: str | None
+    invocations: list[Invocation]
+    counts: Counts
     summary_key: str  # what summary.json was computed from (harness.metrics.summary.summary_key): a re-run reuses it
     # if equal

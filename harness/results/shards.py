@@ -37,7 +37,7 @@ import numpy as np
 from harness.data.samples import IdList
 from harness.results.index import _NUMERIC, RETRY, RecordIndex
 from harness.results.jsonl import loads
-from harness.results.schema import upgrade
+from harness.results.schema import Record, upgrade
 from harness.types import HarnessError
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
@@ -178,7 +178,7 @@ class MergedIndex(RecordIndex):
         for part, idx in zip(self.parts, self.index_paths, strict=True):
             part.save(idx)
 
-    def read(self, rows: Iterable[int]) -> Iterator[dict[str, Any]]:
+    def read(self, rows: Iterable[int]) -> Iterator[Record]:
         """The records at these rows, each read from its own file."""
         files: dict[int, Any] = {}
         try:

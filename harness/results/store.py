@@ -17,7 +17,7 @@ from typing import Any
 from harness.results import redact
 from harness.results.index import RecordIndex
 from harness.results.jsonl import dumps_line, loads
-from harness.results.schema import upgrade
+from harness.results.schema import Record, upgrade
 from harness.results.shards import MergedIndex, check_shard, shard_names, shard_paths
 from harness.types import HarnessError
 
@@ -175,7 +175,7 @@ class RunStore:
             f.truncate(at)
             self.torn_lines += 1
 
-    def _lines(self) -> Iterator[tuple[int, dict[str, Any]]]:
+    def _lines(self) -> Iterator[tuple[int, Record]]:
         """(byte offset, record) for every readable line; a torn line is skipped (its sample is redone)."""
         if not self.samples_path.exists():
             return
@@ -237,7 +237,7 @@ class RunStore:
         self.index_path.unlink(missing_ok=True)
         self.samples_path.unlink(missing_ok=True)
 
-    def read_at(self, offsets: Iterable[int]) -> Iterator[dict[str, Any]]:
+    def read_at(self, offsets: Iterable[int]) -> Iterator[Record]:
         """Stream the records at these offsets of this store's own file (RecordIndex.offsets), so nothing holds a
         whole run in memory. A merged index's rows span files: read them with its `read(rows)`."""
         offsets = list(offsets)
@@ -248,14 +248,14 @@ class RunStore:
                 f.seek(at)
                 yield upgrade(loads(f.readline()))
 
-    def records(self) -> dict[str, dict[str, Any]]:
+    def records(self) -> dict[str, Record]:
         """The latest record per sample id, all in memory: for small runs and tests (merged in a sharded folder)."""
         if self.sharded():
             index = self.index()
             return {str(rec["id"]): rec for rec in index.read(index.latest())}
         return {str(rec["id"]): rec for _, rec in self._lines()}
 
-    def append(self, records: Iterable[dict[str, Any]]) -> None:
+    def append(self, records: Iterable[Record]) -> None:
         lines = b"".join(dumps_line(redact.redact_value(r)) for r in records)
         if not lines:
             return

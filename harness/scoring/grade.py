@@ -27,7 +27,7 @@ from harness.metrics.breakdown import check_group_by
 from harness.metrics.summary import mean_fields, summarize
 from harness.results import provenance
 from harness.results.index import RecordIndex
-from harness.results.schema import SCHEMA_VERSION, judge_error, record_field
+from harness.results.schema import SCHEMA_VERSION, JudgeInfo, Record, RunInfo, Summary, judge_error, record_field
 from harness.results.store import RunStore
 from harness.run.identity import judge_identity, run_id, slug
 from harness.run.progress import Progress
@@ -42,7 +42,7 @@ OUTPUT_KEYS = ("output", "prediction", "answer_prediction", "response", "model_o
 @dataclass
 class ScoreResult:
     folder: Path
-    summary: dict[str, Any]
+    summary: Summary
     scored: int
     missing: int
     unknown: int
@@ -162,7 +162,7 @@ def _warnings(preds: Predictions, chosen: list[Sample], unknown: int, keys: list
     return out
 
 
-def _kept_gradings(store: RunStore, judge: Judge, judge_id: str) -> dict[str, dict[str, Any]]:
+def _kept_gradings(store: RunStore, judge: Judge, judge_id: str) -> dict[str, Record]:
     """The graded records of an earlier `grade --judge` of this file by this judge, by id: an unchanged output keeps
     its grade (no judge call is repeated, none is paid for twice)."""
     return {i: r for i, r in store.records().items()
@@ -198,9 +198,9 @@ def score_file(task: Task, predictions: Path, output: Path, name: str | None = N
         kept = _kept_gradings(store, task.judge, judge_id) if judge_id is not None and task.judge else {}
         store.reset()  # always a fresh scoring of the file as it is now (earlier gradings kept above)
         letters = 0
-        to_judge: list[tuple[Sample, dict[str, Any]]] = []
+        to_judge: list[tuple[Sample, Record]] = []
 
-        def records() -> Iterator[dict[str, Any]]:
+        def records() -> Iterator[Record]:
             nonlocal letters
             for s in chosen:
                 rec = make_record(task, s, None, Output(text=preds.outputs[s.id]), 0.0, "generate")
@@ -218,7 +218,7 @@ def score_file(task: Task, predictions: Path, output: Path, name: str | None = N
                         continue  # written once graded
                 yield rec
 
-        batch: list[dict[str, Any]] = []
+        batch: list[Record] = []
         for rec in records():  # written in batches: a million predictions are never one string in memory
             batch.append(rec)
             if len(batch) == 10_000:
@@ -243,7 +243,7 @@ def score_file(task: Task, predictions: Path, output: Path, name: str | None = N
         if task.artifacts is not None:  # the task's extra files (e.g. agreement heat maps), as the runner writes them
             task.artifacts(folder, index.read(index.latest()))
         store.save_index(index)
-        store.write_json("run.json", {
+        info: RunInfo = {
             "schema_version": SCHEMA_VERSION, "run_id": rid, "status": "complete", "mode": "predictions",
             "task": {"name": task.name, "version": task.version, "args": task.args, "group_by": keys,
                      "samples": len(samples)},
@@ -255,7 +255,8 @@ def score_file(task: Task, predictions: Path, output: Path, name: str | None = N
                        "unknown_ids": unknown},
             "seed": seed, "harness": provenance.harness_info(), "packages": provenance.package_versions(),
             "finished": provenance.now(), "argv": provenance.argv(), **({"judge": judge_info} if judge_info else {}),
-        })
+        }
+        store.write_json("run.json", info)
     except BaseException as e:  # a full disk, Ctrl-C, a bug: the folder says it failed, never an older verdict
         _mark_failed(store, rid, task, model, e)
         raise
@@ -270,24 +271,25 @@ def _mark_failed(store: RunStore, rid: str, task: Task, model: str, e: BaseExcep
     status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
     try:
         (store.folder / "summary.json").unlink(missing_ok=True)
-        store.write_json("run.json", {
+        info: RunInfo = {
             "schema_version": SCHEMA_VERSION, "run_id": rid, "status": status, "mode": "predictions",
             "task": {"name": task.name, "version": task.version, "args": task.args}, "model": {"spec": model},
             "error": one_line(e) if status == "failed" else None, "finished": provenance.now(),
-            "argv": provenance.argv()}, last=True)
+            "argv": provenance.argv()}
+        store.write_json("run.json", info, last=True)
     except (HarnessError, OSError):
         pass  # the error line the user sees says what happened
 
 
 def _grade(store: RunStore, task: Task, judge: ModelRef | None, judge_args: dict[str, Any], judge_id: str | None,
-           items: list[tuple[Sample, dict[str, Any]]], progress_stream: Any) -> dict[str, Any] | None:
+           items: list[tuple[Sample, Record]], progress_stream: Any) -> JudgeInfo | None:
     """Grade the records that need it with the judge, appending each chunk as it is graded; what run.json says of
     the judge. Ctrl-C keeps what was graded (the rest is written ungraded, so the summary still counts every
     prediction) and stops with a resume hint."""
     if judge is None or judge_id is None or task.judge is None:
         return None
-    info: dict[str, Any] = {"spec": judge.spec, "args": judge_args, "id": judge_id, "system_prompt": task.judge.system,
-                            "raters": task.judge.raters, "field": task.judge.field}
+    info: JudgeInfo = {"spec": judge.spec, "args": judge_args, "id": judge_id, "system_prompt": task.judge.system,
+                       "raters": task.judge.raters, "field": task.judge.field}
     if not items:
         return info
     model = judge.load()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from harness.results.schema import RECORD_FIELDS, SCHEMA_VERSION
+from harness.results.schema import RECORD_FIELDS, SCHEMA_VERSION, Record
 from harness.scoring.rules import score_output
 from harness.task import Task
 from harness.types import HarnessError, Output, Sample
@@ -16,9 +14,9 @@ def one_line(e: BaseException) -> str:
 
 
 def make_record(task: Task, sample: Sample, prompt: str | None, out: Output, latency: float,
-                mode: str) -> dict[str, Any]:
+                mode: str) -> Record:
     """One samples.jsonl line: what was asked, what came back, and how the task scored it."""
-    rec: dict[str, Any] = {
+    rec: Record = {
         "schema_version": SCHEMA_VERSION,
         "id": sample.id,
         "prompt": prompt,
@@ -40,7 +38,7 @@ def make_record(task: Task, sample: Sample, prompt: str | None, out: Output, lat
         fields = (task.scorer(sample, out, mode) if task.scorer
                   else score_output(sample, out, mode, task.positive))
         mine = {k: v for k, v in fields.items() if k not in RECORD_FIELDS}
-        rec.update((k, v) for k, v in fields.items() if k in RECORD_FIELDS)
+        rec.update((k, v) for k, v in fields.items() if k in RECORD_FIELDS)  # type: ignore[typeddict-item]
         if mine:
             rec["task_fields"] = mine  # a task's own fields keep out of the declared names' way (docs/RESULTS.md)
     return rec
