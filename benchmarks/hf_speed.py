@@ -53,8 +53,8 @@ def steady_state(task: str, model: str, mode: str, batch: int, out: Path, new_to
     runner = make_runner(RunConfig(task=task, model=model, mode=mode, batch_size=batch, output=out, fresh=True,
                               model_args={"max_new_tokens": str(new_tokens)}),
                     progress_stream=open(os.devnull, "w"))
-    loaded = runner._load_model()
-    runner._load_model = lambda: loaded  # type: ignore[method-assign]
+    loaded = runner.load_model()
+    runner.load_model = lambda: loaded  # type: ignore[method-assign]
     t = time.perf_counter()
     result = runner.run()
     return time.perf_counter() - t, result.selected

@@ -44,7 +44,7 @@ def overhead(n: int, batch_size: int) -> dict[str, float]:
         assert result.selected == n and result.errors == 0
         # the bare model: the same calls with requests built up front, nothing else
         model = RandomModel(seed=0)
-        requests = [build_request(s, mode="rank") for s in runner.samples]
+        requests = [build_request(s, mode="rank") for s in runner.plan.samples]
         t2 = time.perf_counter()
         for i in range(0, n, batch_size):
             model.rank_choices(requests[i : i + batch_size])
@@ -60,9 +60,9 @@ def demo_speed() -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         runner = make_runner(RunConfig(output=Path(tmp)), progress_stream=open("/dev/null", "w"))
         t0 = time.perf_counter()
-        model = runner._load_model()
+        model = runner.load_model()
         t_load = time.perf_counter() - t0
-        runner._load_model = lambda: model  # type: ignore[method-assign]  # time the loop, not the load
+        runner.load_model = lambda: model  # type: ignore[method-assign]  # time the loop, not the load
         t1 = time.perf_counter()
         result = runner.run()
         t_run = time.perf_counter() - t1

@@ -83,7 +83,8 @@ Opt = typer.Option
 @app.command()
 def run(
     task: Annotated[str, Opt("--task", "-t", metavar="NAME",
-                             help="Task name (see `harness tasks`) or file:PATH.jsonl|.csv")] = "demo",
+                             help="Task name (see `harness tasks`), file:PATH.jsonl|.csv or "
+                             "py:package.module:factory")] = "demo",
     model: Annotated[str, Opt("--model", "-m", metavar="NAME",
                               help="Model name, alias or spec (see `harness models`)")] = "demo",
     task_arg: Annotated[list[str] | None, Opt("--task-arg", metavar="KEY=VALUE",
@@ -174,7 +175,7 @@ def run(
     except typer.Exit:
         raise
     except Exception as e:
-        unexpected(e, runner.folder if runner else None, output)
+        unexpected(e, runner.plan.folder if runner else None, output)
     from harness.report.table import notes, table
 
     typer.echo(table(result.summary))
@@ -336,21 +337,23 @@ def export_sft(
 
 @app.command("tasks")
 def list_tasks() -> None:
-    """List the tasks you can run."""
+    """List the tasks you can run, installed plug-ins' among them."""
     import tasks
 
-    _print_rows(tasks.listing())
+    _print_rows(*tasks.listing())
 
 
 @app.command("models")
 def list_models() -> None:
-    """List model adapters and aliases."""
+    """List model adapters (installed plug-ins' among them) and aliases."""
     import model_adapters
 
-    _print_rows(model_adapters.listing())
+    _print_rows(*model_adapters.listing())
 
 
-def _print_rows(rows: list[tuple[str, str]]) -> None:
+def _print_rows(rows: list[tuple[str, str]], warnings: list[str]) -> None:
+    for warning in warnings:  # a plug-in left out (a built-in has its name): on stderr, the listing stays clean
+        typer.echo(f"warning: {warning}", err=True)
     width = max(len(n) for n, _ in rows)
     for name, desc in rows:
         typer.echo(f"{name.ljust(width)}  {desc}")

@@ -12,7 +12,8 @@ import model_adapters
 import tasks
 from harness.options import declared
 from harness.run.distributed import Ranks, from_env
-from harness.run.runner import RunConfig, Runner
+from harness.run.plan import RunConfig, RunPlan, make_plan
+from harness.run.runner import Runner
 from harness.task import Task
 from harness.types import HarnessError, ModelRef, UsageError
 
@@ -31,17 +32,22 @@ def judge_args(spec: str, official: dict[str, Any], given: dict[str, Any]) -> di
     return {**{k: v for k, v in official.items() if k in names}, **given}
 
 
-def runner(cfg: RunConfig, progress_stream: Any = None, ranks: Ranks | None = None) -> Runner:
-    ranks = ranks_here() if ranks is None else ranks
-    if ranks.rank != 0:  # under torchrun only rank 0 shows progress
-        progress_stream = open(os.devnull, "w")  # lives as long as the process
+def plan(cfg: RunConfig) -> RunPlan:
+    """The run `cfg` asks for, planned (harness/run/plan.py): its run id and folder, nothing loaded."""
     model = model_ref(cfg.model, cfg.model_args, cfg.seed)
     judge = model_ref(cfg.judge, cfg.judge_args, cfg.seed, kind="judge") if cfg.judge else None
     task = tasks.get(cfg.task, cfg.task_args)  # a malformed dataset fails here, before any model
     if cfg.judge and task.judge is not None and task.judge.model_args:
         cfg = dataclasses.replace(cfg, judge_args=judge_args(cfg.judge, task.judge.model_args, cfg.judge_args))
         judge = model_ref(cfg.judge, cfg.judge_args, cfg.seed, kind="judge")
-    return Runner(cfg, task, model, judge, progress_stream, ranks)
+    return make_plan(cfg, task, model, judge)
+
+
+def runner(cfg: RunConfig, progress_stream: Any = None, ranks: Ranks | None = None) -> Runner:
+    ranks = ranks_here() if ranks is None else ranks
+    if ranks.rank != 0:  # under torchrun only rank 0 shows progress
+        progress_stream = open(os.devnull, "w")  # lives as long as the process
+    return Runner(plan(cfg), progress_stream, ranks)
 
 
 def ranks_here() -> Ranks:
@@ -127,10 +133,12 @@ def task_of_run(info: dict[str, Any]) -> tuple[Task | None, str | None]:
     recorded = info.get("task") or {}
     name, args = str(recorded.get("name") or ""), dict(recorded.get("args") or {})
     try:
-        if name not in tasks.TASKS and args.get("path"):  # a file: task (named by its file, or by name=)
-            spec, declaring = "file:" + str(args.pop("path")), tasks.file_factory()
-        else:
-            spec, declaring = name, tasks.TASKS[name].factory()
+        try:
+            spec, declaring = name, tasks.entry(name).factory()  # built-in or an installed plug-in
+        except UsageError:
+            if not args.get("path"):
+                raise
+            spec, declaring = "file:" + str(args.pop("path")), tasks.file_factory()  # named by its file, or name=
         names = declared(declaring)[0]
         task = tasks.get(spec, {k: v for k, v in args.items() if k in names and v is not None})
     except (HarnessError, KeyError) as e:

@@ -61,7 +61,8 @@ if TYPE_CHECKING:
     from harness.metrics.agreement import dic_metric, weighted_f1, write_agreement
     from harness.metrics.text import corpus_bleu, rouge_l
     from harness.options import AtLeast, Form, checked, declared
-    from harness.registry import Entry, lookup
+    from harness.plugins import discover_plugins, plugin_entry
+    from harness.registry import Copy, Entry, Example, lookup, user_target
     from harness.results.jsonl import MISSING, fast_loads
     from harness.results.redact import REMOVED, redact_text, redact_value, register_secret
     from harness.results.schema import record_field

@@ -206,3 +206,39 @@ def shown(value: Any) -> str:
     """The value given, quoted and kept to one short line."""
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def other_value(hint: Any, default: Any) -> Any:
+    """A valid value of the declared type other than `default`, from the type alone: a Literal's first other member,
+    a bool's negation, a number above the default (or the range's lowest, without one), another member of a union
+    before None. LookupError where the type names none (text, paths, a `Form`): the guard tests
+    (tests/test_run_identity.py) then take the value the registry entry's Example declares."""
+    union = _alternatives(hint)
+    if union is not None:
+        alts, optional = union
+        for alt in alts:
+            try:
+                return other_value(alt, default)
+            except LookupError:
+                pass
+        if optional and default is not None:
+            return None
+        raise LookupError(describe(hint))
+    base, marks = _split(hint)
+    if base is not hint:
+        lows = [m.low for m in marks if isinstance(m, AtLeast)]
+        number = isinstance(default, int | float) and not isinstance(default, bool)
+        value = other_value(base, default) if number or not lows else base(math.ceil(max(lows)))
+        if value == default or not all(m.ok(value) for m in marks):
+            raise LookupError(describe(hint))
+        return value
+    if typing.get_origin(hint) is Literal:
+        others = [c for c in typing.get_args(hint) if c != default]
+        if others:
+            return others[0]
+    elif hint is bool:
+        return not default if isinstance(default, bool) else True
+    elif hint in (int, float) and not isinstance(default, bool):
+        step = 1 if hint is int else 0.5
+        return hint(default + step) if isinstance(default, int | float) else hint(step)
+    raise LookupError(describe(hint))

@@ -193,7 +193,7 @@ def test_a_reply_that_echoes_the_key_is_written_with_the_key_removed(tmp_path: P
         def boom(*args: Any) -> None:
             raise RuntimeError(f"the server said {key}")
 
-        monkeypatch.setattr("harness.run.runner.Runner._finish", boom)
+        monkeypatch.setattr("harness.run.runner.Runner.finish", boom)
         r = run(items, out, server)  # the records are done: straight to the summary, which fails
     assert r.exit_code == 1 and key not in r.stdout + r.stderr
     assert f"error: unexpected RuntimeError: the server said {REMOVED} (traceback in" in r.stderr

@@ -1,7 +1,8 @@
 """Every option of every task, model adapter and judge is checked by type and range before anything loads.
 
-The options are enumerated from the factories' typed signatures (harness/options.py), so an option added to a
-signature is covered here without a new line: each gets a wrong-type value and, where its annotation declares a
+The options are enumerated from the factories' typed signatures (harness/options.py), and the factories from the
+registries and the installed plug-ins' entry points (tasks.entries(), model_adapters.entries()), so a task, adapter or
+option added is covered here without a new line: each gets a wrong-type value and, where its annotation declares a
 range or choices, an out-of-range one, through the real command line; each must be one line on stderr naming the
 option, the value and what would do, exit 2, and no factory may run (a guard makes every one raise)."""
 
@@ -26,7 +27,6 @@ import model_adapters
 import tasks
 from cli import app
 from harness.options import AtLeast, Form, declared, describe
-from model_adapters.custom import model_class
 
 cli = CliRunner()
 
@@ -51,40 +51,25 @@ class NeedsPath:
         raise AssertionError("NeedsPath must not be built without its path")
 
 
-# adapter -> the --model spec the options are given to (the part after ":" is never read: nothing loads)
-MODEL_SPECS = {"demo": "demo", "random": "random", "majority": "majority", "hf": "hf:/no/such/model",
-               "py": "py:tests.test_options:Typed", "openai": "openai:gpt-4o",
-               "clip": "clip:/no/such/model", "clap": "clap:/no/such/model"}
-TASK_SPECS = {"demo": "demo", "mmar": "mmar", "add_qa": "add_qa", "file": "file:/no/such/items.jsonl",
-              "sarcasm": "sarcasm", "visual_room": "visual_room", "annotators": "annotators",
-              **{f"sarcasm:{n}": f"sarcasm:{n}" for n in ("iacv1", "iacv2", "mustard", "semeval")},
-              "emobench_m": "emobench_m",
-              **{f"emobench_m:{k}": f"emobench_m:{k}" for k in (
-                  "ravdess_song", "ravdess_speech", "mosi", "mosei", "fgmsa", "mer2023", "sims", "sims_v2", "mc_eiu",
-                  "meld", "ur_funny", "mustard", "smile")},
-              **{f"video_emotion:{k}": f"video_emotion:{k}" for k in ("dfew", "mer2024", "emer")}}
-
-MODEL_SPECS["vllm"] = "vllm:/no/such/model"  # model_adapters/vllm.py
-
-def declaring(spec: str) -> Any:
-    """The callable whose signature declares a model spec's options (a py: adapter: its own class)."""
-    full, name, arg = model_adapters.split_spec(spec)
-    return model_class(arg) if name == "py" else model_adapters.ADAPTERS[name].factory()
+# What is enumerated: every registered adapter and task, every installed plug-in, file: tasks, and USER (a user's own
+# py: class, above). A model spec's part after "NAME:" is the entry's Example's (it is never read: nothing loads).
+USER = "py:tests.test_options:Typed"
+MODEL_SPECS = {n: (f"{n}:{e.declared_example().args['arg']}" if "arg" in e.declared_example().args else n)
+               for n, e in model_adapters.entries().items() if not e.error}
+MODEL_SPECS[USER] = USER
+TASK_SPECS = {**{n: n for n, e in tasks.entries().items() if not e.error}, "file": "file:/no/such/items.jsonl"}
 
 
 def model_options(name: str) -> dict[str, Any]:
-    params, hints, _ = declared(declaring(MODEL_SPECS[name]))
-    return {p: hints.get(p) for p in params if not (p == "arg" and name != "py")}
+    """option -> declared type, of the class that declares a model spec's options (a py: adapter: its own class)."""
+    params, hints, _ = declared(model_adapters.declaring_class(MODEL_SPECS[name]))
+    return {p: hints.get(p) for p in params if p != "arg"}
 
 
 def task_options(name: str) -> dict[str, Any]:
-    if name == "file":
-        from tasks.file_task import load_file_task
-
-        params, hints, _ = declared(load_file_task)
-        return {p: hints.get(p) for p in params if p != "path"}
-    params, hints, _ = declared(tasks.TASKS[name].factory())
-    return dict((p, hints.get(p)) for p in params)
+    factory = tasks.file_factory() if name == "file" else tasks.entry(name).factory()
+    params, hints, _ = declared(factory)
+    return {p: hints.get(p) for p in params if not (name == "file" and p == "path")}
 
 
 def bad_values(hint: Any) -> list[str]:
@@ -114,16 +99,14 @@ def is_text(hint: Any) -> bool:
 @pytest.fixture
 def nothing_loads(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every task and adapter factory raises if it is called; its signature (the declaration) stays."""
-    from tasks import file_task
-
     def guard(original: Any) -> Any:
         @functools.wraps(original)
         def refuse(*a: Any, **kw: Any) -> Any:
             raise AssertionError(f"{original.__qualname__} ran although an option was bad")
         return refuse
 
-    targets = [e.target for e in [*tasks.TASKS.values(), *model_adapters.ADAPTERS.values()]]
-    for target in targets:
+    entries = [*tasks.entries().values(), *model_adapters.entries().values(), tasks.FILE]
+    for target in [e.target for e in entries if not e.error] + [USER[len("py:"):]]:
         module_name, _, attr = target.partition(":")
         module = importlib.import_module(module_name)
         factory = getattr(module, attr)
@@ -131,7 +114,6 @@ def nothing_loads(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.setattr(factory, "__init__", guard(factory.__init__))
         else:
             monkeypatch.setattr(module, attr, guard(factory))
-    monkeypatch.setattr(file_task, "load_file_task", guard(file_task.load_file_task))
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -178,11 +160,6 @@ def test_an_unknown_task_option_lists_the_options(nothing_loads: None) -> None:
 
 # --- every option of every adapter, task and judge ---------------------------------------------------------------
 
-def test_every_adapter_and_task_here() -> None:
-    assert sorted(MODEL_SPECS) == sorted(model_adapters.ADAPTERS), "add the new adapter's spec to MODEL_SPECS"
-    assert sorted(TASK_SPECS) == sorted({"file", *tasks.TASKS}), "add the new task's spec to TASK_SPECS"
-
-
 @pytest.mark.parametrize(("kind", "name"), [("model", n) for n in sorted(MODEL_SPECS)]
                          + [("task", n) for n in sorted(TASK_SPECS)])
 def test_every_option_declares_a_type_that_is_checked(kind: str, name: str) -> None:
@@ -227,7 +204,7 @@ def says_what_is_valid(message: str, hint: Any) -> None:
 def test_every_bad_model_and_judge_option_is_one_line_and_exit_2(name: str, option: str, value: str, hint: Any,
                                                                judge: bool, nothing_loads: None) -> None:
     spec = MODEL_SPECS[name]
-    who = spec if name == "py" else name
+    who = spec if spec.startswith("py:") else name
     code, stderr = run("--task", "file:/no/such/items.jsonl", "--model", spec, "--model-arg", f"{option}={value}")
     message = one_error(stderr)
     assert (code, message) == (2, expected(f"model {who}", option, value, hint))
@@ -252,7 +229,7 @@ def test_every_bad_task_option_is_one_line_and_exit_2(name: str, option: str, va
 @pytest.mark.parametrize("name", sorted(MODEL_SPECS))
 def test_an_unknown_model_or_judge_option_lists_the_valid_ones(name: str, nothing_loads: None) -> None:
     spec = MODEL_SPECS[name]
-    who = spec if name == "py" else name
+    who = spec if spec.startswith("py:") else name
     listed = ", ".join(model_options(name)) or "none"
     code, stderr = run("--task", "demo", "--model", spec, "--model-arg", "no_such_option=1")
     assert (code, one_error(stderr)) == (2, f"model {who} has no option 'no_such_option'; options: {listed}")

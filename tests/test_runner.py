@@ -171,7 +171,7 @@ def test_two_runs_cannot_write_one_folder(items: Path, out: Path) -> None:
     from harness.run.runner import RunConfig
 
     runner = make_runner(RunConfig(task=f"file:{items}", model="random", output=out))
-    holder = RunStore(runner.folder)
+    holder = RunStore(runner.plan.folder)
     holder.open()
     try:
         code, _, stderr = run("--task", f"file:{items}", "--model", "random", "-o", str(out))

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 import tasks
 from cli import app
-from cli.wiring import runner as make_runner
+from cli.wiring import plan as make_plan
 from harness.data.prompting import pick_shots
 from harness.run.runner import RunConfig
 from harness.types import Sample, UsageError
@@ -82,7 +82,7 @@ def refused(code: int, args: list[str]) -> str:
 
 def run_id_of(items: Path, out: Path, args: dict[str, Any] | None = None, **cfg: Any) -> str:
     cfg = {"strategy": "few-shot", "shots": 2, "mode": "generate", **cfg}
-    return make_runner(RunConfig(task=f"file:{items}", model=ECHO, task_args=args or {}, output=out, **cfg)).run_id
+    return make_plan(RunConfig(task=f"file:{items}", model=ECHO, task_args=args or {}, output=out, **cfg)).run_id
 
 
 # --- where the examples come from ------------------------------------------------------------------------------
@@ -150,7 +150,7 @@ def test_the_default_draws_from_the_other_test_items_as_before(items: Path, tmp_
     assert set(info["identity"]) == {"task", "task_version", "task_args", "model", "model_args", "mode", "strategy",
                                      "shots", "seed", "instruction", "prompt"}
     assert "shots_from" not in info["task"]["args"]
-    zero = make_runner(RunConfig(task=f"file:{items}", model="random", output=tmp_path / "o"))
+    zero = make_plan(RunConfig(task=f"file:{items}", model="random", output=tmp_path / "o"))
     assert zero.shots_info is None and "shots_pool" not in zero.identity
 
 
@@ -161,16 +161,16 @@ def test_the_run_id_changes_with_the_pools_content_even_where_the_first_prompt_d
                                                                                       tmp_path: Path) -> None:
     pool = write_pool(tmp_path / "train", n=6)
     args = {"shots_from": str(pool)}
-    before = make_runner(RunConfig(task=f"file:{items}", model=ECHO, task_args=args, output=tmp_path / "o",
-                                   strategy="few-shot", shots=2, mode="generate"))
+    before = make_plan(RunConfig(task=f"file:{items}", model=ECHO, task_args=args, output=tmp_path / "o",
+                                 strategy="few-shot", shots=2, mode="generate"))
     first = before.samples[0]
     seen = {s.id for s in pick_shots(first, before.shots_from, 2, 0, presorted=True)}
     unseen = next(i for i in range(6) if f"t{i}" not in seen)  # an item the first sample's prompt does not show
     rows = [json.loads(line) for line in pool.read_text().splitlines()]
     rows[unseen]["question"] = "A reworded train question?"
     pool.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    after = make_runner(RunConfig(task=f"file:{items}", model=ECHO, task_args=args, output=tmp_path / "o",
-                                  strategy="few-shot", shots=2, mode="generate"))
+    after = make_plan(RunConfig(task=f"file:{items}", model=ECHO, task_args=args, output=tmp_path / "o",
+                                strategy="few-shot", shots=2, mode="generate"))
     assert after.identity["prompt"] == before.identity["prompt"]  # the fingerprint alone would not tell
     assert after.run_id != before.run_id and after.identity["shots_pool"] != before.identity["shots_pool"]
     rows[unseen]["split"] = "dev"  # metadata is never shown: no new run
@@ -180,7 +180,7 @@ def test_the_run_id_changes_with_the_pools_content_even_where_the_first_prompt_d
     other = write_pool(tmp_path / "dev", n=6, name="dev.jsonl")
     ids = {run_id_of(items, tmp_path / "o", a) for a in ({}, args, {"shots_from": str(other)})}
     assert len(ids) == 3
-    zero = make_runner(RunConfig(task=f"file:{items}", model="random", task_args=args, output=tmp_path / "o"))
+    zero = make_plan(RunConfig(task=f"file:{items}", model="random", task_args=args, output=tmp_path / "o"))
     assert "shots_pool" not in zero.identity and zero.shots_info is None
 
 
@@ -247,12 +247,12 @@ def test_a_declared_pool_without_gold_answers_is_refused_naming_it(items: Path, 
     task = tasks.get(f"file:{items}")
     task.shots_pool = lambda: [Sample(id="d1", question="Q?", choices=["a", "b"], answer=None)]
     task.shots_source = "dev split: dev.jsonl"
-    from harness.run.runner import Runner
+    from harness.run.plan import make_plan
     from harness.types import HarnessError, ModelRef
 
     ref = ModelRef(spec="random", default_mode="rank", load=lambda: None)
     with pytest.raises(HarnessError, match="few-shot pool dev split: dev.jsonl: example 'd1' has no gold answer"):
-        Runner(RunConfig(task="x", strategy="few-shot", shots=1, output=tmp_path), task, ref)
+        make_plan(RunConfig(task="x", strategy="few-shot", shots=1, output=tmp_path), task, ref)
 
 
 # --- add_qa ----------------------------------------------------------------------------------------------------

@@ -171,7 +171,7 @@ def test_a_strategy_comparison_on_a_subset_says_so(tmp_path: Path) -> None:
 
 def test_an_interrupted_subset_of_a_finished_run_leaves_its_status(tmp_path: Path, monkeypatch: Any) -> None:
     """A subset over a finished run retries its error records; stopped there, only that invocation says so."""
-    from harness.run.runner import Runner
+    from harness.run.loop import Loop
 
     items = write_items(tmp_path / "data", n=6, corrupt=(1,))
     out = tmp_path / "out"
@@ -183,7 +183,7 @@ def test_an_interrupted_subset_of_a_finished_run_leaves_its_status(tmp_path: Pat
     def stopped(*a: Any, **kw: Any) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(Runner, "_loop", stopped)
+    monkeypatch.setattr(Loop, "run", stopped)
     r = harness(*run, "--limit", "3")
     assert r.exit_code == 130, r.stdout + r.stderr
     info = json.loads((folder / "run.json").read_text())

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-import harness.run.runner
+import harness.run.summaries
 from cli import app
 from tests.conftest import write_items
 
@@ -29,14 +29,14 @@ def test_a_no_op_rerun_reuses_the_summary_and_any_change_recomputes_it(tmp_path:
     assert first.exit_code == 0, first.stdout + first.stderr
     folder = next(out.rglob("summary.json")).parent
     saved = (folder / "summary.json").read_text()
-    real = harness.run.runner.summarize
+    real = harness.run.summaries.summarize
     calls: list[int] = []
 
     def counted(*a: Any, **kw: Any) -> Any:
         calls.append(1)
         return real(*a, **kw)
 
-    monkeypatch.setattr(harness.run.runner, "summarize", counted)
+    monkeypatch.setattr(harness.run.summaries, "summarize", counted)
     again = run(items, out)
     assert again.exit_code == 0 and "no model calls" in again.stdout
     assert calls == [] and (folder / "summary.json").read_text() == saved  # reused, the same table printed
@@ -54,7 +54,7 @@ def test_a_no_op_rerun_reuses_the_summary_and_any_change_recomputes_it(tmp_path:
         f.write(json.dumps({**line, "correct": not line["correct"]}) + "\n")
     assert run(items, out).exit_code == 0 and len(calls) == 4
     # harness's code changed (an upgrade, an edit)
-    code = Path(harness.run.runner.__file__).parents[1] / "metrics" / "breakdown.py"
+    code = Path(harness.run.summaries.__file__).parents[1] / "metrics" / "breakdown.py"
     st = code.stat()
     os.utime(code, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
     try:

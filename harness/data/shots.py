@@ -3,13 +3,23 @@ checked before any model loads (docs/DESIGN.md, Task: few-shot examples)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from typing import Any
 
 from harness.data.prompting import check_shots, shot_pool
-from harness.run.identity import pool_version
 from harness.task import Task
 from harness.types import HarnessError, Sample
+
+
+def pool_version(pool: Sequence[Sample]) -> str:
+    """A hash of what a few-shot pool can show a model: each item's id (which items are drawn), text, choices,
+    gold answer and media references; not its metadata; part of a few-shot run's identity (run.identity). The
+    prompt fingerprint sees only the first sample's shots, which a change elsewhere in the pool may not touch."""
+    items = [[s.id, s.question, s.context, s.choices, s.answer, s.lettered, [[m.kind, m.path] for m in s.media]]
+             for s in sorted(pool, key=lambda s: s.id)]
+    return hashlib.sha256(json.dumps(items, default=str).encode()).hexdigest()[:12]
 
 
 def few_shot_pool(task: Task, samples: Sequence[Sample], shots: int) -> tuple[list[Sample], dict[str, Any]]:

@@ -13,18 +13,23 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 
 from harness.results.shards import shard_name, shard_of
+from harness.run.plan import Interrupted, RunResult
 from harness.types import UsageError
 
 if TYPE_CHECKING:
-    from harness.run.runner import Runner, RunResult
+    from harness.results.index import RecordIndex
+    from harness.results.store import RunStore
+    from harness.run.plan import RunPlan
+
+T = TypeVar("T")
 
 # How long a finished rank waits for the slowest one (a big model's share can take many hours).
 WAIT = timedelta(hours=float(os.environ.get("HARNESS_DIST_TIMEOUT_H") or 72))
@@ -124,54 +129,57 @@ class Group:
         self.dist = self.store = None
 
 
-def run_ranks(runner: Runner) -> RunResult:
+class RankWork(Protocol):
+    """The steps of one run that run_ranks takes in turn (harness.run.runner.Runner has them): a rank's share is
+    `answer`, the end is `finish`, each step `guarded` (run.json marked as the run ends, the store closed)."""
+
+    plan: RunPlan
+    ranks: Ranks
+    new: int  # records this process wrote (rank 0, after the gather: every rank's)
+    timing: dict[str, Any]  # model load and loop seconds, for run.json
+
+    def open_store(self, fresh: bool = False, shard: str | None = None) -> RunStore: ...
+
+    def open_index(self, store: RunStore) -> RecordIndex: ...
+
+    def answer(self, store: RunStore) -> tuple[dict[str, Any], RecordIndex, Sequence[str], bool]: ...
+
+    def finish(self, store: RunStore, info: dict[str, Any], index: RecordIndex, ids: Sequence[str],
+               interrupted: bool) -> RunResult: ...
+
+    def guarded(self, store: RunStore, step: Callable[[RunStore], T]) -> T: ...
+
+    def mark(self, store: RunStore, status: str, error: str | None = None) -> bool: ...
+
+    def resume_line(self) -> str: ...
+
+
+def run_ranks(work: RankWork) -> RunResult:
     """One rank of a data-parallel run (the module docstring): its share, then, on rank 0, the finish. A rank that
     is interrupted or fails says so in run.json and stops; the launcher then stops the others."""
-    from harness.metrics.summary import USAGE_FIELDS
-    from harness.run.runner import Interrupted, RunResult
-
-    ranks = runner.ranks
+    ranks = work.ranks
     group = Group(ranks)
     try:
-        if runner.cfg.fresh:
+        if work.plan.cfg.fresh:
             if ranks.rank == 0:  # the folder's one writer, alone: forget every file of the run before any rank writes
-                runner._open_store(fresh=True).close()
+                work.open_store(fresh=True).close()
                 group.announce("fresh")
             else:
                 group.wait_for("fresh")
-        store = runner._open_store(shard=ranks.shard)
-        info, _, ids, interrupted = _guarded(runner, store, runner._answer)
+        store = work.open_store(shard=ranks.shard)
+        info, _, ids, interrupted = work.guarded(store, work.answer)
         if interrupted:  # this rank's records are saved; the launcher stops the others
-            runner._mark(store, "interrupted")
-            raise Interrupted(runner._resume_line())
-        done = group.gather("done", {"new": runner.new, "loop_s": runner.timing.get("loop_s")})  # rank 0 waits
+            work.mark(store, "interrupted")
+            raise Interrupted(work.resume_line())
+        done = group.gather("done", {"new": work.new, "loop_s": work.timing.get("loop_s")})  # rank 0 waits
         if done is None:
-            return RunResult(runner.folder, {}, len(runner.selection), 0, runner.new)
-        runner.new = sum(d["new"] for d in done)
+            return RunResult(work.plan.folder, {}, len(work.plan.selected), 0, work.new)
+        work.new = sum(d["new"] for d in done)
         loop_s = max((d["loop_s"] or 0.0 for d in done), default=0.0)
-        runner.timing.update(ranks=ranks.world, loop_s=round(loop_s, 3),
-                             samples_per_s=round(runner.new / loop_s, 3) if loop_s > 0 else None)
-        store = runner._open_store()  # every other rank closed its shard before the gather: .lock is free
-        index = store.index(runner._index_keys(), (*runner._fields(), *USAGE_FIELDS))
-        return _guarded(runner, store, lambda s: runner._finish(s, info, index, ids, False))
+        work.timing.update(ranks=ranks.world, loop_s=round(loop_s, 3),
+                           samples_per_s=round(work.new / loop_s, 3) if loop_s > 0 else None)
+        store = work.open_store()  # every other rank closed its shard before the gather: .lock is free
+        index = work.open_index(store)
+        return work.guarded(store, lambda s: work.finish(s, info, index, ids, False))
     finally:
         group.close()
-
-
-def _guarded(runner: Runner, store: Any, step: Any) -> Any:
-    """`step(store)` with run.json marked as the run ends (interrupted, failed), and the store closed after."""
-    from harness.run.runner import Interrupted
-    from harness.scoring.records import one_line
-
-    try:
-        return step(store)
-    except Interrupted:
-        raise
-    except KeyboardInterrupt:
-        runner._mark(store, "interrupted")
-        raise Interrupted(runner._resume_line()) from None
-    except BaseException as e:
-        runner._mark(store, "failed", one_line(e))
-        raise
-    finally:
-        store.close()

@@ -8,14 +8,11 @@ import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from harness.data.prompting import build_request, render
 from harness.task import Task
 from harness.types import Request, Sample
-
-if TYPE_CHECKING:
-    from harness.run.runner import RunConfig
 
 
 def slug(text: str) -> str:
@@ -31,34 +28,25 @@ def model_dir(spec: str) -> str:
     return slug(f"{kind}_{Path(rest).name}" if kind else Path(rest).name)[:40] + f"-{digest}"
 
 
-def run_identity(cfg: RunConfig, task: Task, model_spec: str, mode: str,
-                 prompt: str | None = None, shots_pool: str | None = None,
+def run_identity(task: Task, model_spec: str, mode: str, *, model_args: dict[str, Any], strategy: str, shots: int,
+                 seed: int, prompt: str | None = None, shots_pool: str | None = None,
                  exempt: frozenset[str] = frozenset()) -> dict[str, Any]:
     """Everything that changes answers (and nothing that doesn't: --limit, --output, batch size, --group-by).
     `prompt`: `prompt_fingerprint`, so a change in how harness renders prompts never resumes old records.
-    `shots_pool`: `pool_version` of a declared few-shot pool (Task.shots_pool) in a few-shot run; absent otherwise,
-    so runs drawing from the other test items keep the ids they had before pools existed. `exempt`: model options
-    that cannot change an answer (ModelRef.exempt), left out."""
+    `shots_pool`: `harness.data.shots.pool_version` of a declared few-shot pool (Task.shots_pool) in a few-shot run;
+    absent otherwise, so runs drawing from the other test items keep the ids they had before pools existed.
+    `exempt`: model options that cannot change an answer (ModelRef.exempt), left out."""
     identity = {
         "task": task.name, "task_version": task.version, "task_args": task.args,
         # rank mode hashes under its name before schema 3 ("score"), so run ids (and resumes) stay what they were
-        "model": model_spec, "model_args": {k: v for k, v in cfg.model_args.items() if k not in exempt},
+        "model": model_spec, "model_args": {k: v for k, v in model_args.items() if k not in exempt},
         "mode": "score" if mode == "rank" else mode,
-        "strategy": cfg.strategy, "shots": cfg.shots if cfg.strategy == "few-shot" else 0,
-        "seed": cfg.seed, "instruction": task.instruction, "prompt": prompt,
+        "strategy": strategy, "shots": shots if strategy == "few-shot" else 0,
+        "seed": seed, "instruction": task.instruction, "prompt": prompt,
     }
     if shots_pool is not None:
         identity["shots_pool"] = shots_pool
     return identity
-
-
-def pool_version(pool: Sequence[Sample]) -> str:
-    """A hash of what a few-shot pool can show a model: each item's id (which items are drawn), text, choices,
-    gold answer and media references; not its metadata. The prompt fingerprint sees only the first sample's
-    shots, which a change elsewhere in the pool may not touch."""
-    items = [[s.id, s.question, s.context, s.choices, s.answer, s.lettered, [[m.kind, m.path] for m in s.media]]
-             for s in sorted(pool, key=lambda s: s.id)]
-    return hashlib.sha256(json.dumps(items, default=str).encode()).hexdigest()[:12]
 
 
 def request_for(task: Task, sample: Sample, mode: str, strategy: str, shots: int, pool: Sequence[Sample],

@@ -23,7 +23,7 @@ from harness.types import Message, ModelAdapter, Part, Request, Sample
 if TYPE_CHECKING:
     from harness.results.index import RecordIndex
     from harness.results.store import RunStore
-    from harness.run.runner import Runner
+    from harness.run.plan import RunPlan
 
 
 @dataclass
@@ -125,27 +125,30 @@ def judge_into(store: Any, judge: Judge, model: ModelAdapter, items: list[tuple[
     return False
 
 
-def judge_run(runner: Runner, store: RunStore, info: dict[str, Any], index: RecordIndex, ids: Sequence[str]) -> bool:
-    """A run's judging, after its main loop: grade the finished records that need it (a judge of another identity,
-    or an earlier failure) with the judge model, chunk by chunk; run.json says which judge. True when interrupted."""
-    judge = runner.task.judge
+def judge_run(plan: RunPlan, store: RunStore, info: dict[str, Any], index: RecordIndex, ids: Sequence[str],
+              progress_stream: Any = None) -> bool:
+    """A run's judging, after its main loop: grade the finished records of `ids` (the plan's selected samples' ids)
+    that need it (a judge of another identity, or an earlier failure) with the judge model, chunk by chunk; run.json
+    (`info`) says which judge. True when interrupted."""
+    judge, judge_id = plan.task.judge, plan.judge_id
+    assert judge is not None  # make_plan refuses --judge for a task without one
     index.refresh()
     rows = index.rows_of(ids)
     rows = np.sort(rows[rows >= 0])
-    todo = [r for r in index.read(rows) if needs_judging(r, judge, runner.judge_id)]
+    todo = [r for r in index.read(rows) if needs_judging(r, judge, judge_id)]
     where = {sid: i for i, sid in enumerate(ids)}
-    samples = take(runner.selection, [where[str(r["id"])] for r in todo])
+    samples = take(plan.selected, [where[str(r["id"])] for r in todo])
     by_id = {s.id: s for s in samples}
-    info["judge"] = {"spec": runner.judge_spec, "args": runner.cfg.judge_args, "id": runner.judge_id,
+    info["judge"] = {"spec": plan.judge_spec, "args": plan.cfg.judge_args, "id": judge_id,
                      "system_prompt": judge.system, "raters": judge.raters, "field": judge.field}
     if not todo:
         return False
-    assert runner.judge_ref is not None
-    model = runner.judge_ref.load()
+    assert plan.judge is not None
+    model = plan.judge.load()
     info["judge"]["describe"] = model.describe()
     store.write_json("run.json", info)
-    bar = Progress(f"judging with {runner.judge_spec}", len(todo), stream=runner.progress_stream)
+    bar = Progress(f"judging with {plan.judge_spec}", len(todo), stream=progress_stream)
     try:
-        return judge_into(store, judge, model, [(by_id[r["id"]], r) for r in todo], runner.judge_id, bar)
+        return judge_into(store, judge, model, [(by_id[r["id"]], r) for r in todo], judge_id, bar)
     finally:
         bar.close()
