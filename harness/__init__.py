@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from harness.metrics.aggregates import conditional_error, mean_of_groups
     from harness.metrics.agreement import dic_metric, weighted_f1, write_agreement
     from harness.metrics.text import corpus_bleu, rouge_l
+    from harness.metrics.wer import corpus_wer, error_counts, normalize_text
     from harness.options import AtLeast, Form, checked, declared
     from harness.plugins import discover_plugins, plugin_entry
     from harness.registry import Copy, Entry, Example, lookup, user_target
@@ -70,6 +71,7 @@ if TYPE_CHECKING:
     from harness.run.progress import Ticker
     from harness.scoring.extract import extract_choice, extract_label, extract_real_fake, letter, only_letter
     from harness.scoring.judge import Judge
+    from harness.scoring.official import OfficialScorer, official_correct, official_input
     from harness.scoring.rules import score_output
     from harness.task import Aggregate, Metric, Task
     from harness.types import (

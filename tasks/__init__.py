@@ -128,6 +128,11 @@ def get(name: str, task_args: dict[str, Any] | None = None) -> Task:
         load_file_task = file_factory()
         args = checked("task", name, load_file_task, task_args or {}, given=("path",))  # path: after "file:"
         task = load_file_task(name[len("file:"):], **args)
+    elif name.endswith((".yaml", ".yml")):  # a benchmark declared in a YAML file (tasks/declared.py)
+        from tasks.declared import load_declared
+
+        args = checked("task", name, load_declared, task_args or {}, given=("path",))
+        task = load_declared(name, **args)
     else:
         if name.startswith("py:"):  # a user's own factory, imported as --model py: imports a class
             factory = user_target(name[len("py:"):], "task factory", "py:package.module:function")
@@ -155,6 +160,7 @@ def listing() -> tuple[list[tuple[str, str]], list[str]]:
     rows = [(e.name, e.description) for e in TASKS.values()]
     rows += [(e.name, e.listed()) for e in plugins.values()]
     rows.append((FILE.name, FILE.description))
+    rows.append(("PATH.yaml", "A benchmark declared in YAML: data, columns, scorer, group_by (docs/EXTENDING.md)"))
     rows.append(("py:MODULE:FACTORY", "Your own task factory returning a harness Task: py:package.module:function "
                                       "(see README: Plug-ins)"))
     return rows, warnings

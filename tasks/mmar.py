@@ -15,7 +15,6 @@ import re
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, get_args
@@ -24,15 +23,14 @@ from harness import (
     MAX_LETTERS,
     HarnessError,
     MediaError,
-    Output,
+    OfficialScorer,
     Sample,
     Task,
     UsageError,
-    extract_choice,
-    only_letter,
+    official_correct,  # noqa: F401 - moved to harness; still importable from here (tests, users)
+    official_input,  # noqa: F401
     read_text,
     resolve_media,
-    score_output,
 )
 from tasks.datasets_io import quiet_datasets
 from tasks.file_lines import file_version, jsonl_rows
@@ -72,83 +70,16 @@ ERRATA: dict[str, dict[str, Any]] = {
 }
 
 
-# --- the official rule ------------------------------------------------------------------------------
-
-_WORD = re.compile(r"\b\w+\b")  # their regex, on str.lower() text (not casefold)
-
-
-def _tokens(text: str) -> set[str]:
-    return set(_WORD.findall(text.lower()))
-
-
-def official_correct(prediction: str | None, answer: str, choices: Sequence[str]) -> bool:
-    """MMAR's evaluation.py `string_match` (adapted from MMAU): every word of the answer is in the prediction and
-    no "wrong" word is, where the wrong words are, for each choice whose word set differs from the answer's, its
-    words minus the answer's. Choices with the answer's word set ("far to near" vs "near to far") add nothing."""
-    predicted = _tokens(prediction or "")
-    if not predicted:
-        return False
-    gold = _tokens(answer)
-    wrong: set[str] = set()
-    for choice in choices:
-        words = _tokens(choice)
-        if words != gold:
-            wrong |= words - gold
-    return gold <= predicted and predicted.isdisjoint(wrong)
-
-
-def official_input(reply: str | None, choices: Sequence[str]) -> tuple[str, str]:
-    """What the official rule is given, and how it was obtained: the reply exactly as it came ("reply"), except a
-    reply that is nothing but a choice letter ("B", "(B)", "B.", "Answer: B"), which the rule cannot read: that is
-    scored as the choice's text ("letter"). A letter that is itself a choice's whole word set (choices "A", "B",
-    "C" as note names) is a reply in words and goes to the rule untouched."""
-    text = reply or ""
-    i = only_letter(text, min(len(choices), 26))
-    if i is None or any(_tokens(c) == _tokens(text) for c in choices):
-        return text, "reply"
-    return choices[i], "letter"
+# --- the official rule (harness.official_correct, shared with declared benchmarks) ------------------------
 
 
 @dataclass
-class MMARScorer:
-    """Two views on every record.
-    - `correct_official`: their evaluation.py rule on the reply as it came (`official_input`); under --strategy cot
-      on the final answer line, as their answer_prediction holds the answer apart from the reasoning; in score
-      mode on the text of the choice the model ranked first.
-    - `correct_choice` (ours): the choice harness's extractor reads (`answer`; None when the reply does not say
-      which one choice it means, e.g. it names two without ruling one out) is the gold.
-    `primary` picks which one is `correct`. `lettered`: the prompt showed letters, so letters in prose ("I'd pick
-    B") are read; after a prompt in words only a letter that stands alone is ("B", "The answer is B.", or a final
-    answer line "ANSWER: B"). `reasoning` holds each id's gold thinking/cue/rubric for the rubric judge."""
+class MMARScorer(OfficialScorer):
+    """The official rule and harness's extracted choice (harness.OfficialScorer: `correct_official`,
+    `correct_choice`, `primary` picks which is `correct`); `reasoning` holds each id's gold thinking/cue/rubric for
+    the rubric judge."""
 
-    primary: str = "official"
-    lettered: bool = False
     reasoning: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def __call__(self, sample: Sample, output: Output, mode: str) -> dict[str, Any]:
-        fields: dict[str, Any] = {}
-        if mode == "rank":
-            picked = score_output(sample, output, mode)
-            chosen, method = picked["answer"], picked["method"]
-            text, how = chosen or "", "choice"  # no reply: the ranked-first choice's text is the prediction
-        else:
-            # A chain of thought's answer line is its answer_prediction; the reasoning is their thinking_prediction.
-            part = output.answer_part
-            text, how = official_input(output.text if part is None else part, sample.choices)
-            if how == "reply" and part is not None:
-                how = "answer-line"
-            if how == "letter":
-                chosen, method = text, "letter"
-            else:
-                found = extract_choice(output.text, sample.choices, lettered=True if self.lettered else "lone")
-                chosen, method = found.answer, found.method
-        if how != "reply":
-            fields["scored_text"] = text  # the record says what the rule read when it was not the reply itself
-        official = official_correct(text, sample.answer or "", sample.choices)
-        by_choice = chosen is not None and chosen == sample.answer
-        return {"answer": chosen, "method": method, "official_input": how, **fields,
-                "correct_official": official, "correct_choice": by_choice,
-                "correct": official if self.primary == "official" else by_choice}
 
 
 # --- reading the metadata -----------------------------------------------------------------------------
