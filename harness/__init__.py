@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from harness.data.textfile import decode_line, read_text, text_lines
     from harness.metrics.aggregates import conditional_error, mean_of_groups
     from harness.metrics.agreement import dic_metric, weighted_f1, write_agreement
+    from harness.metrics.declare import Metric, accuracy, aggregate, balanced_accuracy, eer, f1, mean
     from harness.metrics.text import corpus_bleu, rouge_l
     from harness.metrics.wer import corpus_wer, error_counts, normalize_text
     from harness.options import AtLeast, Form, checked, declared
@@ -73,7 +74,7 @@ if TYPE_CHECKING:
     from harness.scoring.judge import Judge
     from harness.scoring.official import OfficialScorer, official_correct, official_input
     from harness.scoring.rules import score_output
-    from harness.task import Aggregate, Metric, Task
+    from harness.task import Task
     from harness.types import (
         RANK_METHODS,
         HarnessError,

@@ -5,56 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from harness.metrics.units import check_scale
+from harness.metrics.declare import Metric, accuracy
 from harness.types import Output, Sample
-
-if TYPE_CHECKING:
-    from harness.metrics.aggregates import Rows
 
 # A scorer turns (sample, output, mode) into the record fields answer / method / correct (and maybe score).
 Scorer = Callable[[Sample, Output, str], dict[str, Any]]
-
-
-# Metric declarations (docs/DESIGN.md, Task contract: metrics); computed by harness/metrics/aggregates.py, which also
-# holds the reusable aggregate functions (mean_of_groups, conditional_error). Here so that a Task imports no numpy.
-@dataclass(frozen=True)
-class Metric:
-    """A metric's name (a cell field such as "accuracy", "eer", "balanced_accuracy", or a declared aggregate's name)
-    and whether higher is better."""
-
-    name: str
-    higher_is_better: bool = True
-
-
-AggregateFn = Callable[["Rows"], "float | None"]  # harness.metrics.aggregates.Rows
-
-
-@dataclass(frozen=True)
-class Aggregate:
-    """A cross-sample metric over a cell's records: `fn` (reading the metadata `keys`, beside `unit`), whether higher is
-    better, the unit its bootstrap resamples (None: the record; a metadata key: that key's values), and the `scale`
-    its value is shown in (harness.metrics.units: "proportion", printed in percent; "norm", "ratio", ...: plain
-    numbers)."""
-
-    name: str
-    fn: AggregateFn
-    higher_is_better: bool = True
-    unit: str | None = None
-    keys: tuple[str, ...] = ()
-    scale: str = "proportion"
-
-    def __post_init__(self) -> None:
-        check_scale(self.scale, f"aggregate {self.name!r}")
-
-    def needs(self) -> tuple[str, ...]:
-        """Every metadata key this aggregate reads."""
-        fn_keys = tuple(getattr(self.fn, "keys", ()))
-        return tuple(dict.fromkeys([*((self.unit,) if self.unit else ()), *self.keys, *fn_keys]))
-
-    def declared(self) -> dict[str, Any]:
-        return {"name": self.name, "higher_is_better": self.higher_is_better, "unit": self.unit}
 
 
 @dataclass
@@ -79,9 +36,6 @@ class Task:
     exempt_args: dict[str, str] = field(default_factory=dict)
     scorer: Scorer | None = None  # None -> harness.scoring.rules.score_output
     instruction: str | None = None  # overrides the default answer instruction
-    # Numeric record fields averaged per breakdown cell next to accuracy, e.g. "correct_choice" when a task scores
-    # with an official rule and also reports plain extracted-choice accuracy.
-    mean_fields: list[str] = field(default_factory=list)
     export: Callable[[Sample], dict[str, Any]] | None = None  # one training record per sample (export-sft)
     judge: Any = None  # a harness.scoring.judge.Judge when the task has a judged score (`--judge MODEL`)
     options: str | None = None  # how choices are shown (harness.data.prompting.OPTION_STYLES); None: by sample
@@ -96,24 +50,11 @@ class Task:
     # same item, so it is never that item's own example.
     shots_pool: Callable[[], Iterable[Sample]] | None = None
     shots_source: str | None = None
-    # The metric a task is judged by, and its direction (docs/DESIGN.md, Task contract: metrics): accuracy by the
-    # task's `correct` rule unless it says otherwise (add_qa: Metric("eer", higher_is_better=False)). The terminal
-    # table and summary.json show it first.
-    primary: Metric = field(default_factory=lambda: Metric("accuracy"))
-    # Cross-sample metrics over each cell's records (harness.metrics.aggregates: mean_of_groups, conditional_error),
-    # each with
-    # a bootstrap interval over its unit.
-    aggregates: list[Aggregate] = field(default_factory=list)
-    # What the task's benchmark calls a metric, for column headings and summary.json, e.g. an emotion task's
-    # {"accuracy": "WAR", "balanced_accuracy": "UAR"} (WAR is accuracy, UAR the mean recall over classes).
-    metric_labels: dict[str, str] = field(default_factory=dict)
-    # The scale of a record field the summary averages (`mean_fields`, a judge's field) where it is not a proportion
-    # (harness.metrics.units), e.g. {"abs_error": "number"}: tables print it as it is, not x 100. Aggregates carry
-    # their own.
-    scales: dict[str, str] = field(default_factory=dict)
-    # Label tasks: 95% bootstrap intervals for macro precision/recall/F1 and, with `positive`, that label's
-    # precision/recall/F1 (summary cells' `<name>_ci95`), where a task reports them as its numbers (SarcasmBench).
-    f1_ci: bool = False
+    # What the task reports (harness/metrics/declare.py): the primary metric first (its direction says whether higher
+    # is better), then every other metric the summary computes or labels: cell metrics (accuracy, eer, f1(...)), record
+    # fields averaged per cell (mean(...)) and cross-sample aggregates (aggregate(name, fn)), each with its display
+    # scale and the benchmark's name for it (label). Nothing declared: accuracy, with its interval.
+    metrics: list[Metric] = field(default_factory=lambda: [accuracy()])
     # Few-shot examples drawn only among pool items with the sample's value of this metadata key (a task that pools
     # several datasets, e.g. SarcasmBench's "dataset": a sample's examples come from its own dataset).
     shots_by: str | None = None
@@ -130,18 +71,46 @@ class Task:
     full_size: int | None = None
 
     def __post_init__(self) -> None:
-        for name, scale in self.scales.items():
-            check_scale(scale, f"task {self.name}: metric {name!r}")
+        if not self.metrics:
+            raise ValueError(f"task {self.name}: metrics must name at least the primary metric (e.g. [accuracy()])")
+        names = [m.name if isinstance(m, Metric) else None for m in self.metrics]
+        if None in names:
+            bad = self.metrics[names.index(None)]
+            raise ValueError(f"task {self.name}: a metric is declared with harness.metrics.declare's constructors "
+                             f"(accuracy(), mean(field), aggregate(name, fn), ...), not {bad!r}")
+        if len(set(names)) != len(names):
+            raise ValueError(f"task {self.name}: metric {next(n for n in names if names.count(n) > 1)!r} is declared "
+                             "twice")
+
+    @property
+    def primary(self) -> Metric:
+        """The metric the task is judged by (the first declared)."""
+        return self.metrics[0]
+
+    @property
+    def aggregates(self) -> list[Metric]:
+        """The declared cross-sample metrics, in order."""
+        return [m for m in self.metrics if m.kind == "aggregate"]
+
+    def averaged(self) -> list[str]:
+        """The record fields averaged per cell (declared with mean()); the judge's field only comes in on a judged run
+        (harness.metrics.summary.mean_fields adds it then)."""
+        judged = getattr(self.judge, "field", None)
+        return [m.name for m in self.metrics if m.kind == "mean" and m.name != judged]
+
+    def metric_labels(self) -> dict[str, str]:
+        """What the benchmark calls a metric, where it says (summary.json `metric_labels`, column headings)."""
+        return {m.name: m.label for m in self.metrics if m.label}
 
     def scale_map(self, fields: Iterable[str] = ()) -> dict[str, str]:
         """The scale of the primary metric, each aggregate and each of `fields` (summary.json `scales`)."""
-        own = {**self.scales, **{a.name: a.scale for a in self.aggregates}}
+        own = {m.name: m.scale for m in self.metrics}
         names = dict.fromkeys([self.primary.name, *(a.name for a in self.aggregates), *fields])
         return {n: own.get(n, "proportion") for n in names}
 
     def aggregate_keys(self) -> list[str]:
-        """The metadata keys the declared aggregates read (the run's index keeps a column of each)."""
-        return list(dict.fromkeys(k for a in self.aggregates for k in a.needs()))
+        """The metadata keys the declared metrics read (the run's index keeps a column of each)."""
+        return list(dict.fromkeys(k for m in self.metrics for k in m.needs()))
 
     def samples(self) -> list[Sample]:
         """The samples, as a list, or as they came where the task keeps them lazily (harness.data.samples.LazySamples: a

@@ -32,11 +32,11 @@ from typing import Any, Literal, get_args
 from harness import (
     RANK_METHODS,
     HarnessError,
-    Metric,
     Output,
     Sample,
     Task,
     UsageError,
+    eer,
     extract_real_fake,
     score_output,
     text_lines,
@@ -139,7 +139,7 @@ def load(format: Format | None = None, path: str | None = None, root: str | None
         group_by=["attack"] if listed.attacks else [],
         labels=list(LABELS),
         positive=POSITIVE,
-        primary=Metric("eer", higher_is_better=False),  # the terminal table and summary.json show EER first
+        metrics=[eer()],  # the terminal table and summary.json show EER first, with its interval
         mode="rank",
         args={"format": fmt, "path": str(file), "root": str(folder),
               "audio_root": str(folders["audio_root"]) if "audio_root" in folders else None,

@@ -37,16 +37,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness import (
-    Aggregate,
     HarnessError,
     Media,
     MediaError,
-    Metric,
     Output,
     Sample,
     Task,
     UsageError,
+    aggregate,
     dic_metric,
+    f1,
+    mean,
     resolve_media,
     score_output,
     weighted_f1,
@@ -233,11 +234,13 @@ def load(path: str | None = None, train: str | None = None, columns: str = "anno
     pool = samples_of(pool_items, label_set, question, train_file) if train_file is not None else None
     version = file_version(file) + (f"-{file_version(train_file)}" if train_file is not None else "")
     # DIC is a norm and a difference of mean kappas (in [-2, 2]) and their quotient, not shares: shown as they are
-    aggregates = [Aggregate(f"dic_{part}", dic_metric(part, label_set), higher_is_better=False, unit="item",
-                            scale=scale) for part, scale in (("frobenius", "norm"), ("absolute", "number"),
-                                                             ("relative", "ratio"))]
-    if not rating:
-        aggregates.insert(0, Aggregate("weighted_f1", weighted_f1(label_set)))
+    dic = [aggregate(f"dic_{part}", dic_metric(part, label_set), higher_is_better=False, unit="item", scale=scale)
+           for part, scale in (("frobenius", "norm"), ("absolute", "number"), ("relative", "ratio"))]
+    # DIC's Frobenius norm first (the primary); WAF (weighted F1): over the items' labels, or for ratings the cells'
+    # own beside MAE in rating steps
+    beside = [mean("abs_error", scale="number", label="MAE"), f1("weighted_f1", label="WAF")] if rating \
+        else [aggregate("weighted_f1", weighted_f1(label_set), label="WAF")]
+    metrics = [dic[0], *beside, *dic[1:]]
     args = {"path": str(file), "train": str(train_file) if train_file else None, "columns": columns,
             "labels": label_set if labels is not None else None, "kind": kind, "missing": missing,
             "id_column": id_column, "media": media, "media_kind": media_kind, "question": question, "name": name}
@@ -254,15 +257,11 @@ def load(path: str | None = None, train: str | None = None, columns: str = "anno
         args=args,
         exempt_args=dict(EXEMPT_ARGS),
         scorer=AnnotatorScorer(rating),
-        mean_fields=["abs_error"] if rating else [],
-        metric_labels={"abs_error": "MAE", "weighted_f1": "WAF"},
-        scales={"abs_error": "number"},  # MAE in rating steps
         options="labels",
         shots_pool=(lambda: pool) if pool is not None else None,
         shots_source=str(train_file) if train_file is not None else None,
         shots_by="annotator",
-        primary=Metric("dic_frobenius", higher_is_better=False),
-        aggregates=aggregates,
+        metrics=metrics,
         artifacts=lambda folder, records: write_agreement(folder, records, label_set),
         prediction_fields=("explanation",),
     )

@@ -44,7 +44,6 @@ from typing import Any
 import numpy as np
 
 from harness import (
-    Aggregate,
     HarnessError,
     Judge,
     MediaError,
@@ -53,7 +52,10 @@ from harness import (
     Sample,
     Task,
     UsageError,
+    accuracy,
+    aggregate,
     corpus_bleu,
+    mean,
     mean_of_groups,
     resolve_media,
     rouge_l,
@@ -182,9 +184,21 @@ class only_scenario:  # noqa: N801
         return f"only_scenario({self.fn!r}, {self.scenario!r})"
 
 
-def smile_aggregates() -> list[Aggregate]:
-    return [Aggregate("bleu_4", only_scenario(corpus_bleu("output", "gold"), "smile")),
-            Aggregate("rouge_l", only_scenario(rouge_l("output", "gold", stemmer=True), "smile"))]
+def metrics(keys: Sequence[str]) -> list[Metric]:
+    """What a run over these scenarios reports, the primary first: the suite's average of the dimension scores (each
+    beside its published random baseline), SMILE's ROUGE-L alone, else accuracy (MC-EIU's joint accuracy, with each
+    half's beside it). SMILE's judge (--judge) sums two 1-5 scores: a number, not a share."""
+    dims = [aggregate(d, dimension_mean(d), label=f"{d} [random {PUBLISHED_RANDOM[d]}]") for d in DIMENSIONS]
+    average = aggregate("average", overall_mean(), label=f"avg [random {PUBLISHED_RANDOM['average']}]")
+    rouge = aggregate("rouge_l", only_scenario(rouge_l("output", "gold", stemmer=True), "smile"), label="ROUGE-L")
+    bleu = aggregate("bleu_4", only_scenario(corpus_bleu("output", "gold"), "smile"), label="BLEU-4")
+    smile = [bleu, rouge, mean(SMILE_JUDGE.field, scale="number")] if "smile" in keys else []
+    halves = [mean("emotion_correct"), mean("intent_correct")] if "mc_eiu" in keys else []
+    if len(keys) > 1:
+        return [average, *dims, *smile, *halves]
+    if keys[0] == "smile":
+        return [rouge, bleu, *smile[2:]]
+    return [accuracy(label="joint acc" if keys[0] == "mc_eiu" else None), *halves]
 
 
 _SCORE = re.compile(r"(logical|multimodal)[^:\n]{0,60}:\s*\**\s*([0-5](?:\.\d+)?)", re.I)
@@ -324,19 +338,9 @@ def build(keys: Sequence[str], name: str, root: str | None, inputs: str) -> Task
         samples += read_scenario(folder, SCENARIOS[key], kinds)
     suite = len(keys) > 1
     only = SCENARIOS[keys[0]]
-    aggregates: list[Aggregate] = []
     labels: list[str] | None = list(dict.fromkeys(lb for k in keys for lb in scenario_labels(SCENARIOS[k])))
-    if suite:
-        aggregates = [Aggregate(d, dimension_mean(d)) for d in DIMENSIONS] + [Aggregate("average", overall_mean())]
-    if "smile" in keys:
-        aggregates += smile_aggregates()
     if not labels:
         labels = None
-    primary = Metric("average") if suite else Metric("rouge_l") if only.key == "smile" else Metric("accuracy")
-    metric_labels = {d: f"{d} [random {PUBLISHED_RANDOM[d]}]" for d in DIMENSIONS}
-    metric_labels.update(average=f"avg [random {PUBLISHED_RANDOM['average']}]", bleu_4="BLEU-4", rouge_l="ROUGE-L")
-    if only.key == "mc_eiu" and not suite:
-        metric_labels["accuracy"] = "joint acc"
     files = sorted({p.name for k in keys if (p := _file_for(folder / "benchmark_json", SCENARIOS[k]))})
     version = "-".join(file_version(folder / "benchmark_json" / f) for f in files)
     given = "auto (by what the model reads)" if auto else ", ".join(kinds)
@@ -355,13 +359,9 @@ def build(keys: Sequence[str], name: str, root: str | None, inputs: str) -> Task
         args={"root": None if root is None else str(folder) if Path(str(root)).expanduser().is_dir() else str(root),
               "inputs": "auto" if auto else ",".join(kinds)},
         scorer=score,
-        mean_fields=["emotion_correct", "intent_correct"] if "mc_eiu" in keys else [],
         judge=SMILE_JUDGE if "smile" in keys else None,
         options="none",  # the instruction names its labels and the answer format, as released
-        primary=primary,
-        aggregates=aggregates,
-        metric_labels=metric_labels,
-        scales={"judge_total": "number"},  # the judge's two 1-5 scores summed (2-10), not a share
+        metrics=metrics(keys),
         optional_media=("video", "audio") if auto else (),
         shots_by="scenario",
     )

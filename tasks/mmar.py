@@ -27,6 +27,8 @@ from harness import (
     Sample,
     Task,
     UsageError,
+    accuracy,
+    mean,
     official_correct,  # noqa: F401 - moved to harness; still importable from here (tests, users)
     official_input,  # noqa: F401
     read_text,
@@ -192,7 +194,7 @@ def _task(meta_file: Path, root: Path, scorer: str, prompt: str, args: dict[str,
         group_by=["category", "modality", "sub-category"],
         args={**args, "meta": meta_file.name, "scorer": scorer, "prompt": prompt},
         scorer=MMARScorer(primary=scorer, lettered=lettered, reasoning=reasoning),
-        mean_fields=["correct_choice"] if scorer == "official" else ["correct_official"],
+        metrics=[accuracy(), mean("correct_choice" if scorer == "official" else "correct_official")],
         judge=rubric_judge(reasoning),
         exempt_args=dict(EXEMPT_ARGS),
         options=None if lettered else "list",

@@ -23,7 +23,7 @@ Two views of every reply:
 and F1 are the strict view's).
 
 Metrics per dataset and overall: accuracy, precision, recall and F1 of Sarcastic (the positive class, sklearn's
-binary average as the authors report it) and macro F1, each with a 95% bootstrap interval (Task.f1_ci).
+binary average as the authors report it) and macro F1, each with a 95% bootstrap interval (f1(intervals=True)).
 Few-shot examples come from the sample's own dataset (Task.shots_by), never the sample itself.
 """
 
@@ -36,7 +36,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from harness import HarnessError, Output, Sample, Task, UsageError, extract_label, read_text, score_output, text_lines
+from harness import (
+    HarnessError,
+    Output,
+    Sample,
+    Task,
+    UsageError,
+    accuracy,
+    extract_label,
+    f1,
+    mean,
+    read_text,
+    score_output,
+    text_lines,
+)
 from tasks.datasets_io import load_rows
 from tasks.file_lines import file_version
 
@@ -214,10 +227,10 @@ def _task(name: str, files: list[tuple[str, Path]], context: bool, scorer: str, 
         scorer=SarcasmScorer(primary=scorer),
         instruction=INSTRUCTION,
         options="labels",
-        mean_fields=["correct_strict", "strict_unparsed"] if scorer == "official" else ["correct_official"],
-        metric_labels={"correct_strict": "strict acc", "strict_unparsed": "strict unparsed",
-                       "correct_official": "official acc"},
-        f1_ci=True,
+        # precision/recall/F1 of Sarcastic and macro-F1 are its numbers, each with a bootstrap interval
+        metrics=[accuracy(), f1(intervals=True),
+                 *([mean("correct_strict", label="strict acc"), mean("strict_unparsed", label="strict unparsed")]
+                   if scorer == "official" else [mean("correct_official", label="official acc")])],
         shots_by="dataset",
     )
 

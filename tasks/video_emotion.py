@@ -48,16 +48,18 @@ from typing import Any, Literal
 import numpy as np
 
 from harness import (
-    Aggregate,
     HarnessError,
     Judge,
     MediaError,
-    Metric,
     Output,
     Sample,
     Task,
     UsageError,
+    accuracy,
+    aggregate,
     corpus_bleu,
+    f1,
+    mean,
     mean_of_groups,
     read_text,
     resolve_media,
@@ -341,20 +343,16 @@ def dfew(root: str | None = None, fold: Literal["all", 1, 2, 3, 4, 5] = "all", i
     folds = list(FOLDS) if fold == "all" else [int(fold)]
     samples, files = read_dfew(folder, folds, kinds)
     several = len(folds) > 1
-    aggregates = [Aggregate("balanced_accuracy", uar())]
-    if several:
-        aggregates += [Aggregate("war_folds", mean_of_groups("fold")), Aggregate("uar_folds", mean_over("fold", uar()))]
+    folds_means = [aggregate("war_folds", mean_of_groups("fold"), label="WAR folds"),
+                   aggregate("uar_folds", mean_over("fold", uar()), label="UAR folds")] if several else []
     return _make("dfew", root, samples, files, folder, auto, kinds, {
                      "what": f"DFEW {'five test folds' if several else f'fold {folds[0]}'} (WAR primary, UAR beside; "
                              "harness's label parser, the released substring rule as official acc)",
                      "args": {"fold": fold},
                      "group_by": ["fold"] if several else [],
                      "labels": list(DFEW_LABELS),
-                     "primary": Metric("accuracy"),
-                     "aggregates": aggregates,
-                     "mean_fields": ["correct_official"],
-                     "metric_labels": {"accuracy": "WAR", "balanced_accuracy": "UAR", "war_folds": "WAR folds",
-                                       "uar_folds": "UAR folds", "correct_official": "official acc"},
+                     "metrics": [accuracy(label="WAR"), aggregate("balanced_accuracy", uar(), label="UAR"),
+                                 *folds_means, mean("correct_official", label="official acc")],
                      "shots_by": "fold",
                  })
 
@@ -372,9 +370,8 @@ def mer2024(root: str | None = None, track: Literal["all", "semi", "noise"] = "a
                      "args": {"track": track},
                      "group_by": ["track"] if len(tracks) > 1 else [],
                      "labels": list(MER_LABELS),
-                     "primary": Metric("accuracy"),
-                     "mean_fields": ["correct_official"],
-                     "metric_labels": {"weighted_f1": "wF1", "correct_official": "official acc"},
+                     "metrics": [accuracy(), f1("weighted_f1", label="wF1"),
+                                 mean("correct_official", label="official acc")],
                      "shots_by": "track",
                  })
 
@@ -386,16 +383,14 @@ def emer(root: str | None = None, lang: Literal["en", "zh"] = "en", inputs: str 
     kinds, auto = _inputs(inputs)
     samples, files = read_emer(folder, str(lang), kinds)
     zh = lang == "zh"
-    aggregates = [Aggregate("bleu_4", corpus_bleu("output", "gold", tokenize="zh" if zh else "13a")),
-                  Aggregate("rouge_l", rouge_l("output", "gold", tokenize="char") if zh
-                            else rouge_l("output", "gold", stemmer=True))]
+    rouge = rouge_l("output", "gold", tokenize="char") if zh else rouge_l("output", "gold", stemmer=True)
     return _make("emer", root, samples, files, folder, auto, kinds, {
                      "what": f"EMER emotion reasoning ({lang}; ROUGE-L primary, BLEU-4 beside, --judge: 1-10 overlap "
                              "score by our rubric)",
                      "args": {"lang": lang},
-                     "primary": Metric("rouge_l"),
-                     "aggregates": aggregates,
+                     "metrics": [aggregate("rouge_l", rouge, label="ROUGE-L"),
+                                 aggregate("bleu_4", corpus_bleu("output", "gold", tokenize="zh" if zh else "13a"),
+                                           label="BLEU-4"),
+                                 mean(EMER_JUDGE.field, scale="number", label="judge 1-10")],  # its mean 1-10 score
                      "judge": EMER_JUDGE,
-                     "metric_labels": {"bleu_4": "BLEU-4", "rouge_l": "ROUGE-L", "judge_score": "judge 1-10"},
-                     "scales": {"judge_score": "number"},  # the judge's mean 1-10 score, not a share
                  })

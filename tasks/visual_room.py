@@ -32,13 +32,13 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from harness import (
-    Aggregate,
     HarnessError,
     MediaError,
     Metric,
     Sample,
     Task,
     UsageError,
+    aggregate,
     check_choices,
     conditional_error,
     read_text,
@@ -70,17 +70,19 @@ class level_accuracy:  # noqa: N801 - used like a function, as harness.metrics.a
         return f"level_accuracy({self.level!r})"
 
 
-def aggregates(tier: str) -> list[Aggregate]:
-    out = []
-    if tier in ("perception", "both"):
-        out.append(Aggregate("perception_accuracy", level_accuracy("perception"), unit="post"))
-    if tier in ("cognition", "both"):
-        out.append(Aggregate("cognition_accuracy", level_accuracy("cognition"), unit="post"))
-    if tier == "both":
-        out.append(Aggregate("cognition_error_given_perception",
-                             conditional_error("post", given="level=perception", then="level=cognition"),
-                             higher_is_better=False, unit="post"))
-    return out
+def metrics(tier: str) -> list[Metric]:
+    """The tier's metrics, the primary first: with both tiers the cognition error given correct perception, else the
+    tier's accuracy; each over posts (a post's records stay together in the bootstrap)."""
+    perception = aggregate("perception_accuracy", level_accuracy("perception"), unit="post", label="perception acc")
+    cognition = aggregate("cognition_accuracy", level_accuracy("cognition"), unit="post", label="cognition acc")
+    if tier == "perception":
+        return [perception]
+    if tier == "cognition":
+        return [cognition]
+    return [aggregate("cognition_error_given_perception",
+                      conditional_error("post", given="level=perception", then="level=cognition"),
+                      higher_is_better=False, unit="post", label="cog. error | perception right"),
+            perception, cognition]
 
 
 def read_posts(file: Path) -> list[dict[str, Any]]:
@@ -176,9 +178,8 @@ def load(path: str | None = None, tier: Tier = "both") -> Task:
     samples = posts_to_samples(file, tier)
     posts = len({s.metadata["post"] for s in samples})
     kinds = {k: len({s.metadata["post"] for s in samples if s.metadata["media"] == k}) for k in ("image", "video")}
-    aggs = aggregates(tier)
-    primary = {"both": Metric("cognition_error_given_perception", higher_is_better=False),
-               "perception": Metric("perception_accuracy"), "cognition": Metric("cognition_accuracy")}[tier]
+    declared = metrics(tier)
+    primary = declared[0]
     return Task(
         name="visual_room",
         description=f"Visual Room two-tier multimodal sarcasm: {posts} posts ({kinds['image']} image, "
@@ -191,9 +192,6 @@ def load(path: str | None = None, tier: Tier = "both") -> Task:
         mode="generate",
         # the built-in example is recorded as None (the default), not its install path: one run id on every machine
         args={"path": None if path is None else str(file), "tier": tier},
-        primary=primary,
-        aggregates=aggs,
-        metric_labels={"cognition_error_given_perception": "cog. error | perception right",
-                       "perception_accuracy": "perception acc", "cognition_accuracy": "cognition acc"},
+        metrics=declared,
         shots_by="level",  # perception examples for perception questions, sarcasm examples for the sarcasm question
     )

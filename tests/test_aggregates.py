@@ -1,6 +1,6 @@
-"""Metrics a task declares (harness/metrics/aggregates.py): the primary metric first, cross-sample aggregates with
-intervals
-over the right unit, checked against hand-computed values on synthetic records and through one CLI run."""
+"""Metrics a task declares (Task.metrics, harness/metrics/declare.py): the primary metric first, cross-sample
+aggregates (harness/metrics/aggregates.py) with intervals over the right unit, checked against hand-computed values on
+synthetic records and through one CLI run."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 import tasks
 from cli import app
-from harness.metrics.aggregates import Aggregate, Metric, Rows, bootstrap_aggregate, conditional_error, mean_of_groups
+from harness.metrics.aggregates import Rows, bootstrap_aggregate, conditional_error, mean_of_groups
+from harness.metrics.declare import Metric, accuracy, aggregate, balanced_accuracy, eer, f1, mean
 from harness.metrics.summary import summarize
 from harness.registry import Entry
 from harness.report.table import table
@@ -40,7 +41,7 @@ POSTS = [("p1", "perception", True), ("p1", "perception", True), ("p1", "cogniti
          ("p4", "perception", True), ("p4", "cognition", True), ("p4", "cognition", False),
          ("p5", "cognition", False)]
 VISUAL = [rec(f"q{i}", ok, post=post, level=level) for i, (post, level, ok) in enumerate(POSTS)]
-COND = Aggregate("cognition_error", conditional_error("post", given="level=perception", then="level=cognition"),
+COND = aggregate("cognition_error", conditional_error("post", given="level=perception", then="level=cognition"),
                  higher_is_better=False, unit="post")
 
 # EmoBench-M-like: dimension A holds scenarios s1 (2 of 3 right) and s2 (1 of 1); dimension B holds s3 (0 of 2).
@@ -49,7 +50,7 @@ EMO = [rec("e1", True, scenario="s1", dim="A"), rec("e2", True, scenario="s1", d
        rec("e3", False, scenario="s1", dim="A"), rec("e4", True, scenario="s2", dim="A"),
        rec("e5", False, scenario="s3", dim="B"), rec("e6", False, scenario="s3", dim="B"),
        rec("e7", True, error="boom", scenario="s3", dim="B")]  # an error: not scored, as for accuracy
-DIM = Aggregate("dimension_score", mean_of_groups("scenario"), unit="scenario")
+DIM = aggregate("dimension_score", mean_of_groups("scenario"), unit="scenario")
 
 
 def task(**kw: Any) -> Task:
@@ -61,7 +62,7 @@ def agg(cell: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def test_conditional_error_by_hand() -> None:
-    s = summarize(task(aggregates=[COND]), [], VISUAL, 0, {})
+    s = summarize(task(metrics=[accuracy(), COND]), [], VISUAL, 0, {})
     got = agg(s["metrics"]["overall"], "cognition_error")
     assert got["value"] == pytest.approx(2 / 3)
     lo, hi = got["ci95"]
@@ -73,12 +74,13 @@ def test_conditional_error_by_hand() -> None:
 
 def test_conditional_error_with_no_qualifying_unit_is_none() -> None:
     only_wrong = [r for r in VISUAL if r["metadata"]["post"] in ("p3", "p5")]
-    got = agg(summarize(task(aggregates=[COND]), [], only_wrong, 0, {})["metrics"]["overall"], "cognition_error")
+    s = summarize(task(metrics=[accuracy(), COND]), [], only_wrong, 0, {})
+    got = agg(s["metrics"]["overall"], "cognition_error")
     assert got == {"value": None, "ci95": None}
 
 
 def test_mean_of_groups_by_hand_overall_and_per_group() -> None:
-    s = summarize(task(aggregates=[DIM]), ["dim"], EMO, 0, {})
+    s = summarize(task(metrics=[accuracy(), DIM]), ["dim"], EMO, 0, {})
     m = s["metrics"]
     assert m["overall"]["accuracy"] == pytest.approx(3 / 6)
     assert agg(m["overall"], "dimension_score")["value"] == pytest.approx(5 / 9)
@@ -90,10 +92,10 @@ def test_mean_of_groups_by_hand_overall_and_per_group() -> None:
 def test_unit_bootstrap_draws_whole_units() -> None:
     # Every scenario is 1 right of 2: resampling scenarios always gives 0.5; resampling records does not.
     recs = [rec(f"x{i}", i % 2 == 0, scenario=f"s{i // 2}") for i in range(20)]
-    by_unit = summarize(task(aggregates=[DIM]), [], recs, 0, {})["metrics"]["overall"]
+    by_unit = summarize(task(metrics=[accuracy(), DIM]), [], recs, 0, {})["metrics"]["overall"]
     assert agg(by_unit, "dimension_score") == {"value": 0.5, "ci95": [0.5, 0.5]}
-    by_sample = Aggregate("dimension_score", mean_of_groups("scenario"))
-    lo, hi = agg(summarize(task(aggregates=[by_sample]), [], recs, 0, {})["metrics"]["overall"],
+    by_sample = aggregate("dimension_score", mean_of_groups("scenario"))
+    lo, hi = agg(summarize(task(metrics=[accuracy(), by_sample]), [], recs, 0, {})["metrics"]["overall"],
                  "dimension_score")["ci95"]
     assert lo < 0.5 < hi
 
@@ -108,8 +110,8 @@ def test_a_unit_drawn_twice_counts_twice() -> None:
 
 
 def test_intervals_are_seeded() -> None:
-    a = summarize(task(aggregates=[COND, DIM]), ["dim"], VISUAL + EMO, 3, {})
-    b = summarize(task(aggregates=[COND, DIM]), ["dim"], VISUAL + EMO, 3, {})
+    a = summarize(task(metrics=[accuracy(), COND, DIM]), ["dim"], VISUAL + EMO, 3, {})
+    b = summarize(task(metrics=[accuracy(), COND, DIM]), ["dim"], VISUAL + EMO, 3, {})
     assert a == b
     rows = Rows(np.array([True, False, True, False]), np.full(4, np.nan), {"scenario": np.array([0, 0, 1, 1])},
                 {"scenario": ["s0", "s1"]})
@@ -126,10 +128,10 @@ def test_eer_primary_has_an_interval_and_leads_the_table() -> None:
         recs.append({"id": str(i), "gold": gold, "answer": answer, "correct": gold == answer, "detection_score": score,
                      "metadata": {}})
     plain = task(labels=["Real", "Fake"], positive="Real")
-    eer = task(labels=["Real", "Fake"], positive="Real", primary=Metric("eer", higher_is_better=False))
+    by_eer = task(labels=["Real", "Fake"], positive="Real", metrics=[eer()])
     header = {"task": "t", "model": "m", "mode": "rank", "strategy": "zero-shot", "run_id": "r"}
     before = summarize(plain, [], recs, 0, header)
-    after = summarize(eer, [], recs, 0, header)
+    after = summarize(by_eer, [], recs, 0, header)
     cell = after["metrics"]["overall"]
     assert after["primary"] == {"name": "eer", "higher_is_better": False}
     lo, hi = cell["eer_ci95"]
@@ -146,7 +148,7 @@ def test_eer_primary_has_an_interval_and_leads_the_table() -> None:
 
 def test_metric_labels_name_columns() -> None:
     recs = [{**rec(str(i), i % 3 == 0), "gold": "ab"[i % 2], "answer": "ab"[i % 3 == 0]} for i in range(12)]
-    t = task(labels=["a", "b"], positive="a", metric_labels={"accuracy": "WAR", "balanced_accuracy": "UAR"})
+    t = task(labels=["a", "b"], positive="a", metrics=[accuracy(label="WAR"), balanced_accuracy(label="UAR")])
     s = summarize(t, [], recs, 0, {"task": "t", "model": "m", "mode": "generate", "strategy": "zero-shot",
                                   "run_id": "r"})
     head = table(s).splitlines()[1].split()
@@ -155,7 +157,7 @@ def test_metric_labels_name_columns() -> None:
 
 
 def test_aggregate_table_columns() -> None:
-    s = summarize(task(aggregates=[COND], primary=Metric("cognition_error", higher_is_better=False)), [], VISUAL, 0,
+    s = summarize(task(metrics=[COND]), [], VISUAL, 0,
                   {"task": "t", "model": "m", "mode": "generate", "strategy": "zero-shot", "run_id": "r"})
     text = table(s)
     head = text.splitlines()[1].split()
@@ -169,8 +171,7 @@ def visual_room(path: str) -> Task:
                       metadata={"post": post, "level": level, "dim": "A" if post in ("p1", "p2") else "B"})
                for i, (post, level, _) in enumerate(POSTS)]
     return Task(name="visual_room_test", description="synthetic", version="1", load=lambda: samples,
-                args={"path": path}, group_by=["dim"], aggregates=[COND],
-                primary=Metric("cognition_error", higher_is_better=False))
+                args={"path": path}, group_by=["dim"], metrics=[COND])
 
 
 def test_cli_run_with_a_declared_aggregate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -196,3 +197,50 @@ def test_cli_run_with_a_declared_aggregate(tmp_path: Path, monkeypatch: pytest.M
     streamed = summarize(visual_room(str(tmp_path)), ["dim"], recs, 0, {})
     assert streamed["metrics"] == m
     assert "cognition error" in r.stdout
+
+
+def test_nothing_declared_is_accuracy_and_every_declaration_is_checked() -> None:
+    plain = task()
+    assert plain.metrics == [accuracy()] and plain.primary == Metric("accuracy") and plain.primary.higher_is_better
+    s = summarize(plain, [], VISUAL, 0, {})
+    assert s["primary"] == {"name": "accuracy", "higher_is_better": True} and s["scales"] == {"accuracy": "proportion"}
+    assert "aggregates" not in s and "metric_labels" not in s and s["extra_columns"] == []
+    with pytest.raises(ValueError, match="at least the primary"):
+        task(metrics=[])
+    with pytest.raises(ValueError, match="declared twice"):
+        task(metrics=[accuracy(), accuracy(label="WAR")])
+    with pytest.raises(ValueError, match="harness.metrics.declare's constructors"):
+        task(metrics=[mean_of_groups("scenario")])
+    with pytest.raises(ValueError, match="not a number harness computes per cell"):
+        Metric("average")  # an aggregate's name needs aggregate(name, fn)
+    with pytest.raises(ValueError, match="has its own 'correct'"):
+        mean("correct")
+    with pytest.raises(ValueError, match="scale must be one of"):
+        mean("abs_error", scale="percent")
+    with pytest.raises(ValueError, match="F1 family"):
+        Metric("accuracy", intervals=True)
+    with pytest.raises(ValueError, match="name must be one of"):
+        f1("f2")
+
+
+def test_means_labels_and_scales_come_from_the_declaration() -> None:
+    from harness.metrics.summary import mean_fields
+    from harness.scoring.judge import Judge
+
+    judge = Judge(field="judge_score", system="s", prompt=lambda sample, record: "p", parse=lambda sample, r: 1.0)
+    t = task(labels=["yes", "no"], judge=judge,
+             metrics=[COND, f1("macro_f1", label="mF1", intervals=True), mean("rating", scale="number", label="MAE"),
+                      mean("judge_score", scale="number", label="judge 1-10")])
+    assert t.primary is COND and t.aggregates == [COND] and t.aggregate_keys() == ["post", "level"]
+    assert mean_fields(t) == ("chance", "rating")  # the judge's field: on a judged run only
+    assert mean_fields(t, ["judge_score"]) == ("chance", "rating", "judge_score")
+    recs = [{**r, "task_fields": {"rating": 2, "judge_score": 7}} for r in VISUAL]
+    plain, judged = summarize(t, [], recs, 0, {}), summarize(t, [], recs, 0, {}, ["judge_score"])
+    assert plain["extra_columns"] == ["rating"] and judged["extra_columns"] == ["rating", "judge_score"]
+    assert plain["scales"] == {"cognition_error": "proportion", "rating": "number"}
+    assert judged["scales"] == {**plain["scales"], "judge_score": "number"}
+    assert plain["metric_labels"] == {"macro_f1": "mF1", "rating": "MAE", "judge_score": "judge 1-10"}
+    cell = judged["metrics"]["overall"]
+    assert cell["rating"] == 2 and cell["judge_score"] == 7 and "judge_score" not in plain["metrics"]["overall"]
+    assert cell["macro_f1_ci95"] is not None  # intervals=True: the F1 family's bootstrap intervals
+    assert "macro_f1_ci95" not in summarize(task(labels=["yes", "no"]), [], recs, 0, {})["metrics"]["overall"]

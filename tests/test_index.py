@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 import harness.results.index as index_module
 from harness.metrics.breakdown import Breakdown
+from harness.metrics.declare import accuracy, mean
 from harness.metrics.summary import mean_fields, summarize
 from harness.report.table import notes
 from harness.results.schema import upgrade
@@ -78,7 +79,8 @@ def test_columns_give_the_summary_and_notes_of_the_records(tmp_path: Path, recs:
     folder = tmp_path / str(next(FOLDERS))
     write(folder, recs)
     task = Task(name="t", description="", version="1", load=list, labels=labels,
-                positive=positive if labels is None or positive in labels else None, mean_fields=["correct_choice"])
+                positive=positive if labels is None or positive in labels else None,
+                metrics=[accuracy(), mean("correct_choice")])
     keys = ["lang", "tags"]
     fields = mean_fields(task, ["judge_score"])
     index = RunStore(folder).index(keys, fields)
@@ -91,8 +93,8 @@ def test_columns_give_the_summary_and_notes_of_the_records(tmp_path: Path, recs:
 
 
 def test_a_summary_is_the_same_from_columns_for_many_cells_and_free_text(tmp_path: Path) -> None:
-    """Beyond 4096 distinct predictions a cell's table is folded (at once here, as it goes in add); past 50 golds
-    no F1 at all; 16 groups each get their seeded interval."""
+    """Beyond 4096 distinct predictions a cell's table is folded; past 50 golds no F1 at all; 16 groups each get
+    their seeded interval."""
     rng = np.random.default_rng(0)
     recs = []
     for i in range(6000):

@@ -111,7 +111,7 @@ class _Plain:
 
 @pytest.mark.parametrize("n", [1, 7, 300])
 def test_all_draws_at_once_give_exactly_the_intervals_of_one_draw_at_a_time(n: int) -> None:
-    from harness.task import Aggregate
+    from harness.metrics.declare import aggregate
 
     rows = _rows(n, n)
     bleu, rouge = only_scenario(corpus_bleu("output", "gold"), "smile"), only_scenario(rouge_l(), "smile")
@@ -119,7 +119,7 @@ def test_all_draws_at_once_give_exactly_the_intervals_of_one_draw_at_a_time(n: i
     rows.stats = {bleu: bleu.stats(texts), rouge: rouge.stats(texts)}
     fns = [mean_of_groups("scenario"), dimension_mean("FER"), dimension_mean("SCEA"), overall_mean(), bleu, rouge]
     for fn in fns:
-        agg = Aggregate("x", fn)
+        agg = aggregate("x", fn)
         own = dataclasses.replace(rows, stats={f: s for f, s in rows.stats.items() if f is fn})
         plain = _Plain(fn)
         one_by_one = bootstrap_aggregate(dataclasses.replace(agg, fn=plain), own, seed=3)

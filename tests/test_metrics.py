@@ -328,25 +328,7 @@ def test_breakdown_auto_label_detection():
     assert "macro_f1" not in b.summary()["overall"]
 
 
-# ---------------------------------------------------------------- streaming memory
-
-
-def deep_size(obj, seen=None):
-    """Bytes held by obj and everything it references (the containers Breakdown uses)."""
-    seen = set() if seen is None else seen
-    if id(obj) in seen:
-        return 0
-    seen.add(id(obj))
-    size = sys.getsizeof(obj)
-    if isinstance(obj, dict):
-        size += sum(deep_size(k, seen) + deep_size(v, seen) for k, v in obj.items())
-    elif isinstance(obj, (list, tuple, set, frozenset)):
-        size += sum(deep_size(v, seen) for v in obj)
-    elif hasattr(obj, "__slots__"):
-        size += sum(deep_size(getattr(obj, a), seen) for a in obj.__slots__)
-    elif hasattr(obj, "__dict__"):
-        size += deep_size(vars(obj), seen)
-    return size
+# ---------------------------------------------------------------- memory
 
 
 def longest_container(obj, seen=None):
@@ -375,31 +357,49 @@ def stream(n, free_text=False):
 
 
 @pytest.mark.parametrize("labels,free_text", [(["cat", "dog", "bird"], False), (None, True)])
-def test_streaming_state_does_not_grow(labels, free_text):
+def test_records_are_kept_as_columns_and_cells_stay_bounded(labels, free_text):
     b = Breakdown(group_by=["lang", "tags"], labels=labels)
-    records = stream(200_000, free_text)
-    for _ in range(20_000):
-        b.add(next(records))
-    small = deep_size(b)
-    for r in records:
+    for r in stream(200_000, free_text):
         b.add(r)
+    # `add` keeps each record as a row of machine numbers (harness/metrics/columns.py): no Python object per record
+    rows = b._pending
+    arrays = [rows.flags, rows.gold, rows.answer, rows.method, rows.detection_score,
+              *(a for pair in rows.pairs.values() for a in pair)]
+    assert all(isinstance(a, array) for a in arrays)
+    assert sum(a.itemsize * len(a) for a in arrays) / 200_000 < 64
+    o = b.summary(n_boot=200)["overall"]
     assert b.overall.n == 200_000
-    # Free-text wrong answers are folded onto the label set, so even then the tables stay bounded.
-    assert deep_size(b) < small + 64 * 1024
-    assert longest_container(b) < 5000  # no per-record list anywhere
+    # Free-text wrong answers are folded onto the label set, so even then the cells stay small.
+    assert longest_container([b.overall, b.groups]) < 5000
     assert all(c.scores is None for c in b._cells())
     assert all(len(c.conf) <= 4096 for c in b._cells())
-    o = b.summary(n_boot=200)["overall"]
     assert set(o["per_label"]) == {"bird", "cat", "dog"}
     if free_text:  # every wrong answer is free text, so no label gets a false positive
         assert all(v["precision"] == 1.0 for v in o["per_label"].values())
     assert o["weighted_recall"] == pytest.approx(o["accuracy"])  # every scored record has a gold label
 
 
+def test_records_and_columns_give_the_same_summary(tmp_path: Path) -> None:
+    from harness.metrics.columns import columns_of
+
+    records = [{**r, "detection_score": (i % 100) / 100} for i, r in enumerate(stream(3000))]
+    one = Breakdown(["lang", "tags"], labels=["cat", "dog", "bird"], positive="cat", f1_ci=True, eer_ci=True)
+    for r in records:
+        one.add(r)
+    other = Breakdown(["lang", "tags"], labels=["cat", "dog", "bird"], positive="cat", f1_ci=True, eer_ci=True)
+    other.add_columns(columns_of(records, ["lang", "tags"]))
+    assert one.summary(seed=5, n_boot=300) == other.summary(seed=5, n_boot=300)
+    one.add(records[0])  # a record added after a summary: the next one counts it
+    assert one.summary(n_boot=10)["overall"]["n"] == 3001
+    with pytest.raises(ValueError, match="not both"):
+        other.add(records[0])
+
+
 def test_scores_are_kept_compactly():
     b = Breakdown(positive="cat")
     for i, r in enumerate(stream(10_000)):
         b.add({**r, "detection_score": (i % 100) / 100})
+    b.flush()
     assert isinstance(b.overall.scores, array) and b.overall.scores.itemsize == 8
     assert len(b.overall.scores) == len(b.overall.is_pos) == b.overall.n - b.overall.errors
     o = b.summary(n_boot=100)["overall"]

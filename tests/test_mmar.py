@@ -86,7 +86,7 @@ def test_both_metadata_versions_load_the_same_items(root: Path) -> None:
                             "prompt": "words"}
     assert older.args["meta"] == "MMAR-meta.json" and current.version != older.version
     assert re.fullmatch(r"mmar-[0-9a-f]{12}-r2", current.version)
-    assert current.group_by == ["category", "modality", "sub-category"] and current.mean_fields == ["correct_choice"]
+    assert current.group_by == ["category", "modality", "sub-category"] and current.averaged() == ["correct_choice"]
     new, old = current.samples(), older.samples()
     assert len(new) == len(old) == 300
     audio = {r["id"]: r["audio_path"] for r in jsonl_rows()}  # mostly ./audio/<id>.wav, not always
@@ -234,7 +234,7 @@ def test_official_view_reads_the_reply_itself_and_maps_only_a_lone_letter(root: 
     assert scored["answer"] == "Tennis" and scored["method"] == "loglik" and not scored["correct"]
     assert scored["official_input"] == "choice" and scored["scored_text"] == "Tennis"
     by_choice = tasks.get("mmar", {"root": str(root), "scorer": "choice"})
-    assert by_choice.mean_fields == ["correct_official"]
+    assert by_choice.averaged() == ["correct_official"]
     assert by_choice.scorer(s, Output(text="Table tennis, not badminton."), "generate")["correct"]
 
 

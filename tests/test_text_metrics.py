@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 import sacrebleu
 
-from harness.metrics.aggregates import Aggregate, AggregateTable, bootstrap_aggregate, record_text
+from harness.metrics.aggregates import AggregateTable, bootstrap_aggregate, record_text
+from harness.metrics.declare import Metric, accuracy, aggregate
 from harness.metrics.stats import percentile_ci
 from harness.metrics.summary import summarize
 from harness.metrics.text import corpus_bleu, rouge_l
 from harness.results.store import RunStore
-from harness.task import Metric, Task
+from harness.task import Task
 
 HYPS = ["the cat sat on the mat", "he looks happy because he smiles", "her voice is angry and loud",
         "a dog runs fast in the park", "she frowns, so she is sad.", "nothing here"]
@@ -35,8 +36,8 @@ def recs() -> list[dict[str, Any]]:
             enumerate(zip(HYPS, REFS, strict=True))]
 
 
-def table(fn: Any, records: list[dict[str, Any]], unit: str | None = None) -> tuple[Aggregate, Any]:
-    agg = Aggregate("m", fn, unit=unit)
+def table(fn: Any, records: list[dict[str, Any]], unit: str | None = None) -> tuple[Metric, Any]:
+    agg = aggregate("m", fn, unit=unit)
     t = AggregateTable([agg], [])
     for r in records:
         t.add(r)
@@ -105,9 +106,8 @@ def task(**kw: Any) -> Task:
     return Task(name="t", description="", version="1", load=list, **kw)
 
 
-TEXT_TASK = dict(aggregates=[Aggregate("bleu", corpus_bleu("output", "gold")),
-                             Aggregate("rouge_l", rouge_l("output", "gold"), unit="video")],
-                 primary=Metric("bleu"))
+TEXT_TASK = dict(metrics=[aggregate("bleu", corpus_bleu("output", "gold")),
+                          aggregate("rouge_l", rouge_l("output", "gold"), unit="video")])
 
 
 def test_summary_from_records_and_from_the_index_agree(tmp_path: Path) -> None:
@@ -146,5 +146,5 @@ def test_numeric_aggregates_read_no_records(tmp_path: Path) -> None:
     index = store.index(["video"])
     cols = index.columns(index.latest())
     cols.records = None  # never called: no aggregate reads texts
-    s = summarize(task(aggregates=[Aggregate("g", mean_of_groups("video"), unit="video")]), [], cols, 0, {})
+    s = summarize(task(metrics=[accuracy(), aggregate("g", mean_of_groups("video"), unit="video")]), [], cols, 0, {})
     assert s["metrics"]["overall"]["aggregates"]["g"]["value"] == 0.0

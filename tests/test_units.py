@@ -18,10 +18,10 @@ import tasks
 from cli import app
 from cli.compare import comparison
 from harness.metrics import units
+from harness.metrics.declare import aggregate
 from harness.report.leaderboard import Row, Section
 from harness.report.leaderboard_html import bar_figure
 from harness.report.table import table
-from harness.task import Aggregate
 from tests.test_add_qa import write_asvspoof
 from tests.test_annotators import panel
 from tests.test_annotators import run as run_panel
@@ -145,4 +145,4 @@ def test_formats_and_scales() -> None:
     assert units.interval([2.2503, 2.7161], "norm") == "[2.250, 2.716]"
     assert units.scale_of({}, "x") == units.scale_of({"scales": {"x": "bogus"}}, "x") == "proportion"
     with pytest.raises(ValueError, match="scale must be one of proportion, ratio, norm"):
-        Aggregate("x", lambda rows: None, scale="percent-ish")
+        aggregate("x", lambda rows: None, scale="percent-ish")

@@ -1,24 +1,22 @@
-"""Metrics a task declares (docs/DESIGN.md, Task contract: metrics): its primary metric and direction, and
-cross-sample aggregates computed over a cell's records, each with a bootstrap interval that resamples the right unit.
+"""Cross-sample metrics a task declares (harness/metrics/declare.py `aggregate(name, fn, ...)`), computed over each
+summary cell's records, each with a bootstrap interval that resamples the right unit.
 
-A task says `primary=Metric("eer", higher_is_better=False)` (default: accuracy, higher is better) and may list
-`aggregates=[Aggregate(name, fn, higher_is_better, unit)]`. An aggregate's `fn` gets a cell's scored records as
-`Rows` (the "correct" flag, the "detection_score", and one metadata value per record for each key it reads) and
-returns a number (None or NaN: undefined on these records). Its interval is a seeded percentile bootstrap: `unit`
-None resamples records with replacement; a metadata key ("post", "scenario") resamples that key's values with
-replacement and takes all the records of each value drawn, a value drawn twice counting as two units.
+An aggregate's `fn` gets a cell's scored records as `Rows` (the "correct" flag, the "detection_score", and one
+metadata value per record for each key it reads) and returns a number (None or NaN: undefined on these records). Its
+interval is a seeded percentile bootstrap: `unit` None resamples records with replacement; a metadata key ("post",
+"scenario") resamples that key's values with replacement and takes all the records of each value drawn, a value drawn
+twice counting as two units.
 
 Two reusable ones: `mean_of_groups(key)` (EmoBench-M's dimension score: the mean over scenarios of each scenario's
 accuracy) and `conditional_error(unit, given, then)` (Visual Room: among posts whose perception questions are all
 right, the share whose cognition questions are not all right).
 
-An aggregate over texts (harness/metrics/text.py: `corpus_bleu`, `rouge_l`) is an `fn` that also has `texts`, the
-record fields or metadata keys it reads (`record_text`), and `stats(texts)`, which turns each record's texts into a
-row of numbers once; `Rows.stats[fn]` holds those rows, resampled with the records. Its texts are read from the
-records as they stream by, or, summarizing from an index's columns, from the records at those rows (`records` of
-harness.results.index.IndexColumns), a chunk at a time: no text is held after its row is made. Aggregates without
-`texts`
-take the numeric path alone, as before.
+An aggregate over texts (harness/metrics/text.py: `corpus_bleu`, `rouge_l`; wer.py: `corpus_wer`) is an `fn` that
+also has `texts`, the record fields or metadata keys it reads (`record_text`), and `stats(texts)`, which turns each
+record's texts into a row of numbers once; `Rows.stats[fn]` holds those rows, resampled with the records. They are
+made as the records are read into columns (harness/metrics/columns.py) or, from an index's columns, from the records
+at those rows (`records` of harness.results.index.IndexColumns), a chunk at a time: no text is held after its row is
+made.
 """
 
 from __future__ import annotations
@@ -30,15 +28,13 @@ from typing import Any
 
 import numpy as np
 
-from harness.metrics.breakdown import NONE_GROUP, Columns, group_values
+from harness.metrics.columns import NONE_GROUP, Codes, Columns, RowBuilder, TextStats, group_rows, record_text
+from harness.metrics.declare import Metric
 from harness.metrics.stats import cell_seed, percentile_ci
-from harness.results.schema import RECORD_FIELDS
-from harness.task import Aggregate, Metric
 
-__all__ = ["Aggregate", "AggregateTable", "Metric", "Rows", "bootstrap_aggregate", "conditional_error",
-           "mean_of_groups", "metric_value", "record_text"]
+__all__ = ["AggregateTable", "Rows", "bootstrap_aggregate", "conditional_error", "mean_of_groups", "metric_value",
+           "record_text"]
 
-_CHUNK = 1024  # records whose texts are turned into stats at once
 _DRAWN = 1 << 21  # draws x records whose counts a weighted bootstrap holds at once (16 MB)
 
 
@@ -73,20 +69,6 @@ class Rows:
             return list(self.names[key]).index(value)
         except ValueError:
             return -1
-
-
-def record_text(record: Mapping[str, Any], name: str) -> str | tuple[str, ...]:
-    """A record's text `name`: a record field (harness.results.schema.RECORD_FIELDS: "output", "answer", "gold") or
-    else a
-    metadata key. None or missing: ""; a list: a tuple of its items' texts (several references); else str()."""
-    if name in RECORD_FIELDS:
-        value = record.get(name)
-    else:
-        metadata = record.get("metadata")
-        value = metadata.get(name) if isinstance(metadata, dict) else None
-    if isinstance(value, (list, tuple)):
-        return tuple("" if v is None else v if isinstance(v, str) else str(v) for v in value)
-    return "" if value is None else value if isinstance(value, str) else str(value)
 
 
 def _finite(x: float | None) -> float | None:
@@ -191,7 +173,7 @@ class conditional_error:  # noqa: N801 - used like a function
         return f"conditional_error({self.unit!r}, {'='.join(self.given)!r}, {'='.join(self.then)!r})"
 
 
-def bootstrap_aggregate(agg: Aggregate, rows: Rows, seed: int, n_boot: int = 2000,
+def bootstrap_aggregate(agg: Metric, rows: Rows, seed: int, n_boot: int = 2000,
                         level: float = 0.95) -> tuple[float, float] | None:
     """Percentile interval of `agg` over `rows`, resampling records or `agg.unit`'s values with replacement (all of a
     unit's records per draw). Draws where the aggregate is undefined are dropped; none left: None."""
@@ -224,105 +206,72 @@ def bootstrap_aggregate(agg: Aggregate, rows: Rows, seed: int, n_boot: int = 200
 
 
 class AggregateTable:
-    """What aggregates need from a run's records, kept only when a task declares some: per record whether it was
-    scored (no error), correct, its score, its value of each key the aggregates read, and the breakdown cells it is
-    in."""
+    """What aggregates need from a run's records, as columns, kept only when a task declares some: per record whether
+    it was scored (no error) and correct, its score and its value of each key the aggregates read; which records each
+    breakdown cell holds; each text aggregate's stats rows."""
 
-    def __init__(self, aggregates: Sequence[Aggregate], group_by: Sequence[str]) -> None:
+    def __init__(self, aggregates: Sequence[Metric], group_by: Sequence[str]) -> None:
         self.aggregates = list(aggregates)
         self.keys = tuple(dict.fromkeys(k for a in self.aggregates for k in a.needs()))
         self.group_by = tuple(group_by)
-        self._ok: list[bool] = []
-        self._correct: list[bool] = []
-        self._score: list[float] = []
-        self._codes: dict[str, list[int]] = {k: [] for k in self.keys}
-        self._names: dict[str, dict[str, int]] = {k: {} for k in self.keys}
-        self._members: dict[tuple[str, str], list[int]] = {}
-        self._cols: tuple[np.ndarray, ...] | None = None
-        # aggregates over texts: each fn's stats rows (in chunks) and the texts not yet turned into rows
-        self._text_fns = list({id(a.fn): a.fn for a in self.aggregates if getattr(a.fn, "texts", ())}.values())
-        self._stats: dict[Any, list[np.ndarray]] = {f: [] for f in self._text_fns}
-        self._pending: dict[Any, list[tuple[Any, ...]]] = {f: [] for f in self._text_fns}
-        self._all_stats: dict[Any, np.ndarray] | None = None
+        self.text_fns = list({id(a.fn): a.fn for a in self.aggregates if getattr(a.fn, "texts", ())}.values())
+        self._pending: RowBuilder | None = None  # records given one by one (`add`), as columns
+        self._n = -1  # records the table holds (-1: none given yet)
+        self._ok = self._correct = np.zeros(0, dtype=bool)
+        self._score = np.zeros(0, dtype=np.float64)
+        self._codes: dict[str, tuple[np.ndarray, list[str]]] = {}  # key -> (each record's first value, the values)
+        self._members: dict[tuple[str, str], np.ndarray] = {}
+        self._stats: dict[Any, np.ndarray] = {}
 
     def add(self, record: Mapping[str, Any]) -> None:
-        row = len(self._ok)
-        ok = record.get("error") is None
-        self._ok.append(ok)
-        self._correct.append(ok and record.get("correct") is True)
-        score = record.get("detection_score")
-        good = isinstance(score, (int, float)) and not isinstance(score, bool) and math.isfinite(score)
-        self._score.append(float(score) if good else math.nan)
-        metadata = record.get("metadata") or {}
-        for key in self.keys:
-            value = group_values(metadata.get(key))[0]
-            self._codes[key].append(self._names[key].setdefault(value, len(self._names[key])))
-        for key in self.group_by:
-            for value in group_values(metadata.get(key)):
-                self._members.setdefault((key, value), []).append(row)
-        self._add_texts(record, ok)
-
-    def _add_texts(self, record: Mapping[str, Any], ok: bool) -> None:
-        for fn in self._text_fns:
-            pending = self._pending[fn]
-            # an error is never scored: its row is made from empty texts (cheap) and left out by `_rows`
-            pending.append(tuple(record_text(record, t) if ok else "" for t in fn.texts))
-            if len(pending) >= _CHUNK:
-                self._flush(fn)
-
-    def _flush(self, fn: Any) -> None:
-        if self._pending[fn]:
-            self._stats[fn].append(np.asarray(fn.stats(self._pending[fn])))
-            self._pending[fn] = []
+        """One record: kept as a row of columns (and its texts' stats rows), computed from at `fill`."""
+        if self._pending is None:
+            if self._n >= 0:
+                raise ValueError("add after add_columns: an AggregateTable takes records or columns, not both")
+            self._pending = RowBuilder(Codes((*self.keys, *self.group_by)), self.text_fns)
+        self._pending.add(record)
 
     def add_columns(self, cols: Columns) -> None:
-        """The same from a run's columns: every key read must be among the columns' group keys."""
+        """A run's records as columns: every key read must be among the columns' group keys; the texts come from the
+        columns' stats rows, else from reading their records back (an index's columns)."""
         for key in (*self.keys, *self.group_by):
             if key not in cols.groups:
                 raise ValueError(f"no column for metadata key {key!r} (an aggregate reads it)")
-        n = len(cols)
-        self._ok = (~np.asarray(cols.error, dtype=bool)).tolist()
-        self._correct = (np.asarray(cols.correct, dtype=bool) & np.asarray(self._ok, dtype=bool)).tolist()
-        self._score = np.asarray(cols.detection_score, dtype=np.float64).tolist()
-        for key in self.keys:
-            rows, codes, names = cols.groups[key]
-            rows, codes = np.asarray(rows, dtype=np.int64), np.asarray(codes, dtype=np.int64)
-            first = np.full(n, -1, dtype=np.int64)
-            first[rows[::-1]] = codes[::-1]  # a record listing several values: its first
-            mapping: dict[str, int] = {}
-            out = []
-            for c in first.tolist():
-                value = NONE_GROUP if c < 0 else str(names[c])
-                out.append(mapping.setdefault(value, len(mapping)))
-            self._codes[key], self._names[key] = out, mapping
+        n = self._n = len(cols)
+        self._ok = ~np.asarray(cols.error, dtype=bool)
+        self._correct = np.asarray(cols.correct, dtype=bool) & self._ok
+        self._score = np.asarray(cols.detection_score, dtype=np.float64)
+        self._codes = {key: _first_values(cols.groups[key], n) for key in self.keys}
+        self._members = {}
         for key in self.group_by:
-            rows, codes, names = cols.groups[key]
-            for r, c in zip(np.asarray(rows).tolist(), np.asarray(codes).tolist(), strict=True):
-                self._members.setdefault((key, str(names[c])), []).append(r)
-        if self._text_fns:
+            for value, rows in group_rows(cols.groups[key]):
+                self._members[(key, value)] = rows
+        self._stats = {f: s for f, s in (cols.stats or {}).items() if f in self.text_fns}
+        if len(self._stats) < len(self.text_fns):
             read = getattr(cols, "records", None)  # an index's columns can read their records back, in order
             if read is None:
                 raise ValueError("an aggregate reads texts: summarize the records, or an index's columns")
-            for record, ok in zip(read(), self._ok, strict=True):  # streamed: one chunk of texts held at a time
-                self._add_texts(record, ok)
+            texts = TextStats(self.text_fns)
+            for record in read():  # streamed: one chunk of texts held at a time
+                texts.add(record)
+            self._stats = texts.done()
 
-    def _rows(self, members: Sequence[int] | None) -> Rows:
-        if self._cols is None:
-            self._cols = (np.array(self._ok, dtype=bool), np.array(self._correct, dtype=bool),
-                          np.array(self._score, dtype=np.float64))
-        ok, correct, score = self._cols
-        idx = np.arange(len(ok)) if members is None else np.asarray(sorted(set(members)), dtype=np.int64)
-        idx = idx[ok[idx]] if len(idx) else idx
-        codes = {k: np.asarray(self._codes[k], dtype=np.int64)[idx] for k in self.keys}
-        names = {k: list(self._names[k]) for k in self.keys}
-        if self._all_stats is None:
-            for fn in self._text_fns:
-                self._flush(fn)
-            self._all_stats = {fn: np.concatenate(self._stats[fn]) if self._stats[fn] else fn.stats([])
-                               for fn in self._text_fns}
-        return Rows(correct[idx], score[idx], codes, names, {f: s[idx] for f, s in self._all_stats.items()})
+    def _settle(self) -> None:
+        """The table from every record `add` was given (or from none, where nothing was given)."""
+        if self._pending is not None and self._n != len(self._pending):
+            self.add_columns(self._pending.columns())
+        elif self._n < 0:
+            self.add_columns(RowBuilder(Codes((*self.keys, *self.group_by)), self.text_fns).columns())
 
-    def cell(self, name: str, members: Sequence[int] | None, seed: int, n_boot: int = 2000) -> dict[str, Any]:
+    def _rows(self, members: np.ndarray | None) -> Rows:
+        self._settle()
+        idx = np.arange(self._n) if members is None else np.unique(members)
+        idx = idx[self._ok[idx]] if len(idx) else idx
+        codes = {key: first[idx] for key, (first, _) in self._codes.items()}
+        names = {key: list(values) for key, (_, values) in self._codes.items()}
+        return Rows(self._correct[idx], self._score[idx], codes, names, {f: s[idx] for f, s in self._stats.items()})
+
+    def cell(self, name: str, members: np.ndarray | None, seed: int, n_boot: int = 2000) -> dict[str, Any]:
         rows = self._rows(members)
         out: dict[str, Any] = {}
         for agg in self.aggregates:
@@ -342,12 +291,29 @@ class AggregateTable:
         """Add `aggregates` to each cell of a Breakdown summary (cells named as Breakdown names them, for the seeds);
         `tick` is called after each cell (harness.run.progress.Ticker)."""
         tick = tick or (lambda: None)
+        self._settle()
         metrics["overall"]["aggregates"] = self.cell("overall", None, seed, n_boot)
         tick()
         for key, groups in metrics.get("groups", {}).items():
             for value, cell in groups.items():
-                cell["aggregates"] = self.cell(f"{key}\x1f{value}", self._members.get((key, value), []), seed, n_boot)
+                members = self._members.get((key, value), np.zeros(0, np.int64))
+                cell["aggregates"] = self.cell(f"{key}\x1f{value}", members, seed, n_boot)
                 tick()
+
+
+def _first_values(group: tuple[np.ndarray, np.ndarray, Sequence[str]], n: int) -> tuple[np.ndarray, list[str]]:
+    """Each record's first value of a metadata key (a list value: its first item) as a code, and the values in the
+    order records first show them."""
+    rows, codes, names = group
+    first = np.full(n, -1, dtype=np.int64)
+    first[np.asarray(rows, dtype=np.int64)[::-1]] = np.asarray(codes, dtype=np.int64)[::-1]
+    uniq, at, inverse = np.unique(first, return_index=True, return_inverse=True)
+    mapping: dict[str, int] = {}
+    code_of = np.zeros(len(uniq), dtype=np.int64)
+    for u in np.argsort(at, kind="stable").tolist():
+        value = NONE_GROUP if uniq[u] < 0 else str(names[uniq[u]])
+        code_of[u] = mapping.setdefault(value, len(mapping))
+    return code_of[inverse.reshape(-1)], list(mapping)
 
 
 def metric_value(cell: Mapping[str, Any], name: str) -> tuple[float | None, list[float] | None]:

@@ -1,14 +1,14 @@
 """`Breakdown`, a streaming accumulator over result records: accuracy with bootstrap or Wilson intervals, label-set
 F1, binary precision/recall, EER and ROC-AUC per cell (overall and per group), computed by harness/metrics/stats.py.
 
-Memory: `Breakdown` keeps integer counters per cell (overall, and one per group value) plus, for
-label-set tasks, a (gold, prediction) confusion table that is bounded by the label set (free-text wrong
-answers are folded away, see `_fold`). It keeps nothing per record, with one exception: EER and ROC-AUC
-need every score, so when `positive` is set and records carry a numeric "detection_score", each cell keeps a
-float64 array of scores and a byte per score for its label (9 bytes per scored record per cell).
+It computes from a run's records as columns (harness/metrics/columns.py `Columns`: one array per field, as
+harness/results/index.py keeps samples.jsonl), in a few array operations (`add_columns`). `add(record)` is a thin
+wrapper for records in memory: they are kept as columns (a few bytes each) until the summary.
 
-`Breakdown.add_columns` reaches the same state from a run's records as columns (`Columns`: one array per field,
-as harness/results/index.py keeps samples.jsonl) in a few array operations instead of a million `add` calls.
+State: integer counters per cell (overall, and one per group value) plus, for label-set tasks, a (gold, prediction)
+confusion table that is bounded by the label set (free-text wrong answers are folded away, see `_fold`). EER and
+ROC-AUC need every score, so when `positive` is set and records carry a numeric "detection_score", each cell keeps a
+float64 array of scores and a byte per score for its label (9 bytes per scored record per cell).
 
 Zero division (an empty denominator in precision, recall or F1) gives 0.0, like sklearn's
 zero_division=0; quantities with no data at all (accuracy of zero scored records) are None in summaries.
@@ -16,15 +16,14 @@ zero_division=0; quantities with no data at all (accuracy of zero scored records
 
 from __future__ import annotations
 
-import math
-import numbers
 from array import array
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from harness.metrics.columns import NONE_GROUP, Codes, Columns, RowBuilder, group_rows, group_values
 from harness.metrics.stats import (
     F1_KEYS,
     Confusion,
@@ -39,13 +38,12 @@ from harness.metrics.stats import (
     roc_auc,
     wilson_ci,
 )
-from harness.results.schema import record_field
 from harness.types import Sample, UsageError
 
-NONE_GROUP = "(none)"  # group of a record whose metadata lacks the key (or has None / an empty list)
+__all__ = ["MAX_AUTO_LABELS", "NONE_GROUP", "Breakdown", "Columns", "check_group_by", "group_values"]
+
 MAX_AUTO_LABELS = 50  # more distinct golds than this and no `labels`: not a label-set task, no F1
 _MAX_CONF_KEYS = 4096  # confusion keys in a cell before it is folded onto the label set
-
 
 
 def check_group_by(samples: Sequence[Sample], keys: Sequence[str]) -> None:
@@ -60,40 +58,75 @@ def check_group_by(samples: Sequence[Sample], keys: Sequence[str]) -> None:
             raise UsageError(f"group-by key {key!r}: no sample has it in its metadata ({listed})")
 
 
-def group_values(value: Any) -> list[str]:
-    """The breakdown groups a metadata value puts a record in (a list: each distinct item; missing: NONE_GROUP)."""
-    if isinstance(value, (list, tuple, set, frozenset)):
-        # A record is counted once per distinct listed value (tags ["a", "a"] count once).
-        return list(dict.fromkeys(NONE_GROUP if v is None else str(v) for v in value)) or [NONE_GROUP]
-    return [NONE_GROUP if value is None else str(value)]
-
-
 def _norm(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
 @dataclass
-class Columns:
-    """What `Breakdown.add` reads from each record, as one array per field, in record order. Strings (golds,
-    answers, rank methods) are codes into `strings`, -1 for None; a number that is missing or not finite is NaN."""
+class _Arrays:
+    """Per record, what a Breakdown's cells sum (Breakdown._arrays)."""
 
-    error: np.ndarray  # bool: "error" is not None
-    correct: np.ndarray  # bool: "correct" is True
-    unparsed: np.ndarray  # bool: "answer" is None
-    gold: np.ndarray  # int: str(gold)
-    answer: np.ndarray  # int: str(answer)
-    detection_score: np.ndarray  # float: "detection_score", when a finite number (not a bool)
+    ok: np.ndarray  # scored: no error
+    correct: np.ndarray
+    unparsed: np.ndarray
+    values: dict[str, np.ndarray]  # mean fields
+    key: np.ndarray | None  # (gold, prediction) as one code; -1: none; None: no confusion tables kept
     strings: Sequence[str]
-    values: dict[str, np.ndarray] = field(default_factory=dict)  # numeric fields: float, NaN where not a number
-    # group key -> (record of each membership, code of its group value, the values): a record whose metadata lists
-    # several values is in several groups (group_values)
-    groups: dict[str, tuple[np.ndarray, np.ndarray, Sequence[str]]] = field(default_factory=dict)
-    retry: np.ndarray | None = None  # bool: "error" is truthy (summarize: rank methods count the others)
-    judge_error: np.ndarray | None = None  # bool: "judge_error" is truthy
-    method: np.ndarray | None = None  # int: str(rank_method) where truthy
+    score: np.ndarray
+    has_score: np.ndarray | None  # a finite detection score and a gold (only with a positive label)
+    is_pos: np.ndarray | None  # the gold is the positive label
 
-    def __len__(self) -> int:
-        return len(self.error)
+
+def label_metrics(folded: Confusion, labels: Sequence[str], positive: str | None, f1_seed: int | None,
+                  n_boot: int) -> dict[str, Any]:
+    """A cell's precision/recall/F1 from its folded confusion table; with `positive`, that label's and balanced
+    accuracy; with `f1_seed`, bootstrap intervals for them (`<name>_ci95`)."""
+    # Like sklearn's default on this cell's records: the labels that occur in it (as gold or as prediction), so a
+    # group missing a label is not averaged with a 0.0 for it.
+    present = {x for key in folded for x in key}
+    out: dict[str, Any] = f1_report(folded, [lb for lb in labels if lb in present]) if folded \
+        else dict.fromkeys(F1_KEYS)
+    if positive is not None:
+        pos = binary_report(folded, positive) if folded else {}
+        for metric in ("precision", "recall", "f1"):
+            out[metric] = pos.get(metric)
+        recalls = [v["recall"] for v in (out["per_label"] or {}).values() if v["support"]]
+        out["balanced_accuracy"] = sum(recalls) / len(recalls) if recalls else None
+    if f1_seed is not None:
+        intervals = f1_bootstrap_ci(folded, [lb for lb in labels if lb in present], positive, f1_seed, n_boot)
+        out.update((f"{k}_ci95", v) for k, v in intervals.items())
+    return out
+
+
+def accuracy_interval(correct: int, scored: int, seed: int, n_boot: int) -> dict[str, Any]:
+    """Accuracy and its 95% interval: a seeded bootstrap; Wilson's where all are right or all wrong (every resample
+    would be the same, so the percentile interval would collapse to a point: [100, 100] for 16/16)."""
+    if 0 < correct < scored:
+        return {"accuracy": correct / scored, "ci95": list(bootstrap_accuracy_ci(correct, scored, seed, n_boot)),
+                "ci_method": "bootstrap"}
+    return {"accuracy": correct / scored, "ci95": list(wilson_ci(correct, scored)), "ci_method": "wilson"}
+
+
+def fold(conf: Confusion, universe: Sequence[str]) -> dict[tuple[str | None, str | None], int]:
+    """Map golds and preds onto the label set: a pred matching a label up to case and spacing counts
+    as that label, anything else outside it becomes None (a plain miss). This bounds the table by
+    the label set; only a free-text pred that becomes a gold label later in the stream is lost."""
+    labels = set(universe)
+    index: dict[str, str] = {}
+    for label in universe:
+        index.setdefault(_norm(label), label)
+    folded: dict[tuple[str | None, str | None], int] = {}
+    for (gold, pred), count in conf.items():
+        g = gold if gold in labels else None
+        if pred is None or pred == gold:
+            p = g if pred is not None else None
+        else:
+            p = pred if pred in labels else index.get(_norm(pred))
+            if p == gold:  # looks like the gold but was scored wrong: a miss, as accuracy says
+                p = None
+        folded[(g, p)] = folded.get((g, p), 0) + count
+    return folded
+
 
 
 class _Cell:
@@ -108,8 +141,32 @@ class _Cell:
         self.is_pos: bytearray | None = None
 
 
+def detection_metrics(cell: _Cell, overall: _Cell | None, eer_seed: int | None, n_boot: int) -> dict[str, Any]:
+    """EER and ROC-AUC of a cell's detection scores against the positive label; with `eer_seed`, EER's bootstrap
+    interval. `overall`: the whole run's cell, for a group that holds no positive (below)."""
+    out: dict[str, Any] = {}
+    y = np.array(cell.is_pos, dtype=bool)  # copies: a live view would block later appends
+    s = np.array(cell.scores, dtype=np.float64)
+    pooled = False
+    if not y.any() and overall is not None and overall.is_pos is not None:
+        # A group holding only negatives (one spoofing attack): ASVspoof's per-attack EER compares every positive
+        # (bona fide) clip of the run against this group's negatives.
+        all_y = np.array(overall.is_pos, dtype=bool)
+        s = np.concatenate([np.array(overall.scores, dtype=np.float64)[all_y], s])
+        y = np.concatenate([np.ones(int(all_y.sum()), dtype=bool), y])
+        pooled = True
+    if y.any() and not y.all():
+        out["eer"], out["eer_threshold"] = equal_error_rate(s, y)
+        if eer_seed is not None:
+            out["eer_ci95"] = none_pair(eer_bootstrap_ci(s, y, eer_seed, n_boot))
+        out["roc_auc"] = roc_auc(s, y)
+        if pooled:
+            out["eer_vs_all_positives"] = True
+    return out
+
+
 class Breakdown:
-    """Streaming accumulator over records: overall + per group key + per group value.
+    """Metrics over records, overall + per group key + per group value.
 
     `labels` (a label-set task) or `positive` turns on F1; without either, F1 is reported when the golds
     look like a small label set (at most MAX_AUTO_LABELS distinct golds, each seen twice on average).
@@ -132,73 +189,50 @@ class Breakdown:
             raise ValueError(f"positive label {positive!r} is not among labels {self.labels}")
         self.positive = positive
         self._forced = labels is not None or positive is not None
+        self._pending: RowBuilder | None = None  # records given one by one (`add`), as columns
+        self._taken = 0  # how many of them the state holds
+        self._reset()
+
+    def _reset(self) -> None:
         self._golds: set[str] = set()  # distinct golds, when the label set is not given
         self._track = True  # whether confusion tables are kept (off once golds are clearly not labels)
         self.overall = _Cell()
         self.groups: dict[str, dict[str, _Cell]] = {key: {} for key in self.group_by}
 
     def add(self, record: Mapping[str, Any]) -> None:
-        cells = [self.overall]
-        metadata = record.get("metadata") or {}
-        for key in self.group_by:
-            groups = self.groups[key]
-            for value in group_values(metadata.get(key)):
-                if value not in groups:
-                    groups[value] = _Cell()
-                cells.append(groups[value])
-        is_error = record.get("error") is not None
-        gold, answer = record.get("gold"), record.get("answer")
-        correct = not is_error and record.get("correct") is True
-        key = None
-        if not is_error and gold is not None and self._track:
-            gold = str(gold)
-            if self.labels is None and gold not in self._golds:
-                self._golds.add(gold)
-                if not self._forced and len(self._golds) > MAX_AUTO_LABELS:
-                    self._stop_tracking()
-            if self._track:
-                # `correct` is authoritative, so F1 and accuracy agree: pred == gold exactly iff correct.
-                pred = gold if correct else None if answer is None or str(answer) == gold else str(answer)
-                key = (gold, pred)
-        score = record.get("detection_score")
-        has_score = (self.positive is not None and not is_error and gold is not None
-                     and isinstance(score, numbers.Real) and not isinstance(score, bool)
-                     and math.isfinite(score))
-        means = [(f, float(v)) for f in self.mean_fields
-                 if isinstance(v := record_field(record, f), numbers.Real) and math.isfinite(v)]
-        for cell in cells:
-            cell.n += 1
-            for f, v in means:
-                acc = cell.sums.setdefault(f, [0.0, 0])
-                acc[0] += v
-                acc[1] += 1
-            if is_error:
-                cell.errors += 1
-                continue
-            cell.correct += correct
-            cell.unparsed += answer is None
-            if key is not None:
-                cell.conf[key] = cell.conf.get(key, 0) + 1
-                if len(cell.conf) > cell.limit:
-                    self._compact(cell)
-            if has_score:
-                if cell.scores is None:
-                    cell.scores, cell.is_pos = array("d"), bytearray()
-                cell.scores.append(float(score))
-                cell.is_pos.append(str(gold) == self.positive)
+        """One record (this schema version's): kept as a row of columns (harness/metrics/columns.py), the state
+        computed from all of them by `flush` (and `summary`), so records and a run's index give the same numbers."""
+        if self._pending is None:
+            if self.overall.n:
+                raise ValueError("add after add_columns: a Breakdown takes records or columns, not both")
+            self._pending = RowBuilder(Codes(self.group_by, self.mean_fields))
+        self._pending.add(record)
+
+    def flush(self) -> None:
+        """The state from every record `add` was given (a no-op when it holds them all already)."""
+        if self._pending is not None and len(self._pending) > self._taken:
+            self._reset()
+            self.add_columns(self._pending.columns())
+            self._taken = len(self._pending)
 
     def add_columns(self, cols: Columns) -> None:
-        """The state that `add` over the same records in the same order reaches, from columns at once: the same
-        counts, sums (accumulated left to right, so the same floats), confusion tables and score arrays, hence the
-        same summary. One difference by design: `add` may fold a cell's confusion table early (past 4096 distinct
-        (gold, prediction) pairs) onto the labels seen so far; here every gold is known first, so a free-text
-        prediction matching a gold that appears later is never lost. Starts from an empty Breakdown."""
+        """The state from a run's records as columns, at once: counts, sums (accumulated left to right, as a loop
+        would), confusion tables (every gold known first, so a free-text prediction matching a gold that appears
+        later is never lost) and score arrays. Starts from an empty Breakdown."""
         if self.overall.n:
             raise ValueError("add_columns needs an empty Breakdown")
-        n = len(cols)
+        arrays = self._arrays(cols)
+        self._fill(self.overall, None, arrays)
+        for name, groups in self.groups.items():
+            if name not in cols.groups:
+                raise ValueError(f"no column for group key {name!r}")
+            for value, rows in group_rows(cols.groups[name]):
+                self._fill(groups.setdefault(value, _Cell()), rows, arrays)
+
+    def _arrays(self, cols: Columns) -> _Arrays:
+        """What the cells sum, per record; the distinct golds (and so whether confusion tables are kept) on the way."""
         ok = ~np.asarray(cols.error, dtype=bool)
         correct = ok & np.asarray(cols.correct, dtype=bool)
-        unparsed = ok & np.asarray(cols.unparsed, dtype=bool)
         gold = np.asarray(cols.gold, dtype=np.int64)
         answer = np.asarray(cols.answer, dtype=np.int64)
         strings = cols.strings
@@ -206,68 +240,54 @@ class Breakdown:
         key = None
         if self._track and has_gold.any():
             codes, first = np.unique(gold[has_gold], return_index=True)
-            in_order = [strings[c] for c in codes[np.argsort(first, kind="stable")]]  # as `add` meets them
+            in_order = [strings[c] for c in codes[np.argsort(first, kind="stable")]]  # as the records show them
             if self.labels is None:
                 self._golds = set(in_order[: MAX_AUTO_LABELS + 1] if not self._forced else in_order)
                 if not self._forced and len(in_order) > MAX_AUTO_LABELS:
                     self._stop_tracking()
             if self._track:
-                # as in add: pred = gold when correct, None when unparsed or equal to the gold, else the answer
+                # the prediction: the gold when correct, None when unparsed or equal to the gold, else the answer
                 pred = np.where(correct, gold, np.where((answer < 0) | (answer == gold), -1, answer))
                 key = np.where(has_gold, gold * (len(strings) + 1) + (pred + 1), -1)
         score = np.asarray(cols.detection_score, dtype=np.float64)
-        has_score = (has_gold & np.isfinite(score)) if self.positive is not None else None
-        is_pos = None
-        if has_score is not None:
-            pos_code = next((i for i, text in enumerate(strings) if text == self.positive), -2)
-            is_pos = gold == pos_code
+        has_score = is_pos = None
+        if self.positive is not None:
+            has_score = has_gold & np.isfinite(score)
+            is_pos = gold == next((i for i, text in enumerate(strings) if text == self.positive), -2)
         values = {f: np.asarray(cols.values[f], dtype=np.float64) for f in self.mean_fields if f in cols.values}
+        return _Arrays(ok, correct, ok & np.asarray(cols.unparsed, dtype=bool), values, key, strings, score,
+                       has_score, is_pos)
 
-        def fill(cell: _Cell, rows: np.ndarray | None) -> None:
-            def at(a: np.ndarray) -> np.ndarray:
-                return a if rows is None else a[rows]
+    def _fill(self, cell: _Cell, rows: np.ndarray | None, a: _Arrays) -> None:
+        """A cell's state from the records at `rows` (None: every record)."""
+        def at(x: np.ndarray) -> np.ndarray:
+            return x if rows is None else x[rows]
 
-            cell.n = n if rows is None else len(rows)
-            cell.errors = cell.n - int(at(ok).sum())
-            cell.correct = int(at(correct).sum())
-            cell.unparsed = int(at(unparsed).sum())
-            for f, v in values.items():
-                v = at(v)
-                v = v[np.isfinite(v)]
-                if v.size:
-                    cell.sums[f] = [float(np.cumsum(v)[-1]), int(v.size)]  # left to right, as add's +=
-            if key is not None:
-                k = at(key)
-                k = k[k >= 0]
-                if k.size:
-                    uniq, counts = np.unique(k, return_counts=True)
-                    width = len(strings) + 1
-                    cell.conf = {(strings[g], strings[p - 1] if p else None): int(c)
-                                 for g, p, c in zip((uniq // width).tolist(), (uniq % width).tolist(),
-                                                    counts.tolist(), strict=True)}
-                    if len(cell.conf) > cell.limit:
-                        self._compact(cell)
-            if has_score is not None and is_pos is not None:
-                mask = at(has_score)
-                if mask.any():
-                    cell.scores = array("d", at(score)[mask].tobytes())
-                    cell.is_pos = bytearray(at(is_pos)[mask].astype(np.uint8).tobytes())
-
-        fill(self.overall, None)
-        for name, groups in self.groups.items():
-            if name not in cols.groups:
-                raise ValueError(f"no column for group key {name!r}")
-            rows, codes, names = cols.groups[name]
-            rows, codes = np.asarray(rows, dtype=np.int64), np.asarray(codes, dtype=np.int64)
-            if not len(codes):
-                continue
-            order = np.argsort(codes, kind="stable")  # each group's records stay in record order
-            rows, codes = rows[order], codes[order]
-            uniq, starts = np.unique(codes, return_index=True)
-            ends = [*starts[1:].tolist(), len(codes)]
-            for code, start, end in zip(uniq.tolist(), starts.tolist(), ends, strict=True):
-                cell = groups.setdefault(names[code], _Cell())
-                fill(cell, rows[start:end])
+        cell.n = len(a.ok) if rows is None else len(rows)
+        cell.errors = cell.n - int(at(a.ok).sum())
+        cell.correct = int(at(a.correct).sum())
+        cell.unparsed = int(at(a.unparsed).sum())
+        for f, v in a.values.items():
+            v = at(v)
+            v = v[np.isfinite(v)]
+            if v.size:
+                cell.sums[f] = [float(np.cumsum(v)[-1]), int(v.size)]  # left to right, as a loop's +=
+        if a.key is not None:
+            k = at(a.key)
+            k = k[k >= 0]
+            if k.size:
+                uniq, counts = np.unique(k, return_counts=True)
+                width, strings = len(a.strings) + 1, a.strings
+                cell.conf = {(strings[g], strings[p - 1] if p else None): int(c)
+                             for g, p, c in zip((uniq // width).tolist(), (uniq % width).tolist(), counts.tolist(),
+                                                strict=True)}
+                if len(cell.conf) > cell.limit:
+                    self._compact(cell)
+        if a.has_score is not None and a.is_pos is not None:
+            mask = at(a.has_score)
+            if mask.any():
+                cell.scores = array("d", at(a.score)[mask].tobytes())
+                cell.is_pos = bytearray(at(a.is_pos)[mask].astype(np.uint8).tobytes())
 
     def _cells(self) -> list[_Cell]:
         return [self.overall] + [c for groups in self.groups.values() for c in groups.values()]
@@ -282,28 +302,8 @@ class Breakdown:
             return self.labels
         return sorted(self._golds | ({self.positive} if self.positive is not None else set()))
 
-    def _fold(self, conf: Confusion, universe: Sequence[str]) -> dict[tuple[str | None, str | None], int]:
-        """Map golds and preds onto the label set: a pred matching a label up to case and spacing counts
-        as that label, anything else outside it becomes None (a plain miss). This bounds the table by
-        the label set; only a free-text pred that becomes a gold label later in the stream is lost."""
-        labels = set(universe)
-        index: dict[str, str] = {}
-        for label in universe:
-            index.setdefault(_norm(label), label)
-        folded: dict[tuple[str | None, str | None], int] = {}
-        for (gold, pred), count in conf.items():
-            g = gold if gold in labels else None
-            if pred is None or pred == gold:
-                p = g if pred is not None else None
-            else:
-                p = pred if pred in labels else index.get(_norm(pred))
-                if p == gold:  # looks like the gold but was scored wrong: a miss, as accuracy says
-                    p = None
-            folded[(g, p)] = folded.get((g, p), 0) + count
-        return folded
-
     def _compact(self, cell: _Cell) -> None:
-        cell.conf = self._fold(cell.conf, self._universe())
+        cell.conf = fold(cell.conf, self._universe())
         cell.limit = max(_MAX_CONF_KEYS, 2 * len(cell.conf))  # no refolding on every add for huge label sets
 
     def _report_labels(self) -> list[str] | None:
@@ -325,56 +325,20 @@ class Breakdown:
             total, count = cell.sums.get(f, (0.0, 0))
             out[f] = total / count if count else None
         if scored:
-            out["accuracy"] = cell.correct / scored
-            if 0 < cell.correct < scored:
-                out["ci95"] = list(bootstrap_accuracy_ci(cell.correct, scored, cell_seed(seed, name), n_boot))
-                out["ci_method"] = "bootstrap"
-            else:
-                # All right or all wrong: every bootstrap resample is identical, so the percentile interval
-                # collapses to a point ([100, 100] for 16/16). Wilson's interval stays honest there.
-                out["ci95"] = list(wilson_ci(cell.correct, scored))
-                out["ci_method"] = "wilson"
+            out.update(accuracy_interval(cell.correct, scored, cell_seed(seed, name), n_boot))
         if labels is not None:
-            folded = self._fold(cell.conf, labels)
-            # Like sklearn's default on this cell's records: the labels that occur in it (as gold or as
-            # prediction), so a group missing a label is not averaged with a 0.0 for it.
-            present = {x for key in folded for x in key}
-            out.update(f1_report(folded, [lb for lb in labels if lb in present]) if folded
-                       else dict.fromkeys(F1_KEYS))
-            if self.positive is not None:
-                pos = binary_report(folded, self.positive) if folded else {}
-                for metric in ("precision", "recall", "f1"):
-                    out[metric] = pos.get(metric)
-                recalls = [v["recall"] for v in (out["per_label"] or {}).values() if v["support"]]
-                out["balanced_accuracy"] = sum(recalls) / len(recalls) if recalls else None
-            if self.f1_ci:
-                intervals = f1_bootstrap_ci(folded, [lb for lb in labels if lb in present], self.positive,
-                                            cell_seed(seed, f"{name}\x1ff1"), n_boot)
-                out.update((f"{k}_ci95", v) for k, v in intervals.items())
+            f1_seed = cell_seed(seed, f"{name}\x1ff1") if self.f1_ci else None
+            out.update(label_metrics(fold(cell.conf, labels), labels, self.positive, f1_seed, n_boot))
         if cell.scores is not None and cell.is_pos is not None:
-            y = np.array(cell.is_pos, dtype=bool)  # copies: a live view would block later appends
-            s = np.array(cell.scores, dtype=np.float64)
-            pooled = False
-            if not y.any() and cell is not self.overall and self.overall.is_pos is not None:
-                # A group holding only negatives (one spoofing attack): ASVspoof's per-attack EER compares every
-                # positive (bona fide) clip of the run against this group's negatives.
-                all_y = np.array(self.overall.is_pos, dtype=bool)
-                s = np.concatenate([np.array(self.overall.scores, dtype=np.float64)[all_y], s])
-                y = np.concatenate([np.ones(int(all_y.sum()), dtype=bool), y])
-                pooled = True
-            if y.any() and not y.all():
-                out["eer"], out["eer_threshold"] = equal_error_rate(s, y)
-                if self.eer_ci:
-                    out["eer_ci95"] = none_pair(eer_bootstrap_ci(s, y, cell_seed(seed, f"{name}\x1feer"), n_boot))
-                out["roc_auc"] = roc_auc(s, y)
-                if pooled:
-                    out["eer_vs_all_positives"] = True
+            eer_seed = cell_seed(seed, f"{name}\x1feer") if self.eer_ci else None
+            out.update(detection_metrics(cell, None if cell is self.overall else self.overall, eer_seed, n_boot))
         return out
 
     def summary(self, seed: int = 0, n_boot: int = 2000, tick: Callable[[], None] | None = None) -> dict[str, Any]:
         """JSON-serialisable summary (no NaN: missing values are None); group values sorted as strings.
         Each cell's bootstrap seed is derived from `seed` and the cell's name, so it is reproducible. `tick` is
         called after each cell (harness.run.progress.Ticker)."""
+        self.flush()
         labels = self._report_labels()
 
         def cell(c: _Cell, name: str) -> dict[str, Any]:

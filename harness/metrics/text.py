@@ -1,7 +1,7 @@
 """Corpus-level text metrics as declared aggregates (harness/metrics/aggregates.py): corpus BLEU (sacrebleu) and ROUGE-L
 (rouge-score), for tasks whose answer is free text (EMER-style explanations).
 
-`Aggregate("bleu", corpus_bleu("output", "gold"))` reads two texts of each scored record, the hypothesis and the
+`aggregate("bleu", corpus_bleu("output", "gold"))` reads two texts of each scored record, the hypothesis and the
 reference: a record field ("output", the model's reply; "answer"; "gold") or else a metadata key. A list value is
 several references; a missing one is "". Each metric turns a record's texts into a row of numbers once (`stats`:
 BLEU's n-gram matches and totals and the two lengths, exactly what sacrebleu sums over a corpus; ROUGE-L's sentence

@@ -21,100 +21,41 @@ from typing import Any
 import numpy as np
 
 from harness.data.samples import IdList, IdListBuilder
-from harness.metrics.breakdown import Columns, group_values
+from harness.metrics.columns import (  # noqa: F401 - the flags are read from here too (harness.results.shards, tests)
+    CORRECT,
+    ERROR,
+    JUDGE_ERROR,
+    LINE_ONLY,
+    PERMANENT,
+    RETRY,
+    TRUNCATED,
+    UNPARSED,
+    Codes,
+    Columns,
+    RowBuilder,
+)
 from harness.results import indexfile
 from harness.results.indexfile import BLOCK as _BLOCK
 from harness.results.indexfile import NUMERIC as _NUMERIC
 from harness.results.jsonl import loads
-from harness.results.schema import RECORD_FIELDS, SCHEMA_VERSION, upgrade
-
-# one bit per yes/no fact about a line
-ERROR = 1  # "error" is not None (the metrics' error)
-RETRY = 2  # "error" is truthy: the notes list it, a re-run redoes the sample unless PERMANENT
-CORRECT = 4  # "correct" is True
-UNPARSED = 8  # "answer" is None
-JUDGE_ERROR = 16  # the judge's note has an error
-TRUNCATED = 32  # extra.audio_truncated
-LINE_ONLY = 64  # right on its final answer line, wrong under the official rule (harness.report.table.notes)
-PERMANENT = 128  # an error record with error_kind "permanent": a re-run would give the same error, so skips it
+from harness.results.schema import SCHEMA_VERSION, Record, upgrade
 
 
-def _number(value: Any, bools: bool) -> float:
-    """A finite number as a float, else NaN (as metrics: numbers.Real and finite; a bool is one only if `bools`)."""
-    kind = type(value)
-    if kind is float:
-        return value if value - value == 0.0 else np.nan
-    if kind is int or (bools and kind is bool):
-        try:
-            return float(value)
-        except OverflowError:
-            return np.nan
-    return np.nan
-
-
-class _Rows:
-    """Columns being filled line by line (arrays of machine numbers: no Python object per value)."""
+class _Rows(RowBuilder):
+    """Lines being indexed: what the metrics read (RowBuilder, harness/metrics/columns.py, with the index's codes),
+    and each line's id and offset."""
 
     def __init__(self, index: RecordIndex):
-        self.index = index
+        super().__init__(index)
         self.ids = IdListBuilder()
-        self.offsets, self.flags = array("q"), array("H")
-        self.gold, self.answer, self.method = array("i"), array("i"), array("i")
-        self.detection_score = array("d")
-        self.values = {f: array("d") for f in index.fields}
-        self.pairs = {k: (array("q"), array("i")) for k in index.keys}
+        self.offsets = array("q")
 
-    def add(self, rec: dict[str, Any], offset: int) -> None:
-        index = self.index
-        code = index._code
-        row = index.rows + len(self.ids)
+    def add_line(self, rec: dict[str, Any], offset: int) -> None:  # a line of any version, upgraded here
         if rec.get("schema_version") != SCHEMA_VERSION:
-            rec = upgrade(rec)
-        get = rec.get
-        task_fields = get("task_fields")
-        mine = task_fields.get if type(task_fields) is dict else {}.get
-        error, answer, gold = get("error"), get("answer"), get("gold")
-        flags = ERROR if error is not None else 0
-        if error:
-            flags |= RETRY
-            if get("error_kind") == "permanent":
-                flags |= PERMANENT
-        if get("correct") is True:
-            flags |= CORRECT
-        if answer is None:
-            flags |= UNPARSED
-        judge = get("judge")
-        if type(judge) is dict and judge.get("error"):
-            flags |= JUDGE_ERROR
-        extra = get("extra")
-        if type(extra) is dict and extra.get("audio_truncated"):
-            flags |= TRUNCATED
-        if (get("method") == "answer-line" and mine("official_input") == "reply" and mine("correct_choice") is True
-                and mine("correct_official") is False):
-            flags |= LINE_ONLY
+            rec = upgrade(rec)  # type: ignore[assignment]  # a Record is a dict
+        self.add(rec)
         self.ids.append(str(rec["id"]))
         self.offsets.append(offset)
-        self.flags.append(flags)
-        self.gold.append(-1 if gold is None else code(gold if type(gold) is str else str(gold)))
-        self.answer.append(-1 if answer is None else code(answer if type(answer) is str else str(answer)))
-        method = get("rank_method")
-        self.method.append(code(str(method)) if method else -1)
-        self.detection_score.append(_number(get("detection_score"), bools=False))
-        for f, column in self.values.items():
-            column.append(_number(get(f) if f in RECORD_FIELDS else mine(f), bools=True))
-        if self.pairs:
-            metadata = get("metadata") or {}
-            for key, (rows, codes) in self.pairs.items():
-                value = metadata.get(key) if type(metadata) is dict else None
-                seen = index._group_cache[key]
-                found = seen.get(value) if type(value) is str or value is None else None
-                if found is None:
-                    found = tuple(index._group_code(key, v) for v in group_values(value))
-                    if type(value) is str or value is None:
-                        seen[value] = found
-                for c in found:
-                    rows.append(row)
-                    codes.append(c)
 
 
 @dataclass
@@ -122,19 +63,18 @@ class IndexColumns(Columns):
     """An index's columns at some rows, which can also read those rows' records back, in the same order (for what no
     column holds: the texts an aggregate reads, harness.metrics.aggregates)."""
 
-    records: Callable[[], Iterator[dict[str, Any]]] | None = None
+    records: Callable[[], Iterator[Record]] | None = None
 
 
-class RecordIndex:
+class RecordIndex(Codes):
     """One row per readable line of samples.jsonl, in file order (a torn or unreadable line is no row, and counted in
     `torn`): its id and offset, yes/no flags (the constants above), gold, answer and rank method as codes into
     `strings`, the detection score and the numeric `fields` asked for, and per breakdown key in `keys` which groups
     it is in."""
 
     def __init__(self, samples_path: Path, keys: Iterable[str] = (), fields: Iterable[str] = ()):
+        super().__init__(keys, fields)  # the table of strings and group values the rows' codes point into
         self.samples_path = Path(samples_path)
-        self.keys = tuple(dict.fromkeys(keys))
-        self.fields = tuple(dict.fromkeys(fields))
         self.covered = 0  # bytes of samples.jsonl indexed, ending just after a newline
         self.crc = 0  # CRC-32 of those bytes
         self.torn = 0
@@ -149,11 +89,6 @@ class RecordIndex:
         self.detection_score = np.zeros(0, np.float64)
         self.values = {f: np.zeros(0, np.float64) for f in self.fields}
         self.pairs = {k: (np.zeros(0, np.int64), np.zeros(0, np.int32)) for k in self.keys}
-        self.strings: list[str] = []
-        self._codes: dict[str, int] = {}
-        self.group_values: dict[str, list[str]] = {k: [] for k in self.keys}
-        self._group_codes: dict[str, dict[str, int]] = {k: {} for k in self.keys}
-        self._group_cache: dict[str, dict[Any, tuple[int, ...]]] = {k: {} for k in self.keys}
         self._last: dict[str, int] | None = None  # id -> its latest row, only where two ids share a hash
         self._last_hashed: tuple[np.ndarray | None, np.ndarray] | None = None  # _latest_by_hash, when first needed
         self._unique = False  # known: no id has two rows (then every row is its id's latest)
@@ -161,21 +96,6 @@ class RecordIndex:
     @property
     def rows(self) -> int:
         return len(self.ids)
-
-    def _code(self, text: str) -> int:
-        code = self._codes.get(text)
-        if code is None:
-            code = self._codes[text] = len(self.strings)
-            self.strings.append(text)
-        return code
-
-    def _group_code(self, key: str, value: str) -> int:
-        codes = self._group_codes[key]
-        code = codes.get(value)
-        if code is None:
-            code = codes[value] = len(self.group_values[key])
-            self.group_values[key].append(value)
-        return code
 
     # -- building ------------------------------------------------------------------------------------
     @classmethod
@@ -224,12 +144,12 @@ class RecordIndex:
             except (json.JSONDecodeError, UnicodeDecodeError):
                 rec = None
             if isinstance(rec, dict) and "id" in rec:
-                tail_rows.add(rec, offset)
+                tail_rows.add_line(rec, offset)
                 self._extend(tail_rows)
 
     def _parse(self, data: bytes, cut: int, offset: int, rows: _Rows) -> int:
         at = offset
-        add = rows.add
+        add = rows.add_line
         lines = data[:cut].split(b"\n")
         lines.pop()  # after the last newline
         for line in lines:
@@ -360,14 +280,12 @@ class RecordIndex:
                 at = where[pair_rows]
                 keep = at >= 0
                 groups[k] = (at[keep], codes[keep], self.group_values[k])
-        return IndexColumns(error=(flags & ERROR) != 0, correct=(flags & CORRECT) != 0,
-                            unparsed=(flags & UNPARSED) != 0, gold=self.gold[rows], answer=self.answer[rows],
-                            detection_score=self.detection_score[rows], strings=self.strings,
-                            values={f: v[rows] for f, v in self.values.items()}, groups=groups,
-                            retry=(flags & RETRY) != 0, judge_error=(flags & JUDGE_ERROR) != 0,
-                            method=self.method[rows], records=lambda: self.read(picked))
+        return IndexColumns.from_flags(flags, self.gold[rows], self.answer[rows], self.method[rows],
+                                       self.detection_score[rows], self.strings,
+                                       {f: v[rows] for f, v in self.values.items()}, groups,
+                                       records=lambda: self.read(picked))
 
-    def read(self, rows: Iterable[int]) -> Iterator[dict[str, Any]]:
+    def read(self, rows: Iterable[int]) -> Iterator[Record]:
         """The records at these rows, read from samples.jsonl."""
         rows = [int(r) for r in rows]
         if not rows:
