@@ -73,7 +73,7 @@ $(VLLM_STAMP): pyproject.toml
 
 # Opt-in (not part of `make test`): vLLM on tiny checkpoints gives the hf adapter's greedy answers.
 test-vllm: install-vllm
-	HARNESS_TEST_VLLM=1 $(VLLM_BIN)/python -m pytest -q -p no:cacheprovider tests/test_vllm.py
+	HARNESS_TEST_VLLM=1 $(VLLM_BIN)/python -m pytest -q -p no:cacheprovider tests/model_adapters/test_vllm.py
 
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) .pytest_cache .ruff_cache

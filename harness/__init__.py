@@ -1,7 +1,8 @@
 """harness: a benchmark harness for audio and multimodal LLMs.
 
 The public API: everything a benchmark (a task) or a backend (a model adapter) needs, importable from `harness`
-itself. tasks/ and model_adapters/ import only from here (tests/test_layering.py holds this), so the in-tree plug-ins
+itself. tasks/ and model_adapters/ import only from here (tests/harness/test_layering.py holds this), so the in-tree
+plug-ins
 are written exactly as a pip-installed one would be (docs/EXTENDING.md). Names load on first use, so `import harness`
 stays cheap (no numpy, torch or audio libraries until a name that needs them is used).
 """

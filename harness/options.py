@@ -212,7 +212,7 @@ def other_value(hint: Any, default: Any) -> Any:
     """A valid value of the declared type other than `default`, from the type alone: a Literal's first other member,
     a bool's negation, a number above the default (or the range's lowest, without one), another member of a union
     before None. LookupError where the type names none (text, paths, a `Form`): the guard tests
-    (tests/test_run_identity.py) then take the value the registry entry's Example declares."""
+    (tests/harness/run/test_run_identity.py) then take the value the registry entry's Example declares."""
     union = _alternatives(hint)
     if union is not None:
         alts, optional = union

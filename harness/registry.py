@@ -22,7 +22,8 @@ class Copy:
 
 @dataclass(frozen=True)
 class Example:
-    """What the guard tests (tests/test_run_identity.py, tests/test_options.py) need to exercise a task's or model
+    """What the guard tests (tests/harness/run/test_run_identity.py, tests/harness/test_options.py) need to exercise a
+    task's or model
     adapter's options offline, declared beside it so that adding one edits no test table.
 
     `args`: options under which it loads offline (a model's `arg` is the part after "NAME:"); most built-in tasks

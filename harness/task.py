@@ -32,7 +32,8 @@ class Task:
     # task's factory belongs here unless it is in `exempt_args`; tasks.get adds any given option a task left out.
     args: dict[str, Any] = field(default_factory=dict)
     # Options that provably cannot change an answer or a record, each with the reason: kept out of the run id, so
-    # changing one resumes the same run (docs/DESIGN.md, Run id). tests/test_run_identity.py holds tasks to this.
+    # changing one resumes the same run (docs/DESIGN.md, Run id). tests/harness/run/test_run_identity.py holds tasks to
+    # this.
     exempt_args: dict[str, str] = field(default_factory=dict)
     scorer: Scorer | None = None  # None -> harness.scoring.rules.score_output
     instruction: str | None = None  # overrides the default answer instruction

@@ -1,7 +1,8 @@
 """Model adapters: name -> factory table, installed plug-ins (entry points in `harness.models`) and the alias table.
 Imports nothing heavy until a model loads.
 
-Each entry's `Example` says how the guard tests (tests/test_run_identity.py, tests/test_options.py) exercise its
+Each entry's `Example` says how the guard tests (tests/harness/run/test_run_identity.py, tests/harness/test_options.py)
+exercise its
 options offline (nothing loads: a run id is computed before any model is); whoever adds an adapter or an option
 declares it here, not in a test table."""
 

@@ -1,7 +1,8 @@
 """Tasks: name -> factory table (imported lazily), installed plug-ins (entry points in `harness.tasks`), `file:PATH`
 custom tasks and `py:package.module:factory`.
 
-Each entry's `Example` says how the guard tests (tests/test_run_identity.py, tests/test_options.py) exercise its
+Each entry's `Example` says how the guard tests (tests/harness/run/test_run_identity.py, tests/harness/test_options.py)
+exercise its
 options offline: whoever adds a task or an option declares it here, next to the task, not in a test table."""
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ TASKS: dict[str, Entry] = {
               "reply, harness's extracted choice beside it",
               example=Example(args={"root": "{fixtures}/mmar"},
                               values={"root": Copy("{fixtures}/mmar"), "meta": "MMAR-meta.json"},  # both there
-                              skip={o: "the hub dataset's only (without root=): tests/test_run_identity.py fakes the "
-                                       "hub for it" for o in ("revision", "cache")})),
+                              skip={o: "the hub dataset's only (without root=): "
+                                       "tests/harness/run/test_run_identity.py fakes the hub for it"
+                                    for o in ("revision", "cache")})),
         Entry("add_qa", "tasks.add_qa:load",
               "Audio deepfake detection as a question (ASVspoof 2019 LA, In-the-Wild, CSV/JSONL): EER of ALLM4ADD's "
               "Real/Fake score (first-token logits), accuracy", example=ADD_QA_EXAMPLE),

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.paths import REPO
+
 
 def write_items(folder: Path, n: int = 6, corrupt: tuple[int, ...] = (), audio: bool = True,
                 name: str = "items.jsonl") -> Path:
@@ -49,7 +51,7 @@ def start_harness(*args: str, env: dict[str, str] | None = None) -> subprocess.P
     """`harness ARGS` as a real process, stdout/stderr piped, as from a terminal: SIGINT at its default (a suite
     started in the background by a non-interactive shell would pass it on ignored, and the child would install no
     KeyboardInterrupt handler)."""
-    root = Path(__file__).resolve().parent.parent
+    root = REPO
     return subprocess.Popen([sys.executable, "-m", "cli", *args], cwd=root,
                             env={**os.environ, "PYTHONPATH": str(root), **(env or {})}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import REPO
+
+ROOT = REPO
 DOC = ROOT / "docs" / "EXTENDING.md"
 BIN = Path(sys.executable).parent  # the venv's bin (where `harness` is), not resolved
 MARKER = re.compile(r"^<!--\s*extending:\s*(file|run)\s*(\S*)\s*-->$")

@@ -28,7 +28,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import REPO
+
+ROOT = REPO
 README = ROOT / "README.md"
 BIN = Path(sys.executable).parent  # the venv's bin, not resolved: its python is a link to the system's
 FENCE = re.compile(r"^```\s*([\w-]*)\s*$")

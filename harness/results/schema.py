@@ -7,7 +7,7 @@ Required keys are those every file a reader accepts holds: run.json and summary.
 checks, which refuse a file without them; a record has an id (a line without one is skipped) and, read through
 `upgrade`, this version's schema_version. Every other key may be absent: written where it applies, or added after
 files of this version were first written (summary.json's `scales`, run.json's `selection`), so readers .get() it.
-tests/test_schema_types.py checks real run folders against these declarations."""
+tests/harness/results/test_schema_types.py checks real run folders against these declarations."""
 
 # no `from __future__ import annotations`: under it Python 3.11's TypedDict does not see Required[...]
 from collections.abc import Mapping
