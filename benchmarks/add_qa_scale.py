@@ -1,4 +1,4 @@
-"""Prints how add_qa copes with ASVspoof 2021 DF's 611,829 trials (docs/DESIGN.md, Performance).
+"""Prints how add_qa copes with ASVspoof 2021 DF's 611,829 trials (docs/ENGINE.md, Performance).
 
 Writes a DF-style key file (`SPEAKER FILE CODEC SRC ATTACK KEY TRIM SUBSET VOCODER TASK TEAM GENDER LANG`, 13
 columns) and an audio folder holding only the first clip (`--model random` reads no media), then measures, each in

@@ -1,4 +1,4 @@
-"""Prints how harness copes with a million samples (docs/DESIGN.md, Performance), each figure beside its target.
+"""Prints how harness copes with a million samples (docs/ENGINE.md, Performance), each figure beside its target.
 
 Builds a 1,000,000-sample `file:` task in a temp folder (4 choices, 16 groups in a metadata column), runs it with
 `--model random` through the real CLI in a subprocess, runs it again (every sample done: no model call), and does

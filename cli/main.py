@@ -83,8 +83,8 @@ Opt = typer.Option
 @app.command()
 def run(
     task: Annotated[str, Opt("--task", "-t", metavar="NAME",
-                             help="Task name (see `harness tasks`), file:PATH.jsonl|.csv or "
-                             "py:package.module:factory")] = "demo",
+                             help="Task name (see `harness tasks`), file:PATH.jsonl|.csv, a benchmark's "
+                             "PATH.yaml or py:package.module:factory")] = "demo",
     model: Annotated[str, Opt("--model", "-m", metavar="NAME",
                               help="Model name, alias or spec (see `harness models`)")] = "demo",
     task_arg: Annotated[list[str] | None, Opt("--task-arg", metavar="KEY=VALUE",
@@ -255,7 +255,8 @@ def show(run_dir: Annotated[Path | None, typer.Argument(metavar="[RUN_DIR]", hel
 
 @app.command("grade")
 def grade(
-    task: Annotated[str, Opt("--task", "-t", metavar="NAME", help="Task name or file:PATH")],
+    task: Annotated[str, Opt("--task", "-t", metavar="NAME",
+                             help="Task name, file:PATH, PATH.yaml or py:package.module:factory")],
     predictions: Annotated[Path, Opt("--predictions", "-p", metavar="FILE",
                                      help="JSONL (or JSON array) of {id, output} made elsewhere")],
     task_arg: Annotated[list[str] | None, Opt("--task-arg", metavar="KEY=VALUE", help="Task option (repeatable)")]

@@ -62,7 +62,7 @@ class Task:
     # Extra files a task writes into the run folder once summary.json is written (a multi-annotator task's agreement
     # matrices and heat map): called with (run folder, the run's records, latest per id); a failure is logged.
     artifacts: Callable[[Path, Iterable[dict[str, Any]]], Any] | None = None
-    # Media kinds a model may go without (docs/DESIGN.md, Inputs by what the model can take): a model that cannot
+    # Media kinds a model may go without (docs/ENGINE.md, Inputs by what the model can take): a model that cannot
     # read one of them is given the samples without it (run.json's model.media_given says what it got) instead of
     # being refused, e.g. EmoBench-M's video frames and sound track: an audio model hears the clip, a vision model
     # sees it, a text model reads the transcript. Empty: every kind is required, as before.

@@ -1,7 +1,7 @@
 """Which of a task's samples a run answers (--limit, --offset, --ids), and what a summary of them may be compared
 with. The selection is not part of the run id (records are per sample, so a subset's answers serve the full run), but
 it is recorded beside every summary: a subset is labelled "n of N" wherever its number is shown, never written over
-a full-set summary.json, and never ranked against full runs or published rows unless asked (docs/DESIGN.md, Subsets).
+a full-set summary.json, and never ranked against full runs or published rows unless asked (docs/ENGINE.md, Subsets).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The few-shot pool of a run: the task's declared train/dev split (Task.shots_pool), else the other test items;
-checked before any model loads (docs/DESIGN.md, Task: few-shot examples)."""
+checked before any model loads (docs/ENGINE.md, Task: few-shot examples)."""
 
 from __future__ import annotations
 

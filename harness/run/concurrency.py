@@ -1,5 +1,5 @@
 """Adaptive concurrency for remote backends: how many requests to keep in flight, learned from how the server answers
-(docs/DESIGN.md, Model adapter: streaming adapters).
+(docs/ENGINE.md, Model adapter: streaming adapters).
 
 `AdaptiveLimit` is AIMD, as TCP's congestion window: it starts small, grows by one per success while nothing has
 gone wrong yet (slow start: about doubling per round trip), then by one per window of successes; an overload (429,

@@ -1,4 +1,4 @@
-"""Data parallel: one run over several processes started by torchrun or `accelerate launch` (docs/DESIGN.md, Sharded
+"""Data parallel: one run over several processes started by torchrun or `accelerate launch` (docs/ENGINE.md, Sharded
 runs). No scheduler of our own: the launcher starts the ranks and sets RANK, WORLD_SIZE and LOCAL_RANK;
 torch.distributed (gloo on CPU, nccl on CUDA) is used only to wait.
 

@@ -1,6 +1,6 @@
 """samples.jsonl as columns (harness/results/index.py) and samples.idx: the same summary and notes as reading every
 record,
-and an index that is never trusted beyond the bytes it names (docs/DESIGN.md, The run folder)."""
+and an index that is never trusted beyond the bytes it names (docs/ENGINE.md, The run folder)."""
 
 from __future__ import annotations
 
