@@ -136,10 +136,14 @@ def task_of_run(info: dict[str, Any]) -> tuple[Task | None, str | None]:
         try:
             spec, declaring = name, tasks.entry(name).factory()  # built-in or an installed plug-in
         except UsageError:
-            if not args.get("path"):
+            given = _spec_given(info)  # a YAML file or a py: factory is named by the command, not the run id
+            if given is not None:
+                spec, declaring = given, None
+            elif args.get("path"):
+                spec, declaring = "file:" + str(args.pop("path")), tasks.file_factory()  # named by its file, or name=
+            else:
                 raise
-            spec, declaring = "file:" + str(args.pop("path")), tasks.file_factory()  # named by its file, or name=
-        names = declared(declaring)[0]
+        names = declared(declaring)[0] if declaring is not None else set(args)
         task = tasks.get(spec, {k: v for k, v in args.items() if k in names and v is not None})
     except (HarnessError, KeyError) as e:
         said = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
@@ -147,3 +151,14 @@ def task_of_run(info: dict[str, Any]) -> tuple[Task | None, str | None]:
     if task.version != recorded.get("version"):
         return None, "its task's data changed since the run"
     return task, None
+
+
+def _spec_given(info: dict[str, Any]) -> str | None:
+    """The --task of the run's latest invocation where it was a YAML file or a py: factory (run.json keeps the
+    task's name; these are found again from the command that made the run, from the folder it was run in)."""
+    for invocation in reversed(info.get("invocations") or []):
+        argv = [str(a) for a in invocation.get("argv") or []]
+        for flag, value in zip(argv, argv[1:], strict=False):
+            if flag in ("--task", "-t") and (value.endswith((".yaml", ".yml")) or value.startswith("py:")):
+                return value
+    return None

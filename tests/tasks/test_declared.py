@@ -378,3 +378,20 @@ class SevenJudge:
 
     def generate(self, requests: list[Request]) -> list[Output]:
         return [Output(text="Score: 7\nReason: close enough.") for _ in requests]
+
+
+def test_show_of_an_unfinished_yaml_run_loads_its_task_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """run.json names a YAML task by its name (no path in the run id); `harness show` finds the file again from the
+    command that made the run, so an unfinished run's table has the task's own metrics, not plain accuracy."""
+    args = ["run", "--task", str(EXAMPLE), "--model", "random", "-o", str(tmp_path / "o")]
+    monkeypatch.setattr("sys.argv", ["harness", *args])  # what run.json records as the command
+    assert invoke(*args)[0] == 0
+    info_path = next((tmp_path / "o").rglob("run.json"))
+    info = json.loads(info_path.read_text())
+    info_path.write_text(json.dumps({**info, "status": "interrupted"}))
+    code, stdout, stderr = invoke("show", str(info_path.parent))
+    assert code == 0 and "official acc" in stdout and "could not be loaded" not in stdout + stderr
+    info["invocations"][-1]["argv"] = ["harness", "run"]  # no --task to find it by: plain accuracy, and why
+    info_path.write_text(json.dumps({**info, "status": "interrupted"}))
+    code, stdout, stderr = invoke("show", str(info_path.parent))
+    assert code == 0 and "could not be loaded again" in stdout + stderr
