@@ -193,13 +193,13 @@ def test_the_guard_tests_exercise_the_installed_plugins(sites: dict[str, Path]) 
                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
     assert ran.returncode == 0, ran.stdout[-3000:]
     passed = {line.split()[1] for line in ran.stdout.splitlines() if line.startswith("PASSED ")}
-    for test in ("test_run_identity.py::test_every_task_option_changes_the_run_id_or_is_a_declared_exemption"
+    for test in ("run/test_run_identity.py::test_every_task_option_changes_the_run_id_or_is_a_declared_exemption"
                  "[counting-start]",
-                 "test_run_identity.py::test_every_task_option_changes_the_run_id_or_is_a_declared_exemption"
+                 "run/test_run_identity.py::test_every_task_option_changes_the_run_id_or_is_a_declared_exemption"
                  "[counting-count]",
-                 "test_run_identity.py::test_every_model_option_changes_the_run_id_or_is_a_declared_exemption"
+                 "run/test_run_identity.py::test_every_model_option_changes_the_run_id_or_is_a_declared_exemption"
                  "[first-choice-last]",
                  "test_options.py::test_every_bad_task_option_is_one_line_and_exit_2[counting-count=1.5]",
                  "test_options.py::test_every_bad_model_and_judge_option_is_one_line_and_exit_2[first-choice-last="
                  "maybe]"):
-        assert f"tests/{test}" in passed, sorted(passed)
+        assert f"tests/harness/{test}" in passed, sorted(passed)
