@@ -43,12 +43,13 @@ from harness.results.schema import SCHEMA_VERSION, Record, upgrade
 
 class _Rows(RowBuilder):
     """Lines being indexed: what the metrics read (RowBuilder, harness/metrics/columns.py, with the index's codes),
-    and each line's id and offset."""
+    and each line's id and offset; and how many lines were torn (unreadable)."""
 
     def __init__(self, index: RecordIndex):
         super().__init__(index)
         self.ids = IdListBuilder()
         self.offsets = array("q")
+        self.torn = 0
 
     def add_line(self, rec: dict[str, Any], offset: int) -> None:  # a line of any version, upgraded here
         if rec.get("schema_version") != SCHEMA_VERSION:
@@ -56,6 +57,49 @@ class _Rows(RowBuilder):
         self.add(rec)
         self.ids.append(str(rec["id"]))
         self.offsets.append(offset)
+
+    def read(self, path: Path, start: int, crc: int) -> tuple[int, int, bytes]:
+        """Add the newline-terminated lines of `path` from byte `start` on: (where they end, the CRC-32 `crc`
+        continued over them, the bytes after the last newline)."""
+        with open(path, "rb") as f:
+            f.seek(start)
+            offset, carry = start, b""
+            while block := f.read(_BLOCK):
+                data = carry + block if carry else block
+                cut = data.rfind(b"\n") + 1
+                carry = data[cut:]
+                if not cut:
+                    continue
+                crc = zlib.crc32(memoryview(data)[:cut], crc)
+                offset = self._parse(data, cut, offset)
+        return offset, crc, carry
+
+    def _parse(self, data: bytes, cut: int, offset: int) -> int:
+        at = offset
+        add = self.add_line
+        lines = data[:cut].split(b"\n")
+        lines.pop()  # after the last newline
+        for line in lines:
+            start, at = at, at + len(line) + 1
+            if not line.strip():
+                continue
+            try:
+                rec = loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                self.torn += 1
+                continue
+            if isinstance(rec, dict) and "id" in rec:
+                add(rec, start)
+        return offset + cut
+
+    def add_unterminated(self, carry: bytes, offset: int) -> None:
+        """The last line, without its newline, where it reads as a record (not counted torn: it may be whole soon)."""
+        try:
+            rec = loads(carry)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return
+        if isinstance(rec, dict) and "id" in rec:
+            self.add_line(rec, offset)
 
 
 @dataclass
@@ -89,9 +133,7 @@ class RecordIndex(Codes):
         self.detection_score = np.zeros(0, np.float64)
         self.values = {f: np.zeros(0, np.float64) for f in self.fields}
         self.pairs = {k: (np.zeros(0, np.int64), np.zeros(0, np.int32)) for k in self.keys}
-        self._last: dict[str, int] | None = None  # id -> its latest row, only where two ids share a hash
-        self._last_hashed: tuple[np.ndarray | None, np.ndarray] | None = None  # _latest_by_hash, when first needed
-        self._unique = False  # known: no id has two rows (then every row is its id's latest)
+        self._latest = _Latest()  # which row is each id's latest, worked out when first asked
 
     @property
     def rows(self) -> int:
@@ -125,52 +167,20 @@ class RecordIndex(Codes):
         if size == self.covered:
             return
         rows, tail_rows = _Rows(self), _Rows(self)
-        with open(self.samples_path, "rb") as f:
-            f.seek(self.covered)
-            offset, crc, carry = self.covered, self.crc, b""
-            while block := f.read(_BLOCK):
-                data = carry + block if carry else block
-                cut = data.rfind(b"\n") + 1
-                carry = data[cut:]
-                if not cut:
-                    continue
-                crc = zlib.crc32(memoryview(data)[:cut], crc)
-                offset = self._parse(data, cut, offset, rows)
+        offset, crc, carry = rows.read(self.samples_path, self.covered, self.crc)
+        self.torn += rows.torn
         self._extend(rows)
         self.covered, self.crc, self.complete = offset, crc, self.rows
         if carry.strip():  # a last line without its newline (a run writing now, or a kill mid-write): read, not kept
-            try:
-                rec = loads(carry)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                rec = None
-            if isinstance(rec, dict) and "id" in rec:
-                tail_rows.add_line(rec, offset)
-                self._extend(tail_rows)
-
-    def _parse(self, data: bytes, cut: int, offset: int, rows: _Rows) -> int:
-        at = offset
-        add = rows.add_line
-        lines = data[:cut].split(b"\n")
-        lines.pop()  # after the last newline
-        for line in lines:
-            start, at = at, at + len(line) + 1
-            if not line.strip():
-                continue
-            try:
-                rec = loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                self.torn += 1
-                continue
-            if isinstance(rec, dict) and "id" in rec:
-                add(rec, start)
-        return offset + cut
+            tail_rows.add_unterminated(carry, offset)
+            self._extend(tail_rows)
 
     def _extend(self, new: _Rows) -> None:
         if not len(new.ids):
             return
         added = new.ids.done()
         self.ids = IdList(self.ids.blob + added.blob, np.concatenate([self.ids.ends, added.ends + len(self.ids.blob)]))
-        self._unique = False
+        self._latest = _Latest()  # worked out again if asked for (a run in task order never needs it)
         for name in _NUMERIC:
             old = getattr(self, name)
             setattr(self, name, np.concatenate([old, np.frombuffer(getattr(new, name), dtype=old.dtype)]))
@@ -180,12 +190,10 @@ class RecordIndex(Codes):
             rows, codes = self.pairs[k]
             self.pairs[k] = (np.concatenate([rows, np.frombuffer(new.pairs[k][0], dtype=np.int64)]),
                              np.concatenate([codes, np.frombuffer(new.pairs[k][1], dtype=np.int32)]))
-        self._last = self._last_hashed = None  # rebuilt if asked for (a run in task order never needs it)
 
     def _truncate(self, rows: int) -> None:
         self.ids = self.ids.take(np.arange(rows))
-        self._unique = False
-        self._last = self._last_hashed = None
+        self._latest = _Latest()
         for name in _NUMERIC:
             setattr(self, name, getattr(self, name)[:rows])
         for f in self.fields:
@@ -194,7 +202,6 @@ class RecordIndex(Codes):
             pair_rows, codes = self.pairs[k]
             keep = pair_rows < rows
             self.pairs[k] = (pair_rows[keep], codes[keep])
-        self._last = None
 
     def save(self, index_path: Path) -> None:
         """Write samples.idx for the complete lines indexed, if that is more than it holds (atomically)."""
@@ -203,56 +210,11 @@ class RecordIndex(Codes):
     # -- reading -------------------------------------------------------------------------------------
     def rows_of(self, ids: Sequence[str]) -> np.ndarray:
         """For each of these ids (a task's: no two alike), the row of its latest line (-1: none)."""
-        if not self.rows:
-            return np.full(len(ids), -1, dtype=np.int64)
-        if len(ids) == self.rows and (ids is self.ids or IdList.of(ids) == self.ids):
-            self._unique = True  # the file holds each id once, in this order (a run written in task order)
-            return np.arange(self.rows, dtype=np.int64)
-        keys, rows = self._latest_by_hash()
-        if keys is None:
-            return self._rows_by_dict(ids)
-        wanted = IdList.of(ids)
-        hashes = _hashes(wanted)
-        at = np.minimum(np.searchsorted(keys, hashes), len(keys) - 1)
-        found = keys[at] == hashes  # equal ids have equal hashes; equal hashes are checked below
-        out = np.where(found, rows[at], -1)
-        hit = np.flatnonzero(found)
-        if not _same_ids(wanted, hit, self.ids, out[hit]).all():  # two different ids with one hash
-            return self._rows_by_dict(ids)
-        return out
+        return self._latest.rows_of(self.ids, ids)
 
     def latest(self) -> np.ndarray:
         """The rows of every id's latest line, in file order."""
-        if self._unique:
-            return np.arange(self.rows, dtype=np.int64)
-        keys, rows = self._latest_by_hash()
-        if keys is None:
-            last = self._latest_by_dict()
-            return np.sort(np.fromiter(last.values(), dtype=np.int64, count=len(last)))
-        return np.sort(rows)
-
-    def _latest_by_hash(self) -> tuple[np.ndarray | None, np.ndarray]:
-        """(sorted hashes of the distinct ids, the row of each one's latest line), or (None, ...) where two different
-        ids share a hash (then a dict of str decides). Arrays of numbers: no str per id is kept."""
-        if self._last_hashed is None:
-            hashes = _hashes(self.ids)
-            order = np.argsort(hashes, kind="stable")  # equal hashes keep file order: the last is the latest line
-            ordered = hashes[order]
-            last = np.ones(len(order), dtype=bool)
-            last[:-1] = ordered[1:] != ordered[:-1]
-            repeated = np.flatnonzero(~last)  # a row whose next (same hash) must hold the same id: a retried line
-            ok = _same_ids(self.ids, order[repeated], self.ids, order[repeated + 1]).all()
-            self._last_hashed = (ordered[last], order[last]) if ok else (None, order)
-        return self._last_hashed
-
-    def _latest_by_dict(self) -> dict[str, int]:
-        if self._last is None:
-            self._last = dict(zip(self.ids, range(self.rows), strict=True))  # a later line replaces an earlier
-        return self._last
-
-    def _rows_by_dict(self, ids: Sequence[str]) -> np.ndarray:
-        get = self._latest_by_dict().get
-        return np.fromiter((get(i, -1) for i in ids), dtype=np.int64, count=len(ids))
+        return self._latest.all(self.ids)
 
     def has(self, rows: np.ndarray, flag: int) -> np.ndarray:
         return (self.flags[rows] & flag) != 0
@@ -263,8 +225,7 @@ class RecordIndex(Codes):
 
     def columns(self, rows: np.ndarray) -> IndexColumns:
         """What the metrics read from the records at `rows` (ascending), as harness.metrics.breakdown.Columns (which
-        can read
-        those records back)."""
+        can read those records back)."""
         rows = picked = np.asarray(rows, dtype=np.int64)
         if len(rows) == self.rows:  # every row (ascending, so in order): views, no copies
             rows = slice(None)  # type: ignore[assignment]
@@ -294,6 +255,70 @@ class RecordIndex(Codes):
             for row in rows:
                 f.seek(int(self.offsets[row]))
                 yield upgrade(loads(f.readline()))
+
+
+class _Latest:
+    """Which row holds each id's latest line (a later line of an id supersedes an earlier one), for one index's ids
+    as they are: worked out when first asked and kept, until the index's rows change (then it makes a new one).
+    Arrays of numbers, no str per id, unless two different ids share a hash (then a dict of str decides)."""
+
+    def __init__(self) -> None:
+        self.unique = False  # known: no id has two rows (then every row is its id's latest)
+        self.hashed: tuple[np.ndarray | None, np.ndarray] | None = None  # by_hash(), when first needed
+        self.last: dict[str, int] | None = None  # id -> its latest row, only where two ids share a hash
+
+    def rows_of(self, index_ids: IdList, ids: Sequence[str]) -> np.ndarray:
+        """For each of `ids`, the row in `index_ids` of its latest line (-1: none)."""
+        if not len(index_ids):
+            return np.full(len(ids), -1, dtype=np.int64)
+        if len(ids) == len(index_ids) and (ids is index_ids or IdList.of(ids) == index_ids):
+            self.unique = True  # the file holds each id once, in this order (a run written in task order)
+            return np.arange(len(index_ids), dtype=np.int64)
+        keys, rows = self.by_hash(index_ids)
+        if keys is None:
+            return self.rows_by_dict(index_ids, ids)
+        wanted = IdList.of(ids)
+        hashes = _hashes(wanted)
+        at = np.minimum(np.searchsorted(keys, hashes), len(keys) - 1)
+        found = keys[at] == hashes  # equal ids have equal hashes; equal hashes are checked below
+        out = np.where(found, rows[at], -1)
+        hit = np.flatnonzero(found)
+        if not _same_ids(wanted, hit, index_ids, out[hit]).all():  # two different ids with one hash
+            return self.rows_by_dict(index_ids, ids)
+        return out
+
+    def all(self, index_ids: IdList) -> np.ndarray:
+        """The rows of every id's latest line, in file order."""
+        if self.unique:
+            return np.arange(len(index_ids), dtype=np.int64)
+        keys, rows = self.by_hash(index_ids)
+        if keys is None:
+            last = self.by_dict(index_ids)
+            return np.sort(np.fromiter(last.values(), dtype=np.int64, count=len(last)))
+        return np.sort(rows)
+
+    def by_hash(self, index_ids: IdList) -> tuple[np.ndarray | None, np.ndarray]:
+        """(sorted hashes of the distinct ids, the row of each one's latest line), or (None, ...) where two different
+        ids share a hash."""
+        if self.hashed is None:
+            hashes = _hashes(index_ids)
+            order = np.argsort(hashes, kind="stable")  # equal hashes keep file order: the last is the latest line
+            ordered = hashes[order]
+            last = np.ones(len(order), dtype=bool)
+            last[:-1] = ordered[1:] != ordered[:-1]
+            repeated = np.flatnonzero(~last)  # a row whose next (same hash) must hold the same id: a retried line
+            ok = _same_ids(index_ids, order[repeated], index_ids, order[repeated + 1]).all()
+            self.hashed = (ordered[last], order[last]) if ok else (None, order)
+        return self.hashed
+
+    def by_dict(self, index_ids: IdList) -> dict[str, int]:
+        if self.last is None:
+            self.last = dict(zip(index_ids, range(len(index_ids)), strict=True))  # a later line replaces an earlier
+        return self.last
+
+    def rows_by_dict(self, index_ids: IdList, ids: Sequence[str]) -> np.ndarray:
+        get = self.by_dict(index_ids).get
+        return np.fromiter((get(i, -1) for i in ids), dtype=np.int64, count=len(ids))
 
 
 def _hashes(ids: IdList) -> np.ndarray:

@@ -5,7 +5,6 @@ summary.json, harness.log; in a sharded run also samples.<shard>.jsonl and sampl
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -17,13 +16,10 @@ from typing import Any
 from harness.results import redact
 from harness.results.index import RecordIndex
 from harness.results.jsonl import dumps_line, loads
+from harness.results.locks import RESERVE, FolderLock  # noqa: F401 - RESERVE is read from here too (tests)
 from harness.results.schema import Record, upgrade
 from harness.results.shards import MergedIndex, check_shard, shard_names, shard_paths
 from harness.types import HarnessError
-
-# Bytes a writer keeps allocated in the lock file it holds alone, given back on a full disk so that run.json can
-# still say `failed` (RunStore.write_json(..., last=True)); the file is emptied again when the writer closes.
-RESERVE = 1 << 16  # or twice run.json's size, where that is more
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
@@ -66,6 +62,31 @@ def check_writable(folder: Path) -> None:
         raise HarnessError(f"cannot write to output folder {folder}: {reason}") from None
 
 
+def cut_torn_tail(path: Path) -> bool:
+    """A kill mid-write can leave a torn last line: cut it off so appends start on a clean line; whether there was
+    one. Only the end of the file is read, however long it is."""
+    if not path.exists():
+        return False
+    with open(path, "rb+") as f:
+        end = f.seek(0, os.SEEK_END)
+        at = end
+        while at > 0:
+            start = max(0, at - (1 << 16))
+            f.seek(start)
+            block = f.read(at - start)
+            if at == end and block.endswith(b"\n"):
+                return False
+            newline = block.rfind(b"\n")
+            if newline >= 0:
+                at = start + newline + 1
+                break
+            at = start
+        if at == end:
+            return False  # empty
+        f.truncate(at)
+        return True
+
+
 class RunStore:
     """One run folder. Without `shard`: the one writer (an exclusive .lock) of samples.jsonl; read, it sees every
     file of the folder. With `shard` (e.g. "rank-0-of-2"): one of several writers, appending to samples.<shard>.jsonl
@@ -82,98 +103,26 @@ class RunStore:
         else:
             self.samples_path, self.index_path = shard_paths(self.folder, self.shard)
         self.torn_lines = 0
-        self._lock_file: Any = None
-        self._shard_lock: Any = None
+        self._locks = FolderLock(self.folder, self.shard)  # and the reserve (harness/results/locks.py)
 
     def open(self) -> None:
         """Create the folder and lock it so two runs never write one file: the unsharded writer holds .lock
         exclusively; a shard writer holds .lock shared (beside other shards, never beside an unsharded writer) and its
         own .lock.<shard> exclusively."""
         check_writable(self.folder)
-        self._lock_file = self._lock(".lock", fcntl.LOCK_SH if self.shard else fcntl.LOCK_EX)
-        if self.shard is not None:
-            try:
-                self._shard_lock = self._lock(f".lock.{self.shard}", fcntl.LOCK_EX, f"shard {self.shard} of ")
-            except HarnessError:
-                self.close()
-                raise
-            self._repair_tail(self.samples_path)
-            self._reserve()
-            return
-        for name in shard_names(self.folder):  # no shard writer runs now: cut what a killed one left torn
-            self._repair_tail(shard_paths(self.folder, name)[0])
-        self._repair_tail(self.samples_path)
-        self._reserve()
-
-    def _lock(self, name: str, how: int, what: str = "") -> Any:
-        f = open(self.folder / name, "a+")
-        try:
-            fcntl.flock(f, how | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.close()
-            raise HarnessError(f"another harness run is writing {what}{self.folder}; wait for it or use --output") \
-                from None
-        return f
-
-    def _own_lock(self) -> Any:
-        """The lock file this writer alone holds (.lock, or a shard's .lock.<shard>): where its reserve lives."""
-        return self._shard_lock if self.shard is not None else self._lock_file
-
-    def _reserve(self) -> None:
-        try:
-            info = self.folder / "run.json"
-            size = max(RESERVE, 2 * info.stat().st_size if info.exists() else 0)
-            os.posix_fallocate(self._own_lock().fileno(), 0, size)
-        except OSError:  # a disk already full, or a file system without it: no reserve, the run goes on
-            pass
-
-    def _release(self) -> bool:
-        """Give the reserve back to the file system; False when there was none."""
-        f = self._own_lock()
-        try:
-            if f is None or os.fstat(f.fileno()).st_size == 0:
-                return False
-            os.ftruncate(f.fileno(), 0)
-            return True
-        except OSError:
-            return False
+        self._locks.acquire()
+        if self.shard is None:
+            for name in shard_names(self.folder):  # no shard writer runs now: cut what a killed one left torn
+                self.torn_lines += cut_torn_tail(shard_paths(self.folder, name)[0])
+        self.torn_lines += cut_torn_tail(self.samples_path)
+        self._locks.reserve()
 
     def close(self) -> None:
-        self._release()
-        for attr in ("_shard_lock", "_lock_file"):
-            f = getattr(self, attr)
-            if f is not None:
-                fcntl.flock(f, fcntl.LOCK_UN)
-                f.close()
-                setattr(self, attr, None)
+        self._locks.release()
 
     def sharded(self) -> bool:
         """Whether reading this folder merges shard files (this store writes one, or one exists)."""
         return self.shard is not None or bool(shard_names(self.folder))
-
-    def _repair_tail(self, path: Path) -> None:
-        """A kill mid-write can leave a torn last line: cut it off so appends start on a clean line. Only the end of
-        the file is read, however long it is."""
-        if not path.exists():
-            return
-        with open(path, "rb+") as f:
-            end = f.seek(0, os.SEEK_END)
-            at = end
-            while at > 0:
-                start = max(0, at - (1 << 16))
-                f.seek(start)
-                block = f.read(at - start)
-                if at == end and block.endswith(b"\n"):
-                    return
-                newline = block.rfind(b"\n")
-                if newline >= 0:
-                    at = start + newline + 1
-                    break
-                at = start
-            if at == end:
-                return  # empty
-            f.truncate(at)
-            self.torn_lines += 1
 
     def _lines(self) -> Iterator[tuple[int, Record]]:
         """(byte offset, record) for every readable line; a torn line is skipped (its sample is redone)."""
@@ -218,7 +167,7 @@ class RunStore:
         leaves the old one or the new one, each true of the bytes it names). Best effort: without it (a full disk)
         the next invocation reads samples.jsonl instead."""
         try:
-            if isinstance(index, MergedIndex) and self.shard is None and self._lock_file is not None:
+            if isinstance(index, MergedIndex) and self._locks.exclusive():
                 index.save_all()  # .lock held exclusively: no shard is writing
             else:
                 index.save(self.index_path)
@@ -273,7 +222,7 @@ class RunStore:
         try:
             atomic_write_json(self.folder / name, obj)
         except HarnessError:
-            if not (last and self._release()):
+            if not (last and self._locks.give_back()):
                 raise
             atomic_write_json(self.folder / name, obj)
 

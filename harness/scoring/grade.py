@@ -179,13 +179,7 @@ def score_file(task: Task, predictions: Path, output: Path, name: str | None = N
     judge_id = (judge_identity(judge.spec, {k: v for k, v in (judge_args or {}).items() if k not in judge.exempt})
                 if judge is not None else None)
     preds = read_predictions(predictions, task.prediction_key, task.prediction_fields)
-    samples = task.samples()
-    check_group_by(samples, [*task.group_by, *(group_by or [])])
-    known = {s.id for s in samples}
-    unknown = sum(1 for i in preds.outputs if i not in known)
-    chosen = [s for s in samples if s.id in preds.outputs]
-    if not chosen:
-        raise HarnessError(f"none of the {len(preds.outputs)} prediction ids is a sample id of task {task.name}")
+    samples, chosen, unknown = _choose(task, preds, group_by)
     warnings = _warnings(preds, chosen, unknown, task.group_by)
     digest = hashlib.sha256(predictions.read_bytes()).hexdigest()
     model = f"predictions:{name or predictions.stem}"
@@ -197,34 +191,7 @@ def score_file(task: Task, predictions: Path, output: Path, name: str | None = N
     try:
         kept = _kept_gradings(store, task.judge, judge_id) if judge_id is not None and task.judge else {}
         store.reset()  # always a fresh scoring of the file as it is now (earlier gradings kept above)
-        letters = 0
-        to_judge: list[tuple[Sample, Record]] = []
-
-        def records() -> Iterator[Record]:
-            nonlocal letters
-            for s in chosen:
-                rec = make_record(task, s, None, Output(text=preds.outputs[s.id]), 0.0, "generate")
-                given = preds.fields.get(s.id)
-                if given:  # the task's prediction_fields (e.g. explanation vectors), beside its scorer's fields
-                    rec["task_fields"] = {**(rec.get("task_fields") or {}), **given}
-                letters += record_field(rec, "official_input") == "letter"
-                if judge_id is not None and task.judge is not None:
-                    old = kept.get(s.id)
-                    if old is not None and old.get("output") == rec["output"] and old.get("correct") == rec["correct"]:
-                        rec = {**rec, "judge": old["judge"],
-                               "task_fields": {**(old.get("task_fields") or {}), **(given or {})}}
-                    else:
-                        to_judge.append((s, rec))
-                        continue  # written once graded
-                yield rec
-
-        batch: list[Record] = []
-        for rec in records():  # written in batches: a million predictions are never one string in memory
-            batch.append(rec)
-            if len(batch) == 10_000:
-                store.append(batch)
-                batch = []
-        store.append(batch)
+        letters, to_judge = _write_records(store, task, chosen, preds, judge_id, kept)
         judge_info = _grade(store, task, judge, judge_args or {}, judge_id, to_judge, progress_stream)
         if letters:
             warnings.append(f"{letters} replies are a lone choice letter: scored as that choice's text (harness's "
@@ -235,14 +202,7 @@ def score_file(task: Task, predictions: Path, output: Path, name: str | None = N
                   "shots": 0, "seed": seed, "selected": len(chosen), "recorded": len(chosen),
                   # predictions for part of the task (or a task whose data holds part of the benchmark) are a subset
                   "selection": record(ALL, len(chosen), len(samples), task.full_size)}
-        # the records just written, read once (with the keys the task's aggregates read)
-        judged = [task.judge.field] if judge_id is not None and task.judge is not None else []
-        index = store.index(list(dict.fromkeys([*keys, *task.aggregate_keys()])), mean_fields(task, judged))
-        summary = summarize(task, keys, index.columns(index.latest()), seed, header, judged)
-        store.write_json("summary.json", summary)
-        if task.artifacts is not None:  # the task's extra files (e.g. agreement heat maps), as the runner writes them
-            task.artifacts(folder, index.read(index.latest()))
-        store.save_index(index)
+        summary, index = _summarize(store, task, keys, seed, header, judge_id)
         info: RunInfo = {
             "schema_version": SCHEMA_VERSION, "run_id": rid, "status": "complete", "mode": "predictions",
             "task": {"name": task.name, "version": task.version, "args": task.args, "group_by": keys,
@@ -263,6 +223,68 @@ def score_file(task: Task, predictions: Path, output: Path, name: str | None = N
     finally:
         store.close()
     return ScoreResult(folder, summary, len(chosen), len(samples) - len(chosen), unknown, warnings, index)
+
+
+def _choose(task: Task, preds: Predictions, group_by: list[str] | None) -> tuple[list[Sample], list[Sample], int]:
+    """(the task's samples, those with a prediction, how many prediction ids are not in the task)."""
+    samples = task.samples()
+    check_group_by(samples, [*task.group_by, *(group_by or [])])
+    known = {s.id for s in samples}
+    unknown = sum(1 for i in preds.outputs if i not in known)
+    chosen = [s for s in samples if s.id in preds.outputs]
+    if not chosen:
+        raise HarnessError(f"none of the {len(preds.outputs)} prediction ids is a sample id of task {task.name}")
+    return samples, chosen, unknown
+
+
+def _write_records(store: RunStore, task: Task, chosen: list[Sample], preds: Predictions, judge_id: str | None,
+                   kept: dict[str, Record]) -> tuple[int, list[tuple[Sample, Record]]]:
+    """Score each prediction into a record and append it, except those the judge must grade first (an earlier
+    grading in `kept` is reused where the output and its score are unchanged). (How many replies were a lone choice
+    letter, the records to grade.)"""
+    letters = 0
+    to_judge: list[tuple[Sample, Record]] = []
+
+    def records() -> Iterator[Record]:
+        nonlocal letters
+        for s in chosen:
+            rec = make_record(task, s, None, Output(text=preds.outputs[s.id]), 0.0, "generate")
+            given = preds.fields.get(s.id)
+            if given:  # the task's prediction_fields (e.g. explanation vectors), beside its scorer's fields
+                rec["task_fields"] = {**(rec.get("task_fields") or {}), **given}
+            letters += record_field(rec, "official_input") == "letter"
+            if judge_id is not None and task.judge is not None:
+                old = kept.get(s.id)
+                if old is not None and old.get("output") == rec["output"] and old.get("correct") == rec["correct"]:
+                    rec = {**rec, "judge": old["judge"],
+                           "task_fields": {**(old.get("task_fields") or {}), **(given or {})}}
+                else:
+                    to_judge.append((s, rec))
+                    continue  # written once graded
+            yield rec
+
+    batch: list[Record] = []
+    for rec in records():  # written in batches: a million predictions are never one string in memory
+        batch.append(rec)
+        if len(batch) == 10_000:
+            store.append(batch)
+            batch = []
+    store.append(batch)
+    return letters, to_judge
+
+
+def _summarize(store: RunStore, task: Task, keys: list[str], seed: int, header: dict[str, Any],
+               judge_id: str | None) -> tuple[dict[str, Any], RecordIndex]:
+    """summary.json and the task's artifacts from the records just written, read once (with the keys the task's
+    aggregates read); samples.idx saved. (The summary, the index.)"""
+    judged = [task.judge.field] if judge_id is not None and task.judge is not None else []
+    index = store.index(list(dict.fromkeys([*keys, *task.aggregate_keys()])), mean_fields(task, judged))
+    summary = summarize(task, keys, index.columns(index.latest()), seed, header, judged)
+    store.write_json("summary.json", summary)
+    if task.artifacts is not None:  # the task's extra files (e.g. agreement heat maps), as the runner writes them
+        task.artifacts(store.folder, index.read(index.latest()))
+    store.save_index(index)
+    return summary, index
 
 
 def _mark_failed(store: RunStore, rid: str, task: Task, model: str, e: BaseException) -> None:
