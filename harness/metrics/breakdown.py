@@ -181,7 +181,7 @@ class Breakdown:
         self.group_by = tuple(group_by)
         self.eer_ci = eer_ci  # a 95% bootstrap interval for EER too (`eer_ci95`): where EER is the primary metric
         # 95% bootstrap intervals for macro precision/recall/F1 and the positive label's precision/recall/F1 too
-        # (`<name>_ci95`, from the confusion table): where a task reports them as its numbers (Task.f1_ci)
+        # (`<name>_ci95`, from the confusion table): where a task declares f1(intervals=True)
         self.f1_ci = f1_ci
         self.mean_fields = tuple(mean_fields)  # numeric record fields averaged per cell (e.g. "chance")
         self.labels = list(dict.fromkeys(labels)) if labels is not None else None

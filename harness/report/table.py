@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 # The positive label's precision/recall/F1: columns where a task reports them as its numbers (cells with intervals for
-# them, Task.f1_ci), so other binary tasks' tables stay as they were.
+# them: a task declaring f1(intervals=True)), so other binary tasks' tables stay as they were.
 BINARY = (("precision", "prec."), ("recall", "rec."), ("f1", "F1"))
 EXTRA = (("macro_f1", "macro-F1"), ("weighted_f1", "wF1"), ("balanced_accuracy", "bal.acc"),
          ("eer", "EER"), ("roc_auc", "AUC"))

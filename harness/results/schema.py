@@ -112,7 +112,7 @@ class LabelScores(TypedDict, total=False):  # one label of a cell's per_label, a
 
 class Cell(TypedDict, total=False):
     """One metrics cell: overall, or one value of a breakdown key (harness.metrics.breakdown). Besides these fields a
-    cell holds a number (or null) for each name in its summary's `extra_columns`: the task's mean_fields and a
+    cell holds a number (or null) for each name in its summary's `extra_columns`: the task's mean(...) metrics and a
     judge's field (MMAR's correct_choice, rubric_score)."""
 
     n: Required[int]
