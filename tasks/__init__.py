@@ -47,6 +47,13 @@ TASKS: dict[str, Entry] = {
                               skip={o: "the hub dataset's only (without root=): "
                                        "tests/harness/run/test_run_identity.py fakes the hub for it"
                                     for o in ("revision", "cache")})),
+        Entry("mmau", "tasks.mmau:load",
+              "MMAU test-mini: 1,000 audio questions (sound, music, speech); primary: the official evaluation.py rule "
+              "on the raw reply, harness's extracted choice beside it",
+              example=Example(args={"root": "{fixtures}/mmau"},
+                              values={"root": Copy("{fixtures}/mmau")},  # version=2025-03: its older file is there
+                              skip={"revision": "the hub dataset's only (without root=)",
+                                    "split": "split=test has no answers: refused (scored on the official server)"})),
         Entry("add_qa", "tasks.add_qa:load",
               "Audio deepfake detection as a question (ASVspoof 2019 LA, In-the-Wild, CSV/JSONL): EER of ALLM4ADD's "
               "Real/Fake score (first-token logits), accuracy", example=ADD_QA_EXAMPLE),
