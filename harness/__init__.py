@@ -73,7 +73,7 @@ if TYPE_CHECKING:
     from harness.run.progress import Ticker
     from harness.scoring.extract import extract_choice, extract_label, extract_real_fake, letter, only_letter
     from harness.scoring.judge import Judge
-    from harness.scoring.official import OfficialScorer, official_correct, official_input
+    from harness.scoring.official import OfficialScorer, official_correct, official_input, official_letter
     from harness.scoring.rules import score_output
     from harness.task import Task
     from harness.types import (

@@ -4,6 +4,9 @@ bag-of-word-tokens, not letters. Shared by tasks/mmar.py and declared benchmarks
 `official_correct` is the rule itself; `official_input` is what it is given (the reply as it came, except a reply
 that is nothing but a choice letter, which the rule cannot read); `OfficialScorer` makes a record's two views: the
 rule (`correct_official`) and harness's extracted choice (`correct_choice`), one of them `correct`.
+
+`official_letter` is a different rule: the letter reading of MMSU's mmsu_evaluation.py and AIR-Bench's
+score_foundation.py (the same code in both), used by tasks/mmsu.py and tasks/air_bench.py.
 """
 
 from __future__ import annotations
@@ -40,12 +43,15 @@ def official_correct(prediction: str | None, answer: str, choices: Sequence[str]
     return gold <= predicted and predicted.isdisjoint(wrong)
 
 
-def official_input(reply: str | None, choices: Sequence[str]) -> tuple[str, str]:
+def official_input(reply: str | None, choices: Sequence[str], letters: bool = True) -> tuple[str, str]:
     """What the official rule is given, and how it was obtained: the reply exactly as it came ("reply"), except a
     reply that is nothing but a choice letter ("B", "(B)", "B.", "Answer: B"), which the rule cannot read: that is
     scored as the choice's text ("letter"). A letter that is itself a choice's whole word set (choices "A", "B",
-    "C" as note names) is a reply in words and goes to the rule untouched."""
+    "C" as note names) is a reply in words and goes to the rule untouched. `letters=False`: no mapping at all, the
+    rule gets every reply as it came (MMAU: its prompt shows no letters, and its script scores a bare letter wrong)."""
     text = reply or ""
+    if not letters:
+        return text, "reply"
     i = only_letter(text, min(len(choices), 26))
     if i is None or any(_tokens(c) == _tokens(text) for c in choices):
         return text, "reply"
@@ -62,10 +68,12 @@ class OfficialScorer:
       which one choice it means, e.g. it names two without ruling one out) is the gold.
     `primary` ("official" or "choice") picks which one is `correct`. `lettered`: the prompt showed letters, so
     letters in prose ("I'd pick B") are read; after a prompt in words only a letter that stands alone is ("B",
-    "The answer is B.", or a final answer line "ANSWER: B")."""
+    "The answer is B.", or a final answer line "ANSWER: B"). `letters`: a reply that is only a letter is scored as
+    its choice's text (MMAR), or given to the rule as it came (`False`, MMAU: exactly what their script scores)."""
 
     primary: str = "official"
     lettered: bool = False
+    letters: bool = True
 
     def __call__(self, sample: Sample, output: Output, mode: str) -> dict[str, Any]:
         fields: dict[str, Any] = {}
@@ -76,7 +84,7 @@ class OfficialScorer:
         else:
             # A chain of thought's answer line is their prediction; the reasoning is not.
             part = output.answer_part
-            text, how = official_input(output.text if part is None else part, sample.choices)
+            text, how = official_input(output.text if part is None else part, sample.choices, self.letters)
             if how == "reply" and part is not None:
                 how = "answer-line"
             if how == "letter":
@@ -91,3 +99,28 @@ class OfficialScorer:
         return {"answer": chosen, "method": method, "official_input": how, **fields,
                 "correct_official": official, "correct_choice": by_choice,
                 "correct": official if self.primary == "official" else by_choice}
+
+
+_LETTERS = "ABCD"  # their test is == 'A' or == 'B' ...: upper case, four letters, whatever the number of choices
+
+
+def official_letter(response: str | None) -> tuple[str | None, str]:
+    """The letter MMSU's mmsu_evaluation.py (dingdongwang/MMSU@217d1d3) and AIR-Bench's score_foundation.py read
+    from a reply, and what they do with the record, quirks kept:
+    - "skipped": the reply is None (`.strip()` raises; MMSU skips the record, AIR-Bench crashes);
+    - "empty": the reply is "" or "None" after `strip().replace('\n', '')`: no letter (MMSU counts it wrong,
+      AIR-Bench drops it);
+    - "letter": the first character is A-D ("Answer: D" reads A), else the next-to-last one ("The answer is A.");
+    - "wrong_format": neither ("The answer is D" without a final period, "d."): both scripts drop the record
+      from the denominator.
+    Returns (letter or None, status)."""
+    if response is None:
+        return None, "skipped"
+    predict = response.strip().replace("\n", "")
+    if not predict or predict == "None":
+        return None, "empty"
+    if predict[0] in _LETTERS:
+        return predict[0], "letter"
+    if len(predict) > 1 and predict[-2] in _LETTERS:
+        return predict[-2], "letter"
+    return None, "wrong_format"
