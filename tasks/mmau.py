@@ -41,7 +41,7 @@ Split = Literal["test-mini", "test"]
 Scorer = Literal["official", "choice"]
 SCORERS = get_args(Scorer)
 METADATA_KEYS = ("task", "difficulty", "sub-category", "category", "dataset")
-SCORER_REVISION = 1  # in the task version: records scored by an older rule are never resumed into a new run
+SCORER_REVISION = 2  # in the task version, so older records never resume: 2 gives the rule a bare letter as it came
 
 
 def _check_shape(row: Any, where: str) -> None:
@@ -101,7 +101,7 @@ def _task(meta: Path, root: Path, version: str, scorer: str, args: dict[str, Any
         root=root,
         group_by=["task", "difficulty", "sub-category"],
         args={**args, "version": version, "split": "test-mini", "meta": meta.name, "scorer": scorer},
-        scorer=OfficialScorer(primary=scorer, lettered=False),
+        scorer=OfficialScorer(primary=scorer, lettered=False, letters=False),  # a bare letter: wrong, as theirs
         metrics=[accuracy(), mean("correct_choice" if scorer == "official" else "correct_official")],
         options="list",  # choices as words, so the official rule can read the answer's words in the reply
         prediction_key="model_output",  # what their evaluation.py reads

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 import tasks
 from cli import app
 from harness.types import HarnessError, UsageError
-from tests.paths import TESTS
+from tests.paths import REPO, TESTS
 
 FIXTURES = Path(os.environ.get("HARNESS_FIXTURES") or TESTS / "fixtures")
 MMAU = FIXTURES / "mmau"
@@ -52,17 +52,6 @@ def string_match(answer: str, prediction: str, choices: list[str]) -> bool:
     return gold <= predicted and not (predicted & incorrect)
 
 
-def lone_letter(reply: str, choices: list[str]) -> str | None:
-    """The choice a reply that is nothing but a letter names (harness scores it as that text, and says so), unless
-    the letter is itself a choice's words (choices "A", "B", "C" as note names)."""
-    if any(tokenize(c) == tokenize(reply) for c in choices):
-        return None
-    m = re.fullmatch(r"\s*\(?([A-Za-z])\)?\.?\s*", reply)
-    if m and ord(m.group(1).upper()) - 65 < len(choices):
-        return choices[ord(m.group(1).upper()) - 65]
-    return None
-
-
 def reply_for(item: dict[str, Any], rng: random.Random) -> str:
     """Replies of the forms models give, from the item's own choices."""
     choices, gold = item["choices"], item["answer"]
@@ -81,9 +70,8 @@ def expected(rows: list[dict[str, Any]], replies: dict[str, str]) -> dict[str, b
     verdicts = {}
     for item in rows:
         if item["id"] in replies:
-            reply = replies[item["id"]]
-            text = lone_letter(reply, item["choices"]) or reply
-            verdicts[item["id"]] = string_match(item["answer"], text, item["choices"])
+            # the raw reply, as their evaluation.py reads model_output: a bare letter is no choice's words
+            verdicts[item["id"]] = string_match(item["answer"], replies[item["id"]], item["choices"])
     return verdicts
 
 
@@ -200,12 +188,10 @@ def test_run_gives_every_reply_mmau_s_verdict_and_figures(tmp_path: Path) -> Non
     assert r.exit_code == 0, r.stdout + r.stderr
     recs, summary, _ = read(tmp_path / "out")
     verdicts = expected(rows, replies)
-    by_id = {i["id"]: i for i in rows}
     assert len(set(replies.values())) > 200 and 0.2 < sum(verdicts.values()) / 300 < 0.8  # a mix, not one verdict
     for sid, rec in recs.items():
         assert rec["output"] == replies[sid] and rec["correct"] == verdicts[sid], (replies[sid], rec)
-        letter = lone_letter(replies[sid], by_id[sid]["choices"])
-        assert (rec["task_fields"]["official_input"] == "letter") == (letter is not None)
+        assert rec["task_fields"]["official_input"] == "reply"  # nothing mapped: the rule read the reply itself
     check(summary, r.stdout, figures(rows, verdicts))
 
 
@@ -264,3 +250,23 @@ def test_hub_parquet_is_laid_out_once_as_a_local_root(monkeypatch: pytest.Monkey
     assert tasks.get("mmau", {"root": str(task.root)}).version == task.version  # the cache is a local root
     with pytest.raises(UsageError, match="needs root"):
         tasks.get("mmau", {"version": "2025-03"})
+
+
+def test_the_readme_comparison_of_three_scorings_holds(tmp_path: Path) -> None:
+    """README, "Why toolkits report different numbers": MMAU's rule on the raw replies, one extracted choice with
+    unparsed wrong, and the expected value of a random choice when unparsed, each recomputed here."""
+    replies = json.loads((REPO / "tests" / "data" / "mmau_replies.json").read_text(encoding="utf-8"))
+    r = cli.invoke(app, ["grade", "--task", "mmau", "--task-arg", f"root={MMAU}", "--predictions",
+                         str(REPO / "tests" / "data" / "mmau_replies.json"), "-o", str(tmp_path / "g")])
+    assert r.exit_code == 0, r.stdout + r.stderr
+    recs, summary, _ = read(tmp_path / "g")
+    by_id = {row["id"]: row for row in replies}
+    official = sum(string_match(row["answer"], row["model_output"], row["choices"]) for row in replies)
+    strict = sum(rec["task_fields"]["correct_choice"] for rec in recs.values())
+    guessed = strict + sum(1 / len(by_id[i]["choices"]) for i, rec in recs.items() if rec["answer"] is None)
+    shown = {f"{100 * official / 300:.2f}", f"{100 * strict / 300:.2f}", f"{100 * guessed / 300:.2f}"}
+    assert shown == {"33.33", "42.00", "48.92"}
+    assert summary["metrics"]["overall"]["accuracy"] == pytest.approx(official / 300)
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("#### Why toolkits report different numbers"):]
+    assert all(f"| {n} |" in section for n in shown) and "83 replies" in section
