@@ -39,6 +39,12 @@ TASKS: dict[str, Entry] = {
     for e in [
         Entry("demo", "tasks.builtin:demo",
               "Built-in demo: 30 short clips, what was said (spoken) and beeps/tones/noise (signal)"),
+        Entry("mmsu", "tasks.mmsu:load",
+              "MMSU: 5,000 spoken-language questions (perception, reasoning; 47 sub-tasks), the official prompt; "
+              "primary: mmsu_evaluation.py's letter rule (wrong-format replies dropped), strict accuracy beside it",
+              example=Example(args={"root": str(HERE / "mmsu_example")},
+                              values={"root": Copy(str(HERE / "mmsu_example"))},
+                              skip={"revision": "the hub dataset's only (without root=)"})),
         Entry("mmar", "tasks.mmar:load",
               "MMAR: 1,000 audio reasoning questions in 4 layers; primary: the official evaluation.py rule on the raw "
               "reply, harness's extracted choice beside it",
