@@ -7,6 +7,8 @@ mmsu_inference.py's, verbatim; the official view is mmsu_evaluation.py's letter 
 reply's first character if it is A-D, else its next-to-last one; a reply read as neither ("The answer is D" without a
 period, "d.") is dropped from the denominator, an empty one counted wrong. Beside it, the strict view: the same
 letters, every record counted (a dropped reply is wrong).
+One difference with their script remains under `harness grade`: a row without a "response" key (nor another output
+field) is skipped here, where their script reads it as "" (counted wrong); a null response is dropped by both.
 """
 
 from __future__ import annotations
@@ -115,8 +117,8 @@ def score(sample: Sample, output: Any, mode: str) -> dict[str, Any]:
         picked = score_output(sample, output, mode)
         found = picked["answer"]
         letter, status = (LETTERS[sample.choices.index(found)], "letter") if found is not None else (None, "empty")
-    else:
-        letter, status = official_letter(output.text)
+    else:  # under --strategy cot the final answer line is the response, as their field holds no reasoning
+        letter, status = official_letter(output.text if output.answer_part is None else output.answer_part)
     index = LETTERS.index(letter) if letter is not None else None
     answer = sample.choices[index] if index is not None and index < len(sample.choices) else None
     right = answer is not None and answer == sample.answer

@@ -88,6 +88,7 @@ def read(out: Path) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
 def check(rows: list[dict[str, Any]], replies: dict[str, str | None], recs: dict[str, dict[str, Any]],
           summary: dict[str, Any], stdout: str) -> None:
     verdicts = {r["id"]: their_verdict(r, replies[r["id"]]) for r in rows if r["id"] in replies}
+    assert set(recs) == set(verdicts)
     for sid, rec in recs.items():
         assert rec["task_fields"]["official_correct"] == verdicts[sid], (replies[sid], rec)
         assert rec["correct"] == bool(verdicts[sid]), (replies[sid], rec)  # strict: left out = wrong
@@ -182,13 +183,15 @@ def test_grade_on_their_output_file_matches_their_script(tmp_path: Path) -> None
     replies: dict[str, str | None] = {r["id"]: reply_for(r, rng) for r in rows}
     replies["item-003"] = None  # a null response: their script skips it (`.strip()` raises)
     preds = tmp_path / "output.jsonl"  # mmsu_inference.py's output: the item's fields plus "response"
-    preds.write_text("".join(json.dumps({**r, "response": replies[r["id"]]}, ensure_ascii=False) + "\n"
-                             for r in rows), encoding="utf-8")
+    lines = [{**r, "response": replies[r["id"]]} for r in rows]
+    del lines[5]["response"], replies["item-005"]  # no response key: skipped here (theirs would count it wrong)
+    preds.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in lines), encoding="utf-8")
     r = cli.invoke(app, ["grade", "--task", "mmsu", "--task-arg", f"root={root}", "-p", str(preds),
                          "-o", str(tmp_path / "out")])
     assert r.exit_code == 0, r.stdout + r.stderr
     recs, summary = read(tmp_path / "out")
     assert recs["item-003"]["task_fields"]["official_status"] == "skipped"
+    assert "item-005" not in recs and "1 task samples had none (skipped)" in r.stdout
     check(rows, replies, recs, summary, r.stdout)
 
 
@@ -236,3 +239,17 @@ def test_hub_dataset_is_laid_out_once_as_a_local_root(monkeypatch: pytest.Monkey
     tasks.get("mmsu", {"revision": "r1"})
     assert len(calls) == 1  # laid out once
     assert samples[0].question.endswith("C. None\nD. None")  # null choices print "None", as their f-string does
+
+
+def test_the_scorer_reads_a_chain_of_thought_s_answer_line_and_rank_mode_s_choice() -> None:
+    from harness.types import Output
+    from tasks.mmsu import score
+
+    sample = tasks.get("mmsu", {"root": str(EXAMPLE)}).samples()[0]  # choices one..four, answer "three" (C)
+    thought = Output(text="A long think about beeps.\nANSWER: C.", answer_part="C.")
+    assert score(sample, thought, "generate")["official_letter"] == "C"
+    assert score(sample, Output(text=thought.text), "generate")["official_letter"] == "A"  # the whole text: "A long"
+    ranked = score(sample, Output(text=None, choice_logprobs=[-3.0, -2.0, -0.1, -4.0]), "rank")
+    assert (ranked["official_letter"], ranked["official_correct"], ranked["correct"]) == ("C", True, True)
+    wrong = score(sample, Output(text="The answer is C"), "generate")
+    assert (wrong["official_status"], wrong["official_correct"], wrong["official_dropped"]) == ("wrong_format", None, 1)
