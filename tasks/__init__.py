@@ -60,6 +60,18 @@ TASKS: dict[str, Entry] = {
                               values={"root": Copy("{fixtures}/mmau")},  # version=2025-03: its older file is there
                               skip={"revision": "the hub dataset's only (without root=)",
                                     "split": "split=test has no answers: refused (scored on the official server)"})),
+        Entry("air_bench:foundation", "tasks.air_bench:foundation",
+              "AIR-Bench Foundation: ~19k single-choice audio questions (19 tasks); primary: score_foundation.py's "
+              "letter rule, unparsed replies dropped; strict accuracy (unparsed wrong) beside it",
+              example=Example(args={"root": str(HERE / "demo" / "air_bench")},
+                              values={"root": Copy(str(HERE / "demo" / "air_bench"))},
+                              skip={"revision": "the hub dataset's only (without root=)"})),
+        Entry("air_bench:chat", "tasks.air_bench:chat",
+              "AIR-Bench Chat: ~2k open-ended audio questions; --judge MODEL: score_chat.py's 1-10 judge prompt in "
+              "both answer orders (theirs: GPT-4)",
+              example=Example(args={"root": str(HERE / "demo" / "air_bench")},
+                              values={"root": Copy(str(HERE / "demo" / "air_bench"))},
+                              skip={"revision": "the hub dataset's only (without root=)"})),
         Entry("add_qa", "tasks.add_qa:load",
               "Audio deepfake detection as a question (ASVspoof 2019 LA, In-the-Wild, CSV/JSONL): EER of ALLM4ADD's "
               "Real/Fake score (first-token logits), accuracy", example=ADD_QA_EXAMPLE),

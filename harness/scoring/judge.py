@@ -30,8 +30,9 @@ if TYPE_CHECKING:
 class Judge:
     field: str  # the task field (record["task_fields"]) the judged score goes to, e.g. "rubric_score"
     system: str
-    # The user prompt for one record, or None when the rule gives a score without asking (e.g. a wrong answer: 0).
-    prompt: Callable[[Sample, dict[str, Any]], str | None]
+    # The user prompt for one record, or None when the rule gives a score without asking (e.g. a wrong answer: 0);
+    # a list: one prompt per rater (AIR-Bench Chat: the two answer orders).
+    prompt: Callable[[Sample, dict[str, Any]], str | list[str] | None]
     parse: Callable[[Sample, str], float]  # one judge reply -> a score; raises ValueError when invalid
     raters: int = 5
     retries: int = 3  # per rater, when a reply cannot be parsed
@@ -39,6 +40,9 @@ class Judge:
     # The judge model's settings the official script uses (MMAR: temperature 0, seed 42), given to any judge that
     # takes them unless --judge-arg says otherwise; they are in the judge's identity (run.json, records).
     model_args: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # More task fields from all raters' replies, in rater order, once every rater has one (AIR-Bench Chat: each
+    # order's two scores, or None where the official script drops that reply).
+    fields: Callable[[Sample, list[str]], dict[str, Any]] | None = None
 
 
 def trimmed_mean(scores: list[float]) -> float:
@@ -72,15 +76,17 @@ def judge_batch(judge: Judge, model: ModelAdapter, items: list[tuple[Sample, dic
             out["judge"]["replies"] = []
             continue
         out["judge"]["prompt"] = prompt
-        asked[i] = Request(id=sample.id, messages=[Message("system", [Part(type="text", text=judge.system)]),
-                                                   Message("user", [Part(type="text", text=prompt)])])
+        prompts = [prompt] * judge.raters if isinstance(prompt, str) else list(prompt)
+        asked[i] = [Request(id=sample.id, messages=[Message("system", [Part(type="text", text=judge.system)]),
+                                                    Message("user", [Part(type="text", text=p)])]) for p in prompts]
     scores: dict[int, list[float]] = {i: [] for i in asked}
     replies: dict[int, list[str]] = {i: [] for i in asked}
+    by_rater: dict[tuple[int, int], str] = {}
     tries = {(i, rater): 0 for i in asked for rater in range(judge.raters)}
     problems: dict[tuple[int, int], str] = {}
     pending = sorted(tries)
     while pending:
-        answers = model.generate([asked[i] for i, _ in pending])
+        answers = model.generate([asked[i][rater] for i, rater in pending])
         again = []
         for (i, rater), reply in zip(pending, answers, strict=True):
             tries[i, rater] += 1
@@ -89,6 +95,7 @@ def judge_batch(judge: Judge, model: ModelAdapter, items: list[tuple[Sample, dic
                     raise LookupError(reply.error)
                 scores[i].append(judge.parse(items[i][0], reply.text or ""))
                 replies[i].append(reply.text or "")
+                by_rater[i, rater] = reply.text or ""
                 problems.pop((i, rater), None)
                 continue
             except LookupError as e:
@@ -108,6 +115,8 @@ def judge_batch(judge: Judge, model: ModelAdapter, items: list[tuple[Sample, dic
         else:
             fields[judge.field] = trimmed_mean(scores[i])
             note.update({"scores": scores[i], "replies": replies[i]})
+            if judge.fields is not None:
+                fields.update(judge.fields(items[i][0], [by_rater[i, r] for r in range(judge.raters)]))
     return outs
 
 
