@@ -77,8 +77,9 @@ def judge_batch(judge: Judge, model: ModelAdapter, items: list[tuple[Sample, dic
             continue
         out["judge"]["prompt"] = prompt
         prompts = [prompt] * judge.raters if isinstance(prompt, str) else list(prompt)
-        asked[i] = [Request(id=sample.id, messages=[Message("system", [Part(type="text", text=judge.system)]),
-                                                    Message("user", [Part(type="text", text=p)])]) for p in prompts]
+        system = [Message("system", [Part(type="text", text=judge.system)])] if judge.system else []  # AIR-Bench: none
+        asked[i] = [Request(id=sample.id, messages=[*system, Message("user", [Part(type="text", text=p)])])
+                    for p in prompts]
     scores: dict[int, list[float]] = {i: [] for i in asked}
     replies: dict[int, list[str]] = {i: [] for i in asked}
     by_rater: dict[tuple[int, int], str] = {}

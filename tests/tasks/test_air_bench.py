@@ -149,6 +149,7 @@ class OrderJudge(EchoGold):
     is read from the prompt: Assistant 1's answer is the model's scripted one (`answers`, {sample id: reply})."""
 
     reads_media = False
+    roles: set[str] = set()  # every message role a judge request held (their judge gets a user message only)
 
     def __init__(self, replies: str, answers: str) -> None:
         super().__init__()
@@ -158,6 +159,7 @@ class OrderJudge(EchoGold):
     def generate(self, requests: list[Request]) -> list[Output]:
         outs = []
         for r in requests:
+            OrderJudge.roles |= {m.role for m in r.messages}
             first = r.messages[-1].text.split("[The Start of Assistant 1s Answer]\n")[1]
             first = first.split("\n[The End of Assistant 1s Answer]")[0]
             outs.append(Output(text=self.replies[r.id][1 if first == self.answers[r.id] else 0]))
@@ -243,3 +245,36 @@ def test_demo_chat_runs_offline(tmp_path: Path) -> None:
             "--judge", "py:tests.fakes:BrokenJudge", "-o", str(tmp_path))
     recs, summary = read(tmp_path)
     assert len(recs) == 3 and all(rec["task_fields"]["judge_excluded"] == 2 for rec in recs.values()), r.stdout
+
+
+def test_chat_judge_gets_no_system_prompt_and_a_score_over_ten_is_a_judge_error(tmp_path: Path) -> None:
+    OrderJudge.roles = set()
+    answers = {"demo-c1": "A cat.", "demo-c2": "Three beeps.", "demo-c3": "Seven."}
+    judged = {"demo-c1": ["11 3", "3 4"], "demo-c2": ["5 6", "6 5"], "demo-c3": ["10 10", "1 1"]}
+    (tmp_path / "answers.json").write_text(json.dumps(answers))
+    (tmp_path / "judged.json").write_text(json.dumps(judged))
+    r = cli.invoke(app, ["run", "--task", "air_bench:chat", "--task-arg", f"root={DEMO}", "--model",
+                         "py:tests.fakes:Scripted", "--model-arg", f"replies={tmp_path / 'answers.json'}",
+                         "--judge", "py:tests.tasks.test_air_bench:OrderJudge",
+                         "--judge-arg", f"replies={tmp_path / 'judged.json'}",
+                         "--judge-arg", f"answers={tmp_path / 'answers.json'}", "-o", str(tmp_path / "out")])
+    assert r.exit_code == 3, r.stdout + r.stderr  # cal_score.py stops on a score over 10: here that record fails
+    assert OrderJudge.roles == {"user"}
+    recs, summary = read(tmp_path / "out")
+    assert summary["judge_errors"] == 1 and "over 10" in recs["demo-c1"]["judge"]["error"]
+    assert recs["demo-c2"]["task_fields"]["model_score"] == 6 and recs["demo-c2"]["task_fields"]["model_wins"]
+    assert recs["demo-c2"]["task_fields"]["model_score_swapped"] == 6
+    assert recs["demo-c3"]["task_fields"]["reference_score"] == 10 and not recs["demo-c3"]["task_fields"]["model_wins"]
+
+
+def test_audio_grounding_is_read_as_flac_and_revision_needs_the_hub(tmp_path: Path) -> None:
+    import tasks
+    from harness.types import UsageError
+
+    layout(tmp_path, "Foundation", [{"path": "x/clip.wav", "question": "q", "choice_a": "a", "choice_b": "b",
+                                     "answer_gt": "b", "task_name": "Audio_Grounding", "dataset_name": "AudioGrounding",
+                                     "uniq_id": "1"}])
+    (sample,) = tasks.get("air_bench:foundation", {"root": str(tmp_path)}).load()
+    assert sample.media[0].path == str(tmp_path.resolve() / "Foundation/Audio_Grounding_AudioGrounding/x/clip.flac")
+    with pytest.raises(UsageError, match="revision= applies to the hub dataset only"):
+        tasks.get("air_bench:foundation", {"root": str(tmp_path), "revision": "main"})
