@@ -177,8 +177,11 @@ class Breakdown:
 
     def __init__(self, group_by: Sequence[str] = (), labels: Sequence[str] | None = None,
                  positive: str | None = None, mean_fields: Sequence[str] = (), eer_ci: bool = False,
-                 f1_ci: bool = False) -> None:
+                 f1_ci: bool = False, mean_ci: Sequence[str] = ()) -> None:
         self.group_by = tuple(group_by)
+        # a Wilson interval (`<field>_ci95`) for these averaged fields where every value is 0 or 1 (a share): where
+        # the primary metric is such a mean (MMSU's official accuracy, unparsed replies out of its denominator)
+        self.mean_ci = tuple(mean_ci)
         self.eer_ci = eer_ci  # a 95% bootstrap interval for EER too (`eer_ci95`): where EER is the primary metric
         # 95% bootstrap intervals for macro precision/recall/F1 and the positive label's precision/recall/F1 too
         # (`<name>_ci95`, from the confusion table): where a task declares f1(intervals=True)
@@ -270,8 +273,8 @@ class Breakdown:
         for f, v in a.values.items():
             v = at(v)
             v = v[np.isfinite(v)]
-            if v.size:
-                cell.sums[f] = [float(np.cumsum(v)[-1]), int(v.size)]  # left to right, as a loop's +=
+            if v.size:  # sum (left to right, as a loop's +=), count, and whether every value is 0 or 1
+                cell.sums[f] = [float(np.cumsum(v)[-1]), int(v.size), bool(np.all((v == 0) | (v == 1)))]
         if a.key is not None:
             k = at(a.key)
             k = k[k >= 0]
@@ -322,8 +325,10 @@ class Breakdown:
         out: dict[str, Any] = {"n": cell.n, "errors": cell.errors, "scored": scored, "correct": cell.correct,
                                "unparsed": cell.unparsed, "accuracy": None, "ci95": None}
         for f in self.mean_fields:
-            total, count = cell.sums.get(f, (0.0, 0))
+            total, count, share = cell.sums.get(f, (0.0, 0, False))
             out[f] = total / count if count else None
+            if f in self.mean_ci and count and share:
+                out[f"{f}_ci95"] = list(wilson_ci(int(round(total)), int(count)))
         if scored:
             out.update(accuracy_interval(cell.correct, scored, cell_seed(seed, name), n_boot))
         if labels is not None:

@@ -72,7 +72,8 @@ def summarize(task: Task, group_by: list[str], records: Iterable[dict[str, Any]]
     columns = [*task.averaged(), *(extra_fields or [])]
     fields = mean_fields(task, extra_fields)
     table = Breakdown(group_by, labels=task.labels, positive=task.positive, mean_fields=fields,
-                      eer_ci=any(m.name == "eer" for m in task.metrics), f1_ci=any(m.intervals for m in task.metrics))
+                      eer_ci=any(m.name == "eer" for m in task.metrics), f1_ci=any(m.intervals for m in task.metrics),
+                      mean_ci=[task.metrics[0].name] if task.metrics[0].kind == "mean" else [])
     aggs = AggregateTable(task.aggregates, group_by) if task.aggregates else None
     if not isinstance(records, Columns):
         records = columns_of(records, [*group_by, *task.aggregate_keys()], [*fields, *USAGE_FIELDS],

@@ -40,7 +40,7 @@ def table(summary: Summary) -> str:
     primary = (summary.get("primary") or {}).get("name", "accuracy")
     aggregates = [a["name"] for a in summary.get("aggregates", [])]
     labels = summary.get("metric_labels") or {}
-    extra = [(k, labels.get(k) or k.replace("_", " ")) for k in summary.get("extra_columns", [])]
+    extra = [(k, labels.get(k) or k.replace("_", " ")) for k in summary.get("extra_columns", []) if k != primary]
     filled = [c for _, c in cells if c]
     extra += [(k, labels.get(k) or h) for k, h in BINARY if k != primary and any(f"{k}_ci95" in c for c in filled)]
     extra += [(k, labels.get(k) or h) for k, h in EXTRA if k != primary and any(c.get(k) is not None for c in filled)]

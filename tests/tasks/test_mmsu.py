@@ -97,7 +97,7 @@ def check(rows: list[dict[str, Any]], replies: dict[str, str | None], recs: dict
     overall = summary["metrics"]["overall"]
     assert overall["official_correct"] == pytest.approx(official) and overall["accuracy"] == pytest.approx(strict)
     assert overall["official_dropped"] == pytest.approx(1 - len(counted) / len(verdicts))
-    line = re.search(rf"^overall\s+{len(verdicts)}\s+(\S+)\s+\S+\s+(\S+)\s", stdout, re.M)
+    line = re.search(rf"^overall\s+{len(verdicts)}\s+(\S+)\s+\[[^\]]*\]\s+(\S+)\s", stdout, re.M)  # value, Wilson CI
     assert line, stdout
     assert line.groups() == (f"{100 * official:.2f}", f"{100 * strict:.2f}"), stdout
     for category in ("Perception", "Reasoning"):  # their per-category micro figures
