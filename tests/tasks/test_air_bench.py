@@ -1,5 +1,5 @@
 """AIR-Bench (tasks/air_bench.py) through `harness run`, its figures checked against the official scripts' rules
-re-implemented here from their text (/work/shared/AUDIO_SUITE.md section 3: score_foundation.py's letter rule,
+re-implemented here from their text (../shared/AUDIO_SUITE.md section 3: score_foundation.py's letter rule,
 cal_score.py's two-integer parsing and per-category means), not from harness's copies. The items are synthetic, in
 the official layout; the scripted models read no media."""
 

@@ -1,6 +1,6 @@
 """MMAU (tasks/mmau.py) on the real test-mini records in tests/fixtures/mmau (300 of 1,000, no audio: the models
 here read no media), and its official figures checked against MMAU's evaluation.py rule re-implemented here from
-its text (docs: /work/shared/AUDIO_SUITE.md section 1), not from harness's copy."""
+its text (docs: ../shared/AUDIO_SUITE.md section 1), not from harness's copy."""
 
 from __future__ import annotations
 
